@@ -1,0 +1,1 @@
+//! The C ABI (see include/hurah.h). Filled in by the C ABI work.

@@ -1,0 +1,250 @@
+//! Dispatch: deliver one event to every listener at its level, its ancestors and the root.
+
+use crate::clock;
+use crate::durability::{rename_noreplace, unique_tmp_name, write_exclusive, FsyncPolicy, Renamed};
+use crate::error::{Error, Result};
+use crate::event_type::EventType;
+use crate::layout::{Layout, Listener};
+use crate::task::NewTask;
+use crate::tracking::TrackingLock;
+use serde_json::value::RawValue;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+/// When a dispatched task becomes due.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DispatchOptions {
+    /// Not before this time (ms since the epoch). `None` or a time in the past: due at once.
+    pub not_before_ms: Option<u64>,
+}
+
+/// Where one dispatch went.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    /// The dispatch id stored in every copy (`"id"`).
+    pub id: String,
+    /// One entry per listener reached.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One listener's copy of a dispatched task.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The listener.
+    pub listener: Listener,
+    /// Its sequence in that listener.
+    pub sequence: u64,
+    /// The published file (`inbox/<seq>.json` or `delayed/<due>-<seq>.json`).
+    pub path: PathBuf,
+}
+
+/// Writes tasks into listeners' queues. Cheap to create; safe to use from many processes at once.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// use hurah::{Dispatcher, EventType, FsyncPolicy};
+/// let d = Dispatcher::new(dir.path(), FsyncPolicy::Never).unwrap();
+/// let r = d.dispatch(&EventType::parse("product/created").unwrap(), r#"{"product_id":1}"#).unwrap();
+/// assert!(r.deliveries.is_empty()); // nobody listens yet
+/// ```
+#[derive(Clone, Debug)]
+pub struct Dispatcher {
+    layout: Layout,
+    fsync: FsyncPolicy,
+}
+
+impl Dispatcher {
+    /// A dispatcher on `root`, creating it if missing. Fails if the root cannot be created or is
+    /// not writable.
+    pub fn new(root: impl Into<PathBuf>, fsync: FsyncPolicy) -> Result<Self> {
+        let layout = Layout::new(root);
+        layout.ensure_root()?;
+        check_writable(layout.root())?;
+        Ok(Dispatcher { layout, fsync })
+    }
+
+    /// The layout of the root.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The fsync policy.
+    pub fn fsync(&self) -> FsyncPolicy {
+        self.fsync
+    }
+
+    /// The listeners a dispatch of `event_type` reaches: its own level, each ancestor, the root.
+    pub fn listeners_for(&self, event_type: &EventType) -> Result<Vec<Listener>> {
+        let mut out = Vec::new();
+        for level in event_type.delivery_levels() {
+            out.extend(self.layout.listeners_at(level)?);
+        }
+        Ok(out)
+    }
+
+    /// Dispatches `payload` (JSON text) now. See [`Dispatcher::dispatch_with`].
+    pub fn dispatch(&self, event_type: &EventType, payload: &str) -> Result<Receipt> {
+        self.dispatch_with(event_type, payload, DispatchOptions::default())
+    }
+
+    /// Dispatches `payload` (JSON text) to every listener of `event_type`.
+    ///
+    /// All copies are staged in each listener's `tmp/` first (sequences allocated under the
+    /// listeners' `tracking.json` locks, taken in path order); if staging any copy fails
+    /// (ENOSPC, read-only, ...) nothing is published. Then each copy is renamed into `inbox/` (or
+    /// `delayed/`), never replacing an existing file, and with fsync policy `always` the files
+    /// and directories are synced before this returns.
+    pub fn dispatch_with(
+        &self,
+        event_type: &EventType,
+        payload: &str,
+        options: DispatchOptions,
+    ) -> Result<Receipt> {
+        let payload: &RawValue =
+            serde_json::from_str(payload).map_err(|e| Error::InvalidPayload {
+                reason: format!("not valid JSON: {e}"),
+            })?;
+        let id = crate::id::new_task_id();
+        let mut listeners = self.listeners_for(event_type)?;
+        if listeners.is_empty() {
+            return Ok(Receipt {
+                id,
+                deliveries: Vec::new(),
+            });
+        }
+        listeners.sort_by(|a, b| a.dir().cmp(b.dir()));
+        let now = clock::now_ms();
+        let delivery = clock::iso8601(now);
+        let not_before = options.not_before_ms.filter(|&t| t > now);
+
+        let mut locks = Vec::with_capacity(listeners.len());
+        for l in &listeners {
+            locks.push(TrackingLock::acquire(l)?);
+        }
+        let mut staged: Vec<(PathBuf, u64)> = Vec::with_capacity(listeners.len());
+        let stage = |l: &Listener, seq: u64| -> Result<PathBuf> {
+            let content = NewTask {
+                payload,
+                sequence: seq,
+                delivery: &delivery,
+                event: event_type,
+                id: &id,
+                not_before,
+            }
+            .to_json();
+            let tmp = l.tmp_dir().join(unique_tmp_name("d"));
+            match write_exclusive(&tmp, content.as_bytes(), self.fsync) {
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    // A listener made by hand or by the original library: no tmp/ yet.
+                    l.ensure()?;
+                    write_exclusive(&tmp, content.as_bytes(), self.fsync)?;
+                }
+                other => other?,
+            }
+            Ok(tmp)
+        };
+        for (l, lock) in listeners.iter().zip(locks.iter_mut()) {
+            let seq = lock.next();
+            match stage(l, seq) {
+                Ok(tmp) => staged.push((tmp, seq)),
+                Err(e) => {
+                    for (tmp, _) in &staged {
+                        let _ = std::fs::remove_file(tmp);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+
+        let mut deliveries = Vec::with_capacity(listeners.len());
+        let mut first_error = None;
+        for ((l, lock), (mut tmp, mut seq)) in listeners.iter().zip(locks.iter_mut()).zip(staged) {
+            if first_error.is_some() {
+                let _ = std::fs::remove_file(&tmp);
+                continue;
+            }
+            loop {
+                let dest = match not_before {
+                    Some(due) => l.delayed_file(due, seq),
+                    None => l.inbox_file(seq),
+                };
+                match rename_noreplace(&tmp, &dest) {
+                    Ok(Renamed::Done) => {
+                        deliveries.push(Delivery {
+                            listener: l.clone(),
+                            sequence: seq,
+                            path: dest,
+                        });
+                        break;
+                    }
+                    Ok(Renamed::Exists) => {
+                        // A legacy writer used this number without updating tracking.json:
+                        // skip it, never overwrite.
+                        let _ = std::fs::remove_file(&tmp);
+                        seq = lock.next();
+                        match stage(l, seq) {
+                            Ok(t) => tmp = t,
+                            Err(e) => {
+                                first_error = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    Ok(Renamed::SourceGone) => {
+                        first_error = Some(Error::io(
+                            "publish",
+                            &tmp,
+                            std::io::Error::new(
+                                std::io::ErrorKind::NotFound,
+                                "staged task file vanished",
+                            ),
+                        ));
+                        break;
+                    }
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        first_error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        for d in &deliveries {
+            if let Some(parent) = d.path.parent() {
+                self.fsync.sync_dir(parent)?;
+            }
+        }
+        for lock in &mut locks {
+            lock.commit(&delivery)?;
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(Receipt { id, deliveries }),
+        }
+    }
+}
+
+/// Fails with EACCES/EROFS naming the root when it is not writable (checked once, up front).
+pub(crate) fn check_writable(root: &std::path::Path) -> Result<()> {
+    let c = CString::new(root.as_os_str().as_bytes()).map_err(|_| Error::InvalidOption {
+        name: "root".into(),
+        reason: format!("{:?} contains a NUL byte", root),
+    })?;
+    // SAFETY: c is a valid NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        return Err(Error::io(
+            "open for writing",
+            root,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    if !root.is_dir() {
+        return Err(Error::io(
+            "open",
+            root,
+            std::io::Error::new(std::io::ErrorKind::Other, "not a directory"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! Durability policy and the atomic file-system steps every state change is made of:
+//! write into `tmp/`, sync, publish with a rename that never replaces an existing file.
+
+use crate::error::{Error, IoContext, Result};
+use std::ffi::CString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// When task data is forced to stable storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// `fdatasync` every task file and `fsync` its directory before a call returns (default).
+    #[default]
+    Always,
+    /// Leave it to the kernel: for tmpfs, tests and throughput. Files are still never torn.
+    Never,
+}
+
+impl FsyncPolicy {
+    /// Parses `always` or `never`.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "always" => Ok(FsyncPolicy::Always),
+            "never" => Ok(FsyncPolicy::Never),
+            _ => Err(Error::InvalidOption {
+                name: "fsync".into(),
+                reason: format!("{value:?} is not one of: always, never"),
+            }),
+        }
+    }
+
+    /// The policy named by `HURAH_FSYNC`, or the default when unset.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("HURAH_FSYNC") {
+            Ok(v) if !v.is_empty() => Self::parse(&v).map_err(|_| Error::InvalidOption {
+                name: "HURAH_FSYNC".into(),
+                reason: format!("{v:?} is not one of: always, never"),
+            }),
+            _ => Ok(FsyncPolicy::default()),
+        }
+    }
+
+    /// The name of the policy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Never => "never",
+        }
+    }
+
+    pub(crate) fn sync_file(self, f: &File, path: &Path) -> Result<()> {
+        if self == FsyncPolicy::Always {
+            f.sync_data().ctx("fdatasync", path)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn sync_dir(self, dir: &Path) -> Result<()> {
+        if self == FsyncPolicy::Always {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .ctx("fsync directory", dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates `dir` and its parents with mode 0755 (umask applies). Existing is fine.
+pub(crate) fn make_dir(dir: &Path) -> Result<()> {
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+    {
+        Ok(()) => Ok(()),
+        Err(e) => Err(Error::io("create directory", dir, e)),
+    }
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A unique file name for `tmp/` (pid, thread-safe counter and time, so two processes or threads
+/// never collide; creation uses O_EXCL anyway).
+pub(crate) fn unique_tmp_name(prefix: &str) -> String {
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{prefix}{}.{}.{n}.tmp",
+        std::process::id(),
+        crate::clock::now_ms() % 1_000_000_000
+    )
+}
+
+/// Writes `data` to a fresh file `path` (O_EXCL, mode 0644) and syncs it per `policy`.
+/// On failure the partial file is removed.
+pub(crate) fn write_exclusive(path: &Path, data: &[u8], policy: FsyncPolicy) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .ctx("create", path)?;
+    let res = f
+        .write_all(data)
+        .ctx("write", path)
+        .and_then(|_| policy.sync_file(&f, path));
+    if res.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    res
+}
+
+/// Outcome of [`rename_noreplace`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Renamed {
+    /// The file now lives at the destination.
+    Done,
+    /// The destination name is taken; nothing moved.
+    Exists,
+    /// The source is gone (another worker claimed it first).
+    SourceGone,
+}
+
+fn cpath(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+}
+
+/// Renames `from` to `to` without ever replacing an existing `to` (`renameat2(RENAME_NOREPLACE)`,
+/// or `link`+`unlink` on file systems without it).
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> Result<Renamed> {
+    let (cf, ct) = (
+        cpath(from).ctx("rename", from)?,
+        cpath(to).ctx("rename", to)?,
+    );
+    // SAFETY: both are valid NUL-terminated paths; AT_FDCWD makes them relative to the cwd.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            cf.as_ptr(),
+            libc::AT_FDCWD,
+            ct.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(Renamed::Done);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EEXIST) => Ok(Renamed::Exists),
+        Some(libc::ENOENT) if !from.exists() => Ok(Renamed::SourceGone),
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => link_unlink(from, to),
+        _ => Err(Error::io("rename", from, err)).map_err(|e| annotate_dest(e, to)),
+    }
+}
+
+fn annotate_dest(e: Error, to: &Path) -> Error {
+    match e {
+        Error::Io { op, path, source } => Error::Io {
+            op,
+            path: format!("{} -> {}", path.display(), to.display()).into(),
+            source,
+        },
+        other => other,
+    }
+}
+
+fn link_unlink(from: &Path, to: &Path) -> Result<Renamed> {
+    match fs::hard_link(from, to) {
+        Ok(()) => {
+            fs::remove_file(from).ctx("unlink", from)?;
+            Ok(Renamed::Done)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Renamed::Exists),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !from.exists() => Ok(Renamed::SourceGone),
+        Err(e) => Err(annotate_dest(Error::io("link", from, e), to)),
+    }
+}
+
+/// Atomically replaces `to` with `from` (plain rename); used only for a worker's own claimed file.
+pub(crate) fn rename_replace(from: &Path, to: &Path) -> Result<()> {
+    fs::rename(from, to)
+        .ctx("rename", from)
+        .map_err(|e| annotate_dest(e, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_noreplace_never_overwrites() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        fs::write(&a, "new").unwrap();
+        fs::write(&b, "old").unwrap();
+        assert_eq!(rename_noreplace(&a, &b).unwrap(), Renamed::Exists);
+        assert_eq!(fs::read_to_string(&b).unwrap(), "old");
+        fs::remove_file(&b).unwrap();
+        assert_eq!(rename_noreplace(&a, &b).unwrap(), Renamed::Done);
+        assert_eq!(rename_noreplace(&a, &b).unwrap(), Renamed::SourceGone);
+    }
+
+    #[test]
+    fn fsync_policy_parses_and_rejects() {
+        assert_eq!(FsyncPolicy::parse("NEVER").unwrap(), FsyncPolicy::Never);
+        assert!(matches!(
+            FsyncPolicy::parse("sometimes"),
+            Err(Error::InvalidOption { .. })
+        ));
+    }
+
+    #[test]
+    fn write_exclusive_refuses_existing_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x");
+        write_exclusive(&p, b"1", FsyncPolicy::Always).unwrap();
+        assert!(write_exclusive(&p, b"2", FsyncPolicy::Never).is_err());
+        assert_eq!(fs::read(&p).unwrap(), b"1");
+    }
+}

@@ -1,0 +1,340 @@
+//! The only place that builds paths. A queue root holds the event tree; each
+//! `<segments>/<name>_listener/` directory holds one listener's queue, one sub-directory per
+//! task state, so `ls` shows the queue:
+//!
+//! ```text
+//! <root>/product/stored/image_scaler_listener/
+//!   tracking.json              sequence counter (same format as hurah/events)
+//!   inbox/<seq>.json           due, unclaimed
+//!   claimed/<worker>/<seq>.json in flight (the worker holds a flock on <worker>/)
+//!   delayed/<due-ms>-<seq>.json not yet due
+//!   archive/<seq>.json         SUCCESS
+//!   error/<seq>.json           INVALID, FAILURE, exception, retries exhausted (reason inside)
+//!   tmp/                       staging for atomic writes
+//! ```
+
+use crate::durability::make_dir;
+use crate::error::{IoContext, Result};
+use crate::event_type::EventType;
+use crate::handler_name::HandlerName;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Suffix that marks a listener directory.
+pub const LISTENER_SUFFIX: &str = "_listener";
+
+/// A queue root directory.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+/// The states a task file can be in; each is a directory of the listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// `inbox/`: due, waiting for a worker.
+    Inbox,
+    /// `claimed/<worker>/`: a worker is running it.
+    Claimed,
+    /// `delayed/`: waiting for its due time.
+    Delayed,
+    /// `archive/`: handled successfully.
+    Archive,
+    /// `error/`: failed for good; the reason is inside the file.
+    Error,
+}
+
+impl State {
+    /// All states, in the order a task usually passes through them.
+    pub const ALL: [State; 5] = [
+        State::Delayed,
+        State::Inbox,
+        State::Claimed,
+        State::Archive,
+        State::Error,
+    ];
+
+    /// The directory name of the state.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            State::Inbox => "inbox",
+            State::Claimed => "claimed",
+            State::Delayed => "delayed",
+            State::Archive => "archive",
+            State::Error => "error",
+        }
+    }
+}
+
+impl Layout {
+    /// A layout rooted at `root` (nothing is touched on disk).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Layout { root: root.into() }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates the root (and parents) if missing, as the original did.
+    pub fn ensure_root(&self) -> Result<()> {
+        make_dir(&self.root)
+    }
+
+    /// The directory of one level of the event tree.
+    pub fn level_dir(&self, level: &[String]) -> PathBuf {
+        let mut p = self.root.clone();
+        p.extend(level);
+        p
+    }
+
+    /// The listener of handler `name` on `event_type`.
+    pub fn listener(&self, event_type: &EventType, name: &HandlerName) -> Listener {
+        let mut dir = self.level_dir(event_type.segments());
+        dir.push(format!("{name}{LISTENER_SUFFIX}"));
+        Listener {
+            dir,
+            event_type: event_type.clone(),
+            name: name.clone(),
+        }
+    }
+
+    /// The listeners directly at one level, sorted by name. A missing level has none.
+    /// Symlinked listener directories are ignored (no path may leave the root), as are
+    /// `_listener` directories whose name is not a valid handler name.
+    pub fn listeners_at(&self, level: &[String]) -> Result<Vec<Listener>> {
+        let dir = self.level_dir(level);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(crate::Error::io("read directory", &dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.ctx("read directory", &dir)?;
+            let file_name = entry.file_name();
+            let Some(name) = file_name
+                .to_str()
+                .and_then(|n| n.strip_suffix(LISTENER_SUFFIX))
+            else {
+                continue;
+            };
+            if !entry.file_type().ctx("stat", &entry.path())?.is_dir() {
+                continue;
+            }
+            let Ok(name) = HandlerName::new(name) else {
+                continue;
+            };
+            let event_type = EventType::from_segments(level)?;
+            out.push(Listener {
+                dir: entry.path(),
+                event_type,
+                name,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Every listener under the root (walks the whole tree; for status and tools, not dispatch).
+    pub fn all_listeners(&self) -> Result<Vec<Listener>> {
+        let mut out = Vec::new();
+        let mut stack: Vec<Vec<String>> = vec![Vec::new()];
+        while let Some(level) = stack.pop() {
+            out.extend(self.listeners_at(&level)?);
+            let dir = self.level_dir(&level);
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                    continue;
+                };
+                let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+                if is_dir && !name.ends_with(LISTENER_SUFFIX) {
+                    let mut next = level.clone();
+                    next.push(name);
+                    if EventType::from_segments(&next).is_ok() {
+                        stack.push(next);
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.event_type.to_string(), a.name.as_str())
+                .cmp(&(b.event_type.to_string(), b.name.as_str()))
+        });
+        Ok(out)
+    }
+}
+
+/// One listener directory: where one handler's tasks for one event type live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    dir: PathBuf,
+    event_type: EventType,
+    name: HandlerName,
+}
+
+impl Listener {
+    /// The `<name>_listener` directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The event type it listens to (it also gets every more specific type).
+    pub fn event_type(&self) -> &EventType {
+        &self.event_type
+    }
+
+    /// The handler name.
+    pub fn name(&self) -> &HandlerName {
+        &self.name
+    }
+
+    /// `tracking.json`.
+    pub fn tracking_file(&self) -> PathBuf {
+        self.dir.join("tracking.json")
+    }
+
+    /// The directory of a state (for `Claimed`, the parent of all workers' claim dirs).
+    pub fn state_dir(&self, state: State) -> PathBuf {
+        self.dir.join(state.dir_name())
+    }
+
+    /// `tmp/`, the staging directory.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.dir.join("tmp")
+    }
+
+    /// `claimed/<worker>/`.
+    pub fn claim_dir(&self, worker: &str) -> PathBuf {
+        self.state_dir(State::Claimed).join(worker)
+    }
+
+    /// The path of task `seq` in `inbox/`.
+    pub fn inbox_file(&self, seq: u64) -> PathBuf {
+        self.state_dir(State::Inbox).join(task_file_name(seq))
+    }
+
+    /// The path of task `seq`, due at `due_ms`, in `delayed/`.
+    pub fn delayed_file(&self, due_ms: u64, seq: u64) -> PathBuf {
+        self.state_dir(State::Delayed)
+            .join(delayed_file_name(due_ms, seq))
+    }
+
+    /// Creates the listener directory and all its state directories (registration).
+    pub fn ensure(&self) -> Result<()> {
+        for state in State::ALL {
+            make_dir(&self.state_dir(state))?;
+        }
+        make_dir(&self.tmp_dir())
+    }
+}
+
+/// `<seq>.json`.
+pub fn task_file_name(seq: u64) -> String {
+    format!("{seq}.json")
+}
+
+/// The sequence of an `inbox/` file name: exactly `^[0-9]+\.json$` (the original's filter was
+/// unanchored and matched `abc1.json`).
+pub fn parse_task_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The sequence in an `archive/` or `error/` name: `<seq>.json` or `<seq>.<n>.json` (the name
+/// used when `<seq>.json` was already taken).
+pub fn parse_final_file_name(name: &str) -> Option<u64> {
+    if let Some(seq) = parse_task_file_name(name) {
+        return Some(seq);
+    }
+    let stem = name.strip_suffix(".json")?;
+    let (seq, n) = stem.split_once('.')?;
+    parse_task_file_name(&format!("{n}.json"))?;
+    parse_task_file_name(&format!("{seq}.json"))
+}
+
+/// `<due-ms>-<seq>.json`, zero-padded so names sort by due time.
+pub fn delayed_file_name(due_ms: u64, seq: u64) -> String {
+    format!("{due_ms:016}-{seq}.json")
+}
+
+/// `(due_ms, seq)` from a `delayed/` file name.
+pub fn parse_delayed_file_name(name: &str) -> Option<(u64, u64)> {
+    let stem = name.strip_suffix(".json")?;
+    let (due, seq) = stem.split_once('-')?;
+    let ok = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    if !ok(due) || !ok(seq) {
+        return None;
+    }
+    Some((due.parse().ok()?, seq.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_file_names_are_anchored() {
+        assert_eq!(parse_task_file_name("17.json"), Some(17));
+        for bad in [
+            "abc1.json",
+            "1xjson",
+            "1.json.tmp",
+            ".json",
+            "notnum.json",
+            "-1.json",
+        ] {
+            assert_eq!(parse_task_file_name(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn final_names_accept_collision_suffix() {
+        assert_eq!(parse_final_file_name("5.json"), Some(5));
+        assert_eq!(parse_final_file_name("5.2.json"), Some(5));
+        assert_eq!(parse_final_file_name("5.x.json"), None);
+    }
+
+    #[test]
+    fn delayed_names_sort_by_due_time() {
+        let a = delayed_file_name(999, 7);
+        let b = delayed_file_name(1000, 3);
+        assert!(a < b);
+        assert_eq!(parse_delayed_file_name(&b), Some((1000, 3)));
+        assert_eq!(parse_delayed_file_name("x-1.json"), None);
+    }
+
+    #[test]
+    fn listener_paths_follow_the_event_tree() {
+        let l = Layout::new("/r").listener(
+            &EventType::parse("product/stored").unwrap(),
+            &HandlerName::new("scaler").unwrap(),
+        );
+        assert_eq!(l.dir(), Path::new("/r/product/stored/scaler_listener"));
+        assert_eq!(
+            l.inbox_file(3),
+            Path::new("/r/product/stored/scaler_listener/inbox/3.json")
+        );
+    }
+
+    #[test]
+    fn listeners_at_ignores_symlinks_and_bad_names() {
+        let d = tempfile::tempdir().unwrap();
+        let lay = Layout::new(d.path());
+        fs::create_dir_all(d.path().join("a/b_listener")).unwrap();
+        fs::create_dir_all(d.path().join("a/x y_listener")).unwrap();
+        fs::create_dir_all(d.path().join("outside")).unwrap();
+        std::os::unix::fs::symlink(d.path().join("outside"), d.path().join("a/evil_listener"))
+            .unwrap();
+        let found = lay.listeners_at(&["a".to_string()]).unwrap();
+        let names: Vec<&str> = found.iter().map(|l| l.name().as_str()).collect();
+        assert_eq!(names, ["b"]);
+    }
+}

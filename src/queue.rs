@@ -1,0 +1,474 @@
+//! One listener's queue seen by a worker: claim by rename, settle outcomes, recover the claims
+//! of dead workers. See DESIGN.md §2 rules 2–4.
+
+use crate::clock;
+use crate::durability::{
+    make_dir, rename_noreplace, rename_replace, unique_tmp_name, write_exclusive, FsyncPolicy,
+    Renamed,
+};
+use crate::error::{Error, IoContext, Result};
+use crate::layout::{parse_delayed_file_name, parse_task_file_name, Listener, State};
+use crate::outcome::Outcome;
+use crate::task::{keys, Task, TaskDoc};
+use crate::tracking::{flock, TrackingLock};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A worker's own `claimed/<worker-id>/` directory, locked with `flock` for the worker's life.
+/// The kernel drops the lock when the process dies, which is how others know it is dead.
+#[derive(Debug)]
+struct ClaimDir {
+    dir: PathBuf,
+    _lock: File,
+}
+
+impl Drop for ClaimDir {
+    fn drop(&mut self) {
+        // Still holding the lock: remove the directory if nothing is left in it.
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+/// What became of a settled task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// Moved to `archive/` (this path).
+    Archived(PathBuf),
+    /// Moved to `error/` (this path), the reason stored inside.
+    Failed(PathBuf),
+    /// Back in `inbox/` (this path) for another run.
+    Requeued(PathBuf),
+    /// In `delayed/` (this path) until the due time (ms since the epoch).
+    Delayed(PathBuf, u64),
+}
+
+/// A claimed inbox entry: a parsed task, or a file that could not be read as one.
+#[derive(Debug)]
+pub enum Claim {
+    /// A task ready to run.
+    Task(Task),
+    /// A task file that cannot be parsed or read.
+    Corrupt {
+        /// Its sequence (from the file name).
+        seq: u64,
+        /// Where it is now (in this worker's claim directory).
+        path: PathBuf,
+        /// Why it cannot be used.
+        error: Error,
+    },
+}
+
+/// What one dead-worker recovery pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Tasks put back in `inbox/`.
+    pub requeued: usize,
+    /// Tasks moved to `error/` because they used up their attempts.
+    pub failed: usize,
+}
+
+/// A worker's handle on one listener's queue.
+#[derive(Debug)]
+pub struct Queue {
+    listener: Listener,
+    fsync: FsyncPolicy,
+    worker_id: String,
+    claim: Option<ClaimDir>,
+}
+
+impl Queue {
+    /// Opens the queue, creating the listener's directories if needed (this registers it).
+    pub fn open(listener: Listener, fsync: FsyncPolicy) -> Result<Self> {
+        listener.ensure()?;
+        Ok(Queue {
+            listener,
+            fsync,
+            worker_id: crate::id::new_worker_id(),
+            claim: None,
+        })
+    }
+
+    /// The listener.
+    pub fn listener(&self) -> &Listener {
+        &self.listener
+    }
+
+    /// This worker's id (the name of its `claimed/` directory).
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// The sequences in `inbox/`, ascending. Files whose name is not exactly `<digits>.json`
+    /// are ignored.
+    pub fn due(&self) -> Result<Vec<u64>> {
+        let dir = self.listener.state_dir(State::Inbox);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("read directory", &dir, e)),
+        };
+        let mut seqs: Vec<u64> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(parse_task_file_name))
+            .collect();
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    /// The tasks in `delayed/` as `(due_ms, seq)`, earliest first.
+    pub fn delayed(&self) -> Result<Vec<(u64, u64)>> {
+        let dir = self.listener.state_dir(State::Delayed);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("read directory", &dir, e)),
+        };
+        let mut out: Vec<(u64, u64)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(parse_delayed_file_name))
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Moves a delayed task that is now due into `inbox/`. Returns its inbox sequence, or
+    /// `None` if it is no longer there (promoted by another worker, or cancelled).
+    pub fn promote(&mut self, due_ms: u64, seq: u64) -> Result<Option<u64>> {
+        let from = self.listener.delayed_file(due_ms, seq);
+        match rename_noreplace(&from, &self.listener.inbox_file(seq))? {
+            Renamed::Done => Ok(Some(seq)),
+            Renamed::SourceGone => Ok(None),
+            Renamed::Exists => {
+                // The inbox name is taken: claim it privately, renumber, then publish.
+                let to = self.claim_dir()?.join(crate::layout::task_file_name(seq));
+                if rename_noreplace(&from, &to)? != Renamed::Done {
+                    return Ok(None);
+                }
+                let bytes = fs::read(&to).ctx("read", &to)?;
+                match TaskDoc::parse(&bytes, &to) {
+                    Ok(doc) => {
+                        let path = self.to_inbox(doc, &to, seq)?;
+                        Ok(path
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .and_then(parse_task_file_name))
+                    }
+                    Err(e) => {
+                        self.settle_corrupt(seq, &to, &e.to_string())?;
+                        Ok(None)
+                    }
+                }
+            }
+        }
+    }
+
+    fn claim_dir(&mut self) -> Result<&Path> {
+        if self.claim.is_none() {
+            // Made under tmp/ and locked before it is renamed into claimed/, so no other
+            // worker can ever see it unlocked and mistake it for a dead worker's.
+            let staging = self
+                .listener
+                .tmp_dir()
+                .join(format!("claim-{}", self.worker_id));
+            make_dir(&self.listener.tmp_dir())?;
+            fs::create_dir(&staging).ctx("create directory", &staging)?;
+            let lock = File::open(&staging).ctx("open", &staging)?;
+            flock(&lock, libc::LOCK_EX | libc::LOCK_NB).ctx("lock", &staging)?;
+            let dir = self.listener.claim_dir(&self.worker_id);
+            make_dir(&self.listener.state_dir(State::Claimed))?;
+            rename_replace(&staging, &dir)?;
+            self.claim = Some(ClaimDir { dir, _lock: lock });
+        }
+        Ok(&self.claim.as_ref().expect("claim dir was just created").dir)
+    }
+
+    /// Claims `inbox/<seq>.json` by renaming it into this worker's claim directory. `None` when
+    /// another worker got it first (exactly one rename succeeds).
+    pub fn claim(&mut self, seq: u64) -> Result<Option<Claim>> {
+        let from = self.listener.inbox_file(seq);
+        let to = self.claim_dir()?.join(crate::layout::task_file_name(seq));
+        match rename_noreplace(&from, &to)? {
+            Renamed::Done => {}
+            Renamed::SourceGone => return Ok(None),
+            Renamed::Exists => {
+                return Err(Error::io(
+                    "claim",
+                    &to,
+                    std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already claimed"),
+                ))
+            }
+        }
+        let parsed = fs::read(&to)
+            .ctx("read", &to)
+            .and_then(|bytes| TaskDoc::parse(&bytes, &to));
+        Ok(Some(match parsed {
+            Ok(doc) => Claim::Task(Task {
+                doc,
+                seq,
+                path: to,
+                event_type: self.listener.event_type().clone(),
+            }),
+            Err(error) => Claim::Corrupt {
+                seq,
+                path: to,
+                error,
+            },
+        }))
+    }
+
+    /// Puts a claimed file back in `inbox/` untouched (e.g. a file a legacy writer may still be
+    /// writing). Returns false if the name was taken meanwhile (the file then stays claimed).
+    pub fn unclaim(&mut self, seq: u64, path: &Path) -> Result<bool> {
+        Ok(rename_noreplace(path, &self.listener.inbox_file(seq))? == Renamed::Done)
+    }
+
+    /// Moves a claimed task to where its outcome sends it. `max_attempts` bounds retries
+    /// (M retries = M+1 runs); `backoff` is the delay for a RETRY that names none.
+    pub fn settle(
+        &mut self,
+        task: Task,
+        outcome: &Outcome,
+        max_attempts: u64,
+        backoff: Option<Duration>,
+    ) -> Result<Settled> {
+        let Task {
+            mut doc, seq, path, ..
+        } = task;
+        let now = clock::now_ms();
+        match outcome {
+            Outcome::Success => self
+                .move_final(&path, State::Archive, seq)
+                .map(Settled::Archived),
+            Outcome::Failure { reason, class } => {
+                doc.set_error(reason, class.as_deref(), now);
+                self.rewrite(&doc, &path)?;
+                self.move_final(&path, State::Error, seq)
+                    .map(Settled::Failed)
+            }
+            Outcome::Invalid { reason } => {
+                doc.set_error(reason, None, now);
+                self.rewrite(&doc, &path)?;
+                self.move_final(&path, State::Error, seq)
+                    .map(Settled::Failed)
+            }
+            Outcome::Retry { delay } => {
+                doc.set(keys::RETRY_COUNT, (doc.retry_count() + 1).into());
+                let attempts = doc.attempts() + 1;
+                if attempts > max_attempts {
+                    doc.set_error(
+                        &format!("Hit retry limit which is set to: {max_attempts}."),
+                        None,
+                        now,
+                    );
+                    doc.set(keys::ATTEMPTS, attempts.into());
+                    self.rewrite(&doc, &path)?;
+                    return self
+                        .move_final(&path, State::Error, seq)
+                        .map(Settled::Failed);
+                }
+                doc.set(keys::ATTEMPTS, attempts.into());
+                self.requeue(doc, &path, seq, delay.or(backoff), now)
+            }
+        }
+    }
+
+    /// Sends a corrupt claimed file to `error/`, wrapped with its reason (original bytes kept).
+    pub fn settle_corrupt(&mut self, seq: u64, path: &Path, reason: &str) -> Result<Settled> {
+        let bytes = fs::read(path).unwrap_or_default();
+        let doc = TaskDoc::wrap_corrupt(&bytes, seq, reason, clock::now_ms());
+        self.rewrite(&doc, path)?;
+        self.move_final(path, State::Error, seq)
+            .map(Settled::Failed)
+    }
+
+    fn requeue(
+        &mut self,
+        mut doc: TaskDoc,
+        path: &Path,
+        seq: u64,
+        delay: Option<Duration>,
+        now: u64,
+    ) -> Result<Settled> {
+        match delay.filter(|d| !d.is_zero()) {
+            Some(d) => {
+                let due = now + d.as_millis() as u64;
+                doc.set(keys::NOT_BEFORE, due.into());
+                self.rewrite(&doc, path)?;
+                let mut seq = seq;
+                loop {
+                    let dest = self.listener.delayed_file(due, seq);
+                    match rename_noreplace(path, &dest)? {
+                        Renamed::Done => {
+                            self.fsync
+                                .sync_dir(&self.listener.state_dir(State::Delayed))?;
+                            return Ok(Settled::Delayed(dest, due));
+                        }
+                        Renamed::Exists => seq = self.fresh_sequence(&mut doc, path)?,
+                        Renamed::SourceGone => return Err(vanished(path)),
+                    }
+                }
+            }
+            None => {
+                doc.remove(keys::NOT_BEFORE);
+                self.rewrite(&doc, path)?;
+                self.to_inbox(doc, path, seq).map(Settled::Requeued)
+            }
+        }
+    }
+
+    fn to_inbox(&mut self, mut doc: TaskDoc, path: &Path, mut seq: u64) -> Result<PathBuf> {
+        loop {
+            let dest = self.listener.inbox_file(seq);
+            match rename_noreplace(path, &dest)? {
+                Renamed::Done => {
+                    self.fsync
+                        .sync_dir(&self.listener.state_dir(State::Inbox))?;
+                    return Ok(dest);
+                }
+                Renamed::Exists => seq = self.fresh_sequence(&mut doc, path)?,
+                Renamed::SourceGone => return Err(vanished(path)),
+            }
+        }
+    }
+
+    /// The name a task had is taken: give it a new sequence from tracking.json.
+    fn fresh_sequence(&self, doc: &mut TaskDoc, path: &Path) -> Result<u64> {
+        let mut lock = TrackingLock::acquire(&self.listener)?;
+        let seq = lock.next();
+        lock.commit(&clock::iso8601(clock::now_ms()))?;
+        doc.set(keys::SEQUENCE, seq.into());
+        self.rewrite(doc, path)?;
+        Ok(seq)
+    }
+
+    /// Replaces a claimed file's content atomically (tmp + rename over our own file).
+    fn rewrite(&self, doc: &TaskDoc, path: &Path) -> Result<()> {
+        let tmp = self.listener.tmp_dir().join(unique_tmp_name("r"));
+        write_exclusive(&tmp, doc.to_json().as_bytes(), self.fsync)?;
+        if let Err(e) = rename_replace(&tmp, path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Moves into `archive/` or `error/` as `<seq>.json`, or `<seq>.<n>.json` if that is taken.
+    fn move_final(&self, path: &Path, state: State, seq: u64) -> Result<PathBuf> {
+        let dir = self.listener.state_dir(state);
+        for n in 0..10_000u32 {
+            let name = if n == 0 {
+                format!("{seq}.json")
+            } else {
+                format!("{seq}.{n}.json")
+            };
+            let dest = dir.join(name);
+            match rename_noreplace(path, &dest) {
+                Ok(Renamed::Done) => {
+                    self.fsync.sync_dir(&dir)?;
+                    return Ok(dest);
+                }
+                Ok(Renamed::Exists) => continue,
+                Ok(Renamed::SourceGone) => return Err(vanished(path)),
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && path.exists() =>
+                {
+                    make_dir(&dir)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::io(
+            "move",
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "no free name in 10000 tries",
+            ),
+        ))
+    }
+
+    /// Finds claim directories whose worker is dead (their `flock` can be taken) and puts their
+    /// tasks back in `inbox/` with one more attempt counted, or in `error/` ("worker died") once
+    /// they exceed `max_attempts`. Safe to run from any number of workers at once.
+    pub fn recover_dead_workers(&mut self, max_attempts: u64) -> Result<Recovery> {
+        let mut rec = Recovery::default();
+        let claimed = self.listener.state_dir(State::Claimed);
+        let entries = match fs::read_dir(&claimed) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(rec),
+            Err(e) => return Err(Error::io("read directory", &claimed, e)),
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_str() == Some(self.worker_id.as_str()) {
+                continue;
+            }
+            let dir = entry.path();
+            if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                continue;
+            }
+            let Ok(lock) = File::open(&dir) else { continue };
+            if flock(&lock, libc::LOCK_EX | libc::LOCK_NB).is_err() {
+                continue; // alive
+            }
+            let Ok(files) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let path = f.path();
+                let Some(seq) = f.file_name().to_str().and_then(parse_task_file_name) else {
+                    let _ = fs::remove_file(&path);
+                    continue;
+                };
+                let bytes = match fs::read(&path) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(Error::io("read", &path, e)),
+                };
+                match TaskDoc::parse(&bytes, &path) {
+                    Err(e) => {
+                        self.settle_corrupt(seq, &path, &e.to_string())?;
+                        rec.failed += 1;
+                    }
+                    Ok(mut doc) => {
+                        let attempts = doc.attempts() + 1;
+                        if attempts > max_attempts {
+                            doc.set_error(
+                                &format!(
+                                    "worker died while running the task (attempt {attempts}, limit {})",
+                                    max_attempts + 1
+                                ),
+                                Some("WorkerDied"),
+                                clock::now_ms(),
+                            );
+                            doc.set(keys::ATTEMPTS, attempts.into());
+                            self.rewrite(&doc, &path)?;
+                            self.move_final(&path, State::Error, seq)?;
+                            rec.failed += 1;
+                        } else {
+                            doc.set(keys::ATTEMPTS, attempts.into());
+                            self.rewrite(&doc, &path)?;
+                            self.to_inbox(doc, &path, seq)?;
+                            rec.requeued += 1;
+                        }
+                    }
+                }
+            }
+            let _ = fs::remove_dir(&dir);
+        }
+        Ok(rec)
+    }
+
+    /// Releases this worker's claim directory (it is also released on drop).
+    pub fn release(&mut self) {
+        self.claim = None;
+    }
+}
+
+fn vanished(path: &Path) -> Error {
+    Error::io(
+        "move",
+        path,
+        std::io::Error::new(std::io::ErrorKind::NotFound, "claimed task file vanished"),
+    )
+}

@@ -1,0 +1,362 @@
+//! Task files: `{"payload":…,"sequence":N,"count":N,"delivery":"<ISO>"}` as hurah/events wrote
+//! them, plus optional keys the original reader ignores (`retry_count` is the original's own).
+
+use crate::error::{Error, Result};
+use crate::event_type::EventType;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Keys of a task file.
+pub mod keys {
+    /// The dispatched data (original).
+    pub const PAYLOAD: &str = "payload";
+    /// Per-listener sequence number (original).
+    pub const SEQUENCE: &str = "sequence";
+    /// Per-listener delivery count (original; equals the sequence).
+    pub const COUNT: &str = "count";
+    /// Delivery time, ISO-8601 (original).
+    pub const DELIVERY: &str = "delivery";
+    /// Number of RETRY outcomes so far (original).
+    pub const RETRY_COUNT: &str = "retry_count";
+    /// The dispatched event type.
+    pub const EVENT: &str = "event";
+    /// Unique id of the dispatch (shared by the copies a dispatch delivers to several listeners).
+    pub const ID: &str = "id";
+    /// Runs that did not succeed so far: RETRY outcomes plus workers that died running it.
+    pub const ATTEMPTS: &str = "attempts";
+    /// Not to run before this time (ms since the epoch).
+    pub const NOT_BEFORE: &str = "not_before";
+    /// Why the task is in `error/`: `{"reason","class","at","attempts"}`.
+    pub const ERROR: &str = "error";
+}
+
+/// The parsed content of a task file. Unknown keys are kept, in order, when it is rewritten.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskDoc {
+    map: Map<String, Value>,
+}
+
+/// The fields a new task file is made of.
+#[derive(Clone, Debug)]
+pub struct NewTask<'a> {
+    /// Payload, already valid JSON.
+    pub payload: &'a RawValue,
+    /// Sequence (and count).
+    pub sequence: u64,
+    /// Delivery time text.
+    pub delivery: &'a str,
+    /// Event type dispatched.
+    pub event: &'a EventType,
+    /// Dispatch id.
+    pub id: &'a str,
+    /// Due time for delayed tasks.
+    pub not_before: Option<u64>,
+}
+
+impl NewTask<'_> {
+    /// The file content, keys in the original's order, compact, no trailing newline.
+    pub fn to_json(&self) -> String {
+        let event = Value::String(self.event.to_string());
+        let mut s = String::with_capacity(self.payload.get().len() + 160);
+        s.push_str("{\"payload\":");
+        s.push_str(self.payload.get());
+        s.push_str(&format!(
+            ",\"sequence\":{seq},\"count\":{seq},\"delivery\":\"{}\",\"event\":{event},\"id\":\"{}\"",
+            self.delivery,
+            self.id,
+            seq = self.sequence
+        ));
+        if let Some(nb) = self.not_before {
+            s.push_str(&format!(",\"not_before\":{nb}"));
+        }
+        s.push('}');
+        s
+    }
+}
+
+impl TaskDoc {
+    /// Parses a task file's bytes. It must be a JSON object with a `payload` key (missing keys
+    /// made the original throw as well); `path` is only used in the error.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Self> {
+        let corrupt = |reason: String| Error::CorruptTask {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if bytes.is_empty() {
+            return Err(corrupt("file is empty".into()));
+        }
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not valid JSON ({e})")))?;
+        let Value::Object(map) = value else {
+            return Err(corrupt("not a JSON object".into()));
+        };
+        if !map.contains_key(keys::PAYLOAD) {
+            return Err(corrupt("no \"payload\" key".into()));
+        }
+        for k in [
+            keys::SEQUENCE,
+            keys::COUNT,
+            keys::RETRY_COUNT,
+            keys::ATTEMPTS,
+        ] {
+            if let Some(v) = map.get(k) {
+                if !v.is_u64() {
+                    return Err(corrupt(format!(
+                        "\"{k}\" is not a non-negative integer: {v}"
+                    )));
+                }
+            }
+        }
+        Ok(TaskDoc { map })
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &Value {
+        self.map.get(keys::PAYLOAD).unwrap_or(&Value::Null)
+    }
+
+    fn u64_key(&self, k: &str) -> Option<u64> {
+        self.map.get(k).and_then(Value::as_u64)
+    }
+
+    fn str_key(&self, k: &str) -> Option<&str> {
+        self.map.get(k).and_then(Value::as_str)
+    }
+
+    /// `sequence`, if present.
+    pub fn sequence(&self) -> Option<u64> {
+        self.u64_key(keys::SEQUENCE)
+    }
+
+    /// `count`, if present.
+    pub fn count(&self) -> Option<u64> {
+        self.u64_key(keys::COUNT)
+    }
+
+    /// `delivery`, if present.
+    pub fn delivery(&self) -> Option<&str> {
+        self.str_key(keys::DELIVERY)
+    }
+
+    /// `retry_count` (0 when absent).
+    pub fn retry_count(&self) -> u64 {
+        self.u64_key(keys::RETRY_COUNT).unwrap_or(0)
+    }
+
+    /// Unsuccessful runs so far (`attempts`, or `retry_count` for files written by the original).
+    pub fn attempts(&self) -> u64 {
+        self.u64_key(keys::ATTEMPTS)
+            .unwrap_or_else(|| self.retry_count())
+    }
+
+    /// The dispatch id, if present (files from the original have none).
+    pub fn id(&self) -> Option<&str> {
+        self.str_key(keys::ID)
+    }
+
+    /// The dispatched event type, if recorded.
+    pub fn event(&self) -> Option<&str> {
+        self.str_key(keys::EVENT)
+    }
+
+    /// Due time in ms since the epoch, if delayed.
+    pub fn not_before(&self) -> Option<u64> {
+        self.u64_key(keys::NOT_BEFORE)
+    }
+
+    /// The stored error object, if any.
+    pub fn error(&self) -> Option<&Value> {
+        self.map.get(keys::ERROR)
+    }
+
+    /// Sets a key (appended at the end if new, in place otherwise).
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.map.insert(key.to_string(), value);
+    }
+
+    /// Removes a key.
+    pub fn remove(&mut self, key: &str) {
+        self.map.shift_remove(key);
+    }
+
+    /// Records one more unsuccessful run.
+    pub fn add_attempt(&mut self) -> u64 {
+        let n = self.attempts() + 1;
+        self.set(keys::ATTEMPTS, n.into());
+        n
+    }
+
+    /// Stores why the task failed for good.
+    pub fn set_error(&mut self, reason: &str, class: Option<&str>, at_ms: u64) {
+        let mut e = Map::new();
+        e.insert("reason".into(), reason.into());
+        e.insert(
+            "class".into(),
+            class.map(Value::from).unwrap_or(Value::Null),
+        );
+        e.insert("at".into(), crate::clock::iso8601(at_ms).into());
+        e.insert("attempts".into(), (self.attempts() + 1).into());
+        self.set(keys::ERROR, Value::Object(e));
+    }
+
+    /// The whole document as compact JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.map).expect("a serde_json::Map always serializes")
+    }
+
+    /// A document wrapping a corrupt file, so it can be stored in `error/` with its reason while
+    /// keeping the original bytes (as text, or hex when not UTF-8).
+    pub fn wrap_corrupt(bytes: &[u8], seq: u64, reason: &str, at_ms: u64) -> Self {
+        let mut map = Map::new();
+        map.insert(keys::PAYLOAD.into(), Value::Null);
+        map.insert(keys::SEQUENCE.into(), seq.into());
+        map.insert(keys::COUNT.into(), seq.into());
+        map.insert(keys::DELIVERY.into(), crate::clock::iso8601(at_ms).into());
+        match std::str::from_utf8(bytes) {
+            Ok(s) => map.insert("corrupt_content".into(), s.into()),
+            Err(_) => map.insert(
+                "corrupt_content_hex".into(),
+                bytes
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+                    .into(),
+            ),
+        };
+        let mut doc = TaskDoc { map };
+        doc.set_error(reason, Some("CorruptTask"), at_ms);
+        doc
+    }
+}
+
+/// A task a worker has claimed: its document plus where it lives.
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub(crate) doc: TaskDoc,
+    pub(crate) seq: u64,
+    pub(crate) path: PathBuf,
+    pub(crate) event_type: EventType,
+}
+
+impl Task {
+    /// The parsed file.
+    pub fn doc(&self) -> &TaskDoc {
+        &self.doc
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &Value {
+        self.doc.payload()
+    }
+
+    /// The task's sequence in its listener (from the file name).
+    pub fn sequence(&self) -> u64 {
+        self.seq
+    }
+
+    /// `count` (the sequence when absent).
+    pub fn count(&self) -> u64 {
+        self.doc.count().unwrap_or(self.seq)
+    }
+
+    /// The dispatch id, or `<seq>` for files written by the original library.
+    pub fn id(&self) -> String {
+        self.doc
+            .id()
+            .map(str::to_string)
+            .unwrap_or_else(|| self.seq.to_string())
+    }
+
+    /// Which run this is, from 1.
+    pub fn attempt(&self) -> u64 {
+        self.doc.attempts() + 1
+    }
+
+    /// The dispatched event type (the listener's own type for files from the original).
+    pub fn event_type(&self) -> String {
+        self.doc
+            .event()
+            .map(str::to_string)
+            .unwrap_or_else(|| self.event_type.to_string())
+    }
+
+    /// Delivery time text.
+    pub fn delivery(&self) -> &str {
+        self.doc.delivery().unwrap_or("")
+    }
+
+    /// Where the file is now (`claimed/<worker>/<seq>.json`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The whole task file as JSON.
+    pub fn to_json(&self) -> String {
+        self.doc.to_json()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn original_file_parses_and_keeps_key_order() {
+        let raw =
+            br#"{"payload":{"a":1},"sequence":7,"count":7,"delivery":"2023-10-02T13:18:35+00:00"}"#;
+        let mut d = TaskDoc::parse(raw, Path::new("7.json")).unwrap();
+        assert_eq!(d.sequence(), Some(7));
+        assert_eq!(d.attempts(), 0);
+        d.set(keys::RETRY_COUNT, 1.into());
+        assert_eq!(
+            d.to_json(),
+            r#"{"payload":{"a":1},"sequence":7,"count":7,"delivery":"2023-10-02T13:18:35+00:00","retry_count":1}"#
+        );
+    }
+
+    #[test]
+    fn corrupt_files_are_named_with_reason() {
+        for (bytes, needle) in [
+            (&b""[..], "empty"),
+            (&b"{\"payload\":"[..], "not valid JSON"),
+            (&b"[1]"[..], "not a JSON object"),
+            (&b"{\"a\":1}"[..], "payload"),
+            (&b"{\"payload\":1,\"sequence\":-1}"[..], "sequence"),
+        ] {
+            let e = TaskDoc::parse(bytes, Path::new("/q/inbox/3.json")).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.contains("/q/inbox/3.json") && msg.contains(needle),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn new_task_json_has_original_keys_first() {
+        let payload = RawValue::from_string("{\"product_id\":1}".into()).unwrap();
+        let t = NewTask {
+            payload: &payload,
+            sequence: 3,
+            delivery: "2023-10-02T13:18:35+00:00",
+            event: &EventType::parse("product/created").unwrap(),
+            id: "abc",
+            not_before: None,
+        };
+        let json = t.to_json();
+        assert!(json.starts_with(
+            r#"{"payload":{"product_id":1},"sequence":3,"count":3,"delivery":"2023-10-02T13:18:35+00:00","#
+        ));
+        let d = TaskDoc::parse(json.as_bytes(), Path::new("x")).unwrap();
+        assert_eq!(d.event(), Some("product/created"));
+        assert_eq!(d.id(), Some("abc"));
+    }
+
+    #[test]
+    fn wrap_corrupt_keeps_bytes() {
+        let d = TaskDoc::wrap_corrupt(b"\xff\x00", 4, "bad", 0);
+        assert_eq!(d.map["corrupt_content_hex"], "ff00");
+        assert_eq!(d.error().unwrap()["reason"], "bad");
+    }
+}

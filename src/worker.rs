@@ -1,0 +1,536 @@
+//! The worker: `handle_once` (the original `handle()`: everything due, once, then return) and
+//! [`Worker`], the long-running loop that sleeps on a wake source until tasks arrive.
+
+use crate::clock;
+use crate::error::Result;
+use crate::handler::{Handler, Level};
+use crate::layout::{parse_delayed_file_name, parse_task_file_name, State};
+use crate::outcome::Outcome;
+use crate::queue::{Claim, Queue, Settled};
+use crate::watch::{NotifyWake, Wake, WakeSource, Waker};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Counts of what a run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Tasks the handler ran.
+    pub handled: u64,
+    /// SUCCESS outcomes.
+    pub succeeded: u64,
+    /// Tasks sent to `error/` (FAILURE, INVALID, exceptions, retries exhausted, corrupt files).
+    pub failed: u64,
+    /// RETRY outcomes that went back to `inbox/` or `delayed/`.
+    pub retried: u64,
+    /// Tasks of dead workers put back in `inbox/`.
+    pub recovered: u64,
+}
+
+impl RunStats {
+    fn add(&mut self, o: RunStats) {
+        self.handled += o.handled;
+        self.succeeded += o.succeeded;
+        self.failed += o.failed;
+        self.retried += o.retried;
+        self.recovered += o.recovered;
+    }
+}
+
+/// Processes every task due in `queue` once, in ascending sequence order, then returns (the
+/// original `AbstractHandler::handle()`). Tasks are claimed by rename, so concurrent callers on
+/// the same listener never run a task twice; tasks left claimed by dead workers are recovered
+/// first. A RETRY without backoff waits for the next call, as in the original.
+pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunStats> {
+    let verbosity = Level::Info;
+    let mut stats = RunStats::default();
+    let max = handler.max_attempts();
+    let rec = queue.recover_dead_workers(max)?;
+    stats.recovered += rec.requeued as u64;
+    stats.failed += rec.failed as u64;
+    let due = queue.due()?;
+    if !due.is_empty() {
+        log(
+            handler,
+            verbosity,
+            Level::Info,
+            &format!("Queue has {} items waiting for processing", due.len()),
+        );
+    }
+    for seq in due {
+        match queue.claim(seq) {
+            Ok(Some(claim)) => stats.add(run_claim(queue, handler, claim, verbosity, None)?),
+            Ok(None) => {}
+            Err(e) => {
+                queue.release();
+                return Err(e);
+            }
+        }
+    }
+    queue.release();
+    Ok(stats)
+}
+
+fn log(handler: &mut dyn Handler, verbosity: Level, level: Level, msg: &str) {
+    if level <= verbosity {
+        handler.log(level, msg);
+    }
+}
+
+/// Runs one claimed entry and settles it. `hold_back`: in watch mode, a corrupt file modified
+/// less than this long ago may still be being written by a legacy writer: it is put back.
+fn run_claim(
+    queue: &mut Queue,
+    handler: &mut dyn Handler,
+    claim: Claim,
+    verbosity: Level,
+    hold_back: Option<Duration>,
+) -> Result<RunStats> {
+    let mut stats = RunStats::default();
+    match claim {
+        Claim::Corrupt { seq, path, error } => {
+            if let Some(grace) = hold_back {
+                let fresh = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .map(|t| SystemTime::now().duration_since(t).unwrap_or_default() < grace)
+                    .unwrap_or(false);
+                if fresh && queue.unclaim(seq, &path)? {
+                    return Ok(stats);
+                }
+            }
+            log(
+                handler,
+                verbosity,
+                Level::Warning,
+                &format!("Event job {seq} could not be processed: {error}"),
+            );
+            queue.settle_corrupt(seq, &path, &error.to_string())?;
+            stats.failed += 1;
+        }
+        Claim::Task(task) => {
+            log(
+                handler,
+                verbosity,
+                Level::Debug,
+                &format!("Processing {}", task.path().display()),
+            );
+            let outcome = handler.handle_task(&task);
+            stats.handled += 1;
+            let max = handler.max_attempts();
+            let backoff = match &outcome {
+                Outcome::Retry { delay: None } => handler.retry_delay(task.attempt()),
+                _ => None,
+            };
+            let seq = task.sequence();
+            match &outcome {
+                Outcome::Failure { reason, class } => log(
+                    handler,
+                    verbosity,
+                    Level::Warning,
+                    &format!(
+                        "Task {seq} failed: {reason}{}",
+                        class
+                            .as_ref()
+                            .map(|c| format!(" ({c})"))
+                            .unwrap_or_default()
+                    ),
+                ),
+                Outcome::Invalid { reason } => log(
+                    handler,
+                    verbosity,
+                    Level::Warning,
+                    &format!("Task {seq} invalid: {reason}"),
+                ),
+                _ => {}
+            }
+            match queue.settle(task, &outcome, max, backoff)? {
+                Settled::Archived(_) => stats.succeeded += 1,
+                Settled::Failed(p) => {
+                    if matches!(outcome, Outcome::Retry { .. }) {
+                        log(
+                            handler,
+                            verbosity,
+                            Level::Warning,
+                            &format!(
+                                "Task {seq} hit retry limit which is set to: {max}; moved to {}",
+                                p.display()
+                            ),
+                        );
+                    }
+                    stats.failed += 1
+                }
+                Settled::Requeued(_) | Settled::Delayed(..) => stats.retried += 1,
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// Limits and timers of a long-running [`Worker`].
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Return after this many tasks.
+    pub max_jobs: Option<u64>,
+    /// Return after this long (checked between tasks and while idle).
+    pub max_time: Option<Duration>,
+    /// Return when the memory probe reports more than this many bytes (checked between tasks).
+    pub memory_limit: Option<u64>,
+    /// Return as soon as nothing is due (delayed tasks not yet due do not count).
+    pub stop_when_empty: bool,
+    /// Interval of the safety rescan (and dead-worker recovery) while idle.
+    pub rescan_interval: Duration,
+    /// A corrupt inbox file modified less than this long ago is held back (a legacy writer may
+    /// still be writing it in place) before it is judged corrupt.
+    pub hold_back: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            max_jobs: None,
+            max_time: None,
+            memory_limit: None,
+            stop_when_empty: false,
+            rescan_interval: Duration::from_secs(30),
+            hold_back: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Stops a running [`Worker`] from any thread: the current task finishes, nothing stays claimed,
+/// and `run` returns.
+#[derive(Clone, Debug)]
+pub struct StopHandle {
+    flag: Arc<AtomicBool>,
+    waker: Waker,
+}
+
+impl StopHandle {
+    /// Asks the worker to stop after the current task.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.waker.wake(Wake::Stop);
+    }
+
+    /// True once [`StopHandle::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// The worker's waker (for signal forwarding: rescans, verbosity).
+    pub fn waker(&self) -> &Waker {
+        &self.waker
+    }
+}
+
+struct Entry<'h> {
+    queue: Queue,
+    handler: Box<dyn Handler + 'h>,
+    pending: BTreeSet<u64>,
+    delayed: BinaryHeap<Reverse<(u64, u64)>>,
+    recheck: BinaryHeap<Reverse<(Instant, u64)>>,
+}
+
+/// A long-running worker serving one or more listeners in one thread: it handles what is due,
+/// then sleeps on its wake source (inotify by default) and on the next delayed due time.
+pub struct Worker<'h> {
+    entries: Vec<Entry<'h>>,
+    rx: Receiver<Wake>,
+    stop: StopHandle,
+    verbosity: Arc<AtomicU8>,
+    memory_probe: Box<dyn FnMut() -> u64 + 'h>,
+    next: usize,
+}
+
+/// Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
+pub fn resident_memory() -> u64 {
+    let page = 4096u64;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(|pages| pages * page)
+        .unwrap_or(0)
+}
+
+impl Default for Worker<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'h> Worker<'h> {
+    /// An empty worker.
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::channel();
+        let verbosity = std::env::var("HURAH_LOG_LEVEL")
+            .ok()
+            .and_then(|v| Level::parse(&v))
+            .unwrap_or(Level::Info);
+        Worker {
+            entries: Vec::new(),
+            rx,
+            stop: StopHandle {
+                flag: Arc::new(AtomicBool::new(false)),
+                waker: Waker(tx),
+            },
+            verbosity: Arc::new(AtomicU8::new(verbosity as u8)),
+            memory_probe: Box::new(resident_memory),
+            next: 0,
+        }
+    }
+
+    /// Adds a listener's queue and the handler that runs its tasks.
+    pub fn add(&mut self, queue: Queue, handler: Box<dyn Handler + 'h>) -> &mut Self {
+        self.entries.push(Entry {
+            queue,
+            handler,
+            pending: BTreeSet::new(),
+            delayed: BinaryHeap::new(),
+            recheck: BinaryHeap::new(),
+        });
+        self
+    }
+
+    /// A handle that stops this worker from another thread or a signal forwarder.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// The shared verbosity (a [`Level`] as u8), adjustable while running.
+    pub fn verbosity(&self) -> Arc<AtomicU8> {
+        Arc::clone(&self.verbosity)
+    }
+
+    /// Replaces the memory probe used for `memory_limit` (default: resident set size). The PHP
+    /// adapter uses `memory_get_usage()`.
+    pub fn set_memory_probe(&mut self, probe: Box<dyn FnMut() -> u64 + 'h>) {
+        self.memory_probe = probe;
+    }
+
+    /// Runs with inotify wake-ups until a limit, a stop request or (with `stop_when_empty`) an
+    /// empty queue. Nothing stays claimed when it returns.
+    pub fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
+        let mut source = NotifyWake::new(self.stop.waker.clone())?;
+        self.run_with(options, &mut source)
+    }
+
+    fn level(&self) -> Level {
+        Level::from_u8(self.verbosity.load(Ordering::Relaxed))
+    }
+
+    fn scan(&mut self, i: usize) -> Result<()> {
+        let e = &mut self.entries[i];
+        e.pending = e.queue.due()?.into_iter().collect();
+        e.delayed = e.queue.delayed()?.into_iter().map(Reverse).collect();
+        Ok(())
+    }
+
+    fn rescan_all(&mut self, stats: &mut RunStats) -> Result<()> {
+        for i in 0..self.entries.len() {
+            let e = &mut self.entries[i];
+            let max = e.handler.max_attempts();
+            let rec = e.queue.recover_dead_workers(max)?;
+            stats.recovered += rec.requeued as u64;
+            stats.failed += rec.failed as u64;
+            self.scan(i)?;
+        }
+        Ok(())
+    }
+
+    fn note_paths(&mut self, paths: Vec<std::path::PathBuf>) {
+        for p in paths {
+            let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str()))
+            else {
+                continue;
+            };
+            for e in &mut self.entries {
+                let l = e.queue.listener();
+                if dir == l.state_dir(State::Inbox) {
+                    if let Some(seq) = parse_task_file_name(name) {
+                        e.pending.insert(seq);
+                    }
+                } else if dir == l.state_dir(State::Delayed) {
+                    if let Some(k) = parse_delayed_file_name(name) {
+                        e.delayed.push(Reverse(k));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Promotes due delayed tasks and re-queues held-back files whose grace ended. Returns the
+    /// earliest future instant something becomes due.
+    fn promote_due(&mut self) -> Result<Option<Instant>> {
+        let now_ms = clock::now_ms();
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        for e in &mut self.entries {
+            while let Some(&Reverse((due, seq))) = e.delayed.peek() {
+                if due > now_ms {
+                    let at = now + Duration::from_millis(due - now_ms);
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                    break;
+                }
+                e.delayed.pop();
+                if let Some(s) = e.queue.promote(due, seq)? {
+                    e.pending.insert(s);
+                }
+            }
+            while let Some(&Reverse((at, seq))) = e.recheck.peek() {
+                if at > now {
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                    break;
+                }
+                e.recheck.pop();
+                e.pending.insert(seq);
+            }
+        }
+        Ok(next)
+    }
+
+    /// Like [`Worker::run`] with a given wake source ([`crate::NullWake`] in tests).
+    pub fn run_with(
+        &mut self,
+        options: &WorkerOptions,
+        source: &mut dyn WakeSource,
+    ) -> Result<RunStats> {
+        let result = self.run_inner(options, source);
+        for e in &mut self.entries {
+            e.queue.release();
+        }
+        result
+    }
+
+    fn run_inner(
+        &mut self,
+        options: &WorkerOptions,
+        source: &mut dyn WakeSource,
+    ) -> Result<RunStats> {
+        let started = Instant::now();
+        let deadline = options.max_time.map(|t| started + t);
+        let mut stats = RunStats::default();
+        for e in &self.entries {
+            let l = e.queue.listener();
+            source.watch(&l.state_dir(State::Inbox))?;
+            source.watch(&l.state_dir(State::Delayed))?;
+        }
+        self.rescan_all(&mut stats)?;
+        let mut last_rescan = Instant::now();
+        let n = self.entries.len();
+        loop {
+            if self.stop.is_stopped() {
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            let next_due = self.promote_due()?;
+            // Round-robin: one task from the next listener that has one.
+            let mut ran = false;
+            for k in 0..n {
+                let i = (self.next + k) % n;
+                let Some(seq) = self.entries[i].pending.pop_first() else {
+                    continue;
+                };
+                let level = self.level();
+                let e = &mut self.entries[i];
+                let Some(claim) = e.queue.claim(seq)? else {
+                    continue; // another worker won it
+                };
+                let s = run_claim(
+                    &mut e.queue,
+                    e.handler.as_mut(),
+                    claim,
+                    level,
+                    Some(options.hold_back),
+                )?;
+                if s == RunStats::default() {
+                    // Held back: look again when the writer is done or the grace ends.
+                    e.recheck
+                        .push(Reverse((Instant::now() + options.hold_back, seq)));
+                }
+                stats.add(s);
+                self.next = (i + 1) % n;
+                ran = true;
+                break;
+            }
+            if ran {
+                if options.max_jobs.is_some_and(|m| stats.handled >= m) {
+                    break;
+                }
+                if let Some(limit) = options.memory_limit {
+                    if (self.memory_probe)() > limit {
+                        break;
+                    }
+                }
+                // Take in what arrived meanwhile without blocking.
+                while let Ok(w) = self.rx.try_recv() {
+                    self.on_wake(w, &mut stats)?;
+                }
+                continue;
+            }
+            if options.stop_when_empty {
+                break;
+            }
+            // Idle: sleep until an event, the next due time, the rescan or the deadline.
+            let now = Instant::now();
+            let mut wake_at = last_rescan + options.rescan_interval;
+            if let Some(d) = next_due {
+                wake_at = wake_at.min(d);
+            }
+            if let Some(d) = deadline {
+                wake_at = wake_at.min(d);
+            }
+            let timeout = wake_at.saturating_duration_since(now);
+            match self.rx.recv_timeout(timeout) {
+                Ok(w) => {
+                    self.on_wake(w, &mut stats)?;
+                    while let Ok(w) = self.rx.try_recv() {
+                        self.on_wake(w, &mut stats)?;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if Instant::now() >= last_rescan + options.rescan_interval {
+                        self.rescan_all(&mut stats)?;
+                        last_rescan = Instant::now();
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        Ok(stats)
+    }
+
+    fn on_wake(&mut self, w: Wake, stats: &mut RunStats) -> Result<()> {
+        match w {
+            Wake::Paths(p) => self.note_paths(p),
+            Wake::Rescan => self.rescan_all(stats)?,
+            Wake::Stop | Wake::Verbosity => {}
+        }
+        Ok(())
+    }
+
+    /// Logs through the first handler (worker-level messages).
+    pub fn log(&mut self, level: Level, msg: &str) {
+        let v = self.level();
+        if let Some(e) = self.entries.first_mut() {
+            log(e.handler.as_mut(), v, level, msg);
+        }
+    }
+
+    /// The queues served (for status messages).
+    pub fn listener_dirs(&self) -> Vec<&Path> {
+        self.entries
+            .iter()
+            .map(|e| e.queue.listener().dir())
+            .collect()
+    }
+}
