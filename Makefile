@@ -1,0 +1,59 @@
+# hurah — build, test, demo, bench. `make help` lists the targets.
+# The PHP extension and the C library are built by separate cargo invocations so the
+# extension's copy of the core is built without the C ABI (feature `capi`).
+
+CARGO   ?= cargo
+PHP     ?= php
+PHPUNIT ?= phpunit
+PROFILE ?= release
+CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
+TARGET_DIR := target/$(PROFILE)
+
+.PHONY: all build ext lib cli test test-rust test-php test-c demo bench header help clean
+
+all: build
+
+help:
+	@echo "make build   - build/hurah.so (PHP), build/libhurah.{so,a} + include/hurah.h (C), build/hurah (CLI)"
+	@echo "make demo    - dispatch from PHP, run the native worker, show the queue"
+	@echo "make test    - every test: Rust, PHPUnit against build/hurah.so, C"
+	@echo "make bench   - benchmarks with ratios against the physical limit"
+
+build: ext lib cli
+
+ext:
+	$(CARGO) build $(CARGO_PROFILE_FLAG) -p hurah-php
+	@mkdir -p build
+	cp $(TARGET_DIR)/libhurah_php.so build/hurah.so
+
+lib:
+	$(CARGO) build $(CARGO_PROFILE_FLAG) -p hurah --lib
+	@mkdir -p build
+	cp $(TARGET_DIR)/libhurah.so build/libhurah.so
+	cp $(TARGET_DIR)/libhurah.a build/libhurah.a
+
+cli:
+	$(CARGO) build $(CARGO_PROFILE_FLAG) -p hurah --bins
+	@mkdir -p build
+	if [ -f $(TARGET_DIR)/hurah ]; then cp $(TARGET_DIR)/hurah build/hurah; fi
+
+test: build test-rust test-php test-c
+
+test-rust:
+	$(CARGO) test -p hurah
+
+test-php: ext
+	PHP_INI_SCAN_DIR=:$(CURDIR)/tests/php/ini HURAH_EXT=$(CURDIR)/build/hurah.so $(PHPUNIT) -c tests/php/phpunit.xml
+
+test-c: lib
+	@if [ -f tests/c/Makefile ]; then $(MAKE) -C tests/c; else echo "no C tests yet"; fi
+
+demo: build
+	bash examples/demo.sh
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf build
