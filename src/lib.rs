@@ -35,6 +35,7 @@ mod id;
 mod layout;
 mod outcome;
 mod queue;
+mod signals;
 mod task;
 mod tracking;
 mod watch;
@@ -53,9 +54,10 @@ pub use id::{new_task_id, new_worker_id};
 pub use layout::{Layout, Listener, State};
 pub use outcome::{code, Outcome};
 pub use queue::{Claim, Queue, Recovery, Settled};
+pub use signals::{install_signal_handlers, SignalGuard, HANDLED_SIGNALS};
 pub use task::{keys, Task, TaskDoc};
 pub use watch::{NotifyWake, NullWake, Wake, WakeSource, Waker};
-pub use worker::{handle_once, RunStats, StopHandle, Worker, WorkerOptions};
+pub use worker::{handle_once, resident_memory, RunStats, StopHandle, Worker, WorkerOptions};
 
 /// The crate version, as reported by `phpversion("hurah")`, `hurah --version` and `hurah_version()`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
