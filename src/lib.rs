@@ -29,6 +29,7 @@ mod dispatcher;
 mod durability;
 mod error;
 mod event_type;
+pub mod failed;
 mod handler;
 mod handler_name;
 mod id;
@@ -51,7 +52,10 @@ pub use event_type::EventType;
 pub use handler::{Handler, Level};
 pub use handler_name::HandlerName;
 pub use id::{new_task_id, new_worker_id};
-pub use layout::{Layout, Listener, State};
+pub use layout::{
+    delayed_file_name, parse_delayed_file_name, parse_final_file_name, parse_task_file_name,
+    task_file_name, Layout, Listener, State,
+};
 pub use outcome::{code, Outcome};
 pub use queue::{Claim, Queue, Recovery, Settled};
 pub use signals::{install_signal_handlers, SignalGuard, HANDLED_SIGNALS};

@@ -170,6 +170,11 @@ impl TaskDoc {
         self.map.get(keys::ERROR)
     }
 
+    /// Any key's value (including keys this crate does not know).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.map.get(key)
+    }
+
     /// Sets a key (appended at the end if new, in place otherwise).
     pub fn set(&mut self, key: &str, value: Value) {
         self.map.insert(key.to_string(), value);
