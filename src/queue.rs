@@ -253,8 +253,9 @@ impl Queue {
                     .map(Settled::Failed)
             }
             Outcome::Retry { delay } => {
-                doc.set(keys::RETRY_COUNT, (doc.retry_count() + 1).into());
+                // Count before touching retry_count: legacy files derive attempts from it.
                 let attempts = doc.attempts() + 1;
+                doc.set(keys::RETRY_COUNT, (doc.retry_count() + 1).into());
                 if attempts > max_attempts {
                     doc.set_error(
                         &format!("Hit retry limit which is set to: {max_attempts}."),

@@ -9,7 +9,7 @@ use crate::outcome::Outcome;
 use crate::queue::{Claim, Queue, Settled};
 use crate::watch::{NotifyWake, Wake, WakeSource, Waker};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -233,6 +233,8 @@ struct Entry<'h> {
     pending: BTreeSet<u64>,
     delayed: BinaryHeap<Reverse<(u64, u64)>>,
     recheck: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Held-back files (maybe still being written in place) and their mtime when held.
+    held: HashMap<u64, Option<SystemTime>>,
 }
 
 /// A long-running worker serving one or more listeners in one thread: it handles what is due,
@@ -295,6 +297,7 @@ impl<'h> Worker<'h> {
             pending: BTreeSet::new(),
             delayed: BinaryHeap::new(),
             recheck: BinaryHeap::new(),
+            held: HashMap::new(),
         });
         self
     }
@@ -390,6 +393,7 @@ impl<'h> Worker<'h> {
                     break;
                 }
                 e.recheck.pop();
+                e.held.remove(&seq);
                 e.pending.insert(seq);
             }
         }
@@ -435,6 +439,7 @@ impl<'h> Worker<'h> {
             let next_due = self.promote_due()?;
             // Round-robin: one task from the next listener that has one.
             let mut ran = false;
+            let handled_before = stats.handled;
             for k in 0..n {
                 let i = (self.next + k) % n;
                 let Some(seq) = self.entries[i].pending.pop_first() else {
@@ -442,8 +447,19 @@ impl<'h> Worker<'h> {
                 };
                 let level = self.level();
                 let e = &mut self.entries[i];
+                if let Some(held_mtime) = e.held.get(&seq) {
+                    // Held back: only look again once the writer touched it (or the grace ends).
+                    let inbox = e.queue.listener().inbox_file(seq);
+                    let now_mtime = std::fs::metadata(&inbox).and_then(|m| m.modified()).ok();
+                    if now_mtime.is_some() && now_mtime == *held_mtime {
+                        continue;
+                    }
+                    e.held.remove(&seq);
+                }
                 let Some(claim) = e.queue.claim(seq)? else {
-                    continue; // another worker won it
+                    // Another worker won it, or it is already done (a late event): look again.
+                    ran = true;
+                    break;
                 };
                 let s = run_claim(
                     &mut e.queue,
@@ -456,6 +472,9 @@ impl<'h> Worker<'h> {
                     // Held back: look again when the writer is done or the grace ends.
                     e.recheck
                         .push(Reverse((Instant::now() + options.hold_back, seq)));
+                    let inbox = e.queue.listener().inbox_file(seq);
+                    let mtime = std::fs::metadata(&inbox).and_then(|m| m.modified()).ok();
+                    e.held.insert(seq, mtime);
                 }
                 stats.add(s);
                 self.next = (i + 1) % n;
@@ -463,6 +482,9 @@ impl<'h> Worker<'h> {
                 break;
             }
             if ran {
+                if stats.handled == handled_before {
+                    continue;
+                }
                 if options.max_jobs.is_some_and(|m| stats.handled >= m) {
                     break;
                 }
