@@ -8,9 +8,22 @@ use crate::layout::{Layout, Listener};
 use crate::task::NewTask;
 use crate::tracking::TrackingLock;
 use serde_json::value::RawValue;
+use std::collections::HashMap;
 use std::ffi::CString;
+use std::fs;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+type CacheMap = HashMap<PathBuf, ((i64, i64), Vec<Listener>)>;
+
+/// Process-wide cache of listener directories per level, keyed by the level directory.
+static LISTENER_CACHE: OnceLock<Mutex<CacheMap>> = OnceLock::new();
+
+/// A listing is cached only if the directory last changed at least this long before it was
+/// taken (file time stamps are coarse: a change in the same tick would not move the mtime).
+const CACHE_SETTLE_NS: i128 = 100_000_000;
 
 /// When a dispatched task becomes due.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,12 +88,46 @@ impl Dispatcher {
     }
 
     /// The listeners a dispatch of `event_type` reaches: its own level, each ancestor, the root.
+    ///
+    /// Each level's directory listing is cached per process and revalidated with one `stat`:
+    /// adding or removing a listener directory changes the level directory's mtime. A listing
+    /// is only trusted when it was taken well after that mtime, so a change within the file
+    /// system's timestamp granularity is never missed.
     pub fn listeners_for(&self, event_type: &EventType) -> Result<Vec<Listener>> {
         let mut out = Vec::new();
         for level in event_type.delivery_levels() {
-            out.extend(self.layout.listeners_at(level)?);
+            out.extend(self.listeners_at_cached(level)?);
         }
         Ok(out)
+    }
+
+    fn listeners_at_cached(&self, level: &[String]) -> Result<Vec<Listener>> {
+        let dir = self.layout.level_dir(level);
+        let mtime = match fs::metadata(&dir) {
+            Ok(m) => (m.mtime(), m.mtime_nsec()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("stat", &dir, e)),
+        };
+        let cache = LISTENER_CACHE.get_or_init(Default::default);
+        if let Some((m, listeners)) = cache.lock().ok().and_then(|c| c.get(&dir).cloned()) {
+            if m == mtime {
+                return Ok(listeners);
+            }
+        }
+        let listeners = self.layout.listeners_at(level)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let changed_ns = mtime.0 as i128 * 1_000_000_000 + mtime.1 as i128;
+        if now.as_nanos() as i128 - changed_ns > CACHE_SETTLE_NS {
+            if let Ok(mut c) = cache.lock() {
+                if c.len() > 4096 {
+                    c.clear();
+                }
+                c.insert(dir, (mtime, listeners.clone()));
+            }
+        }
+        Ok(listeners)
     }
 
     /// Dispatches `payload` (JSON text) now. See [`Dispatcher::dispatch_with`].

@@ -87,9 +87,10 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// never collide; creation uses O_EXCL anyway).
 pub(crate) fn unique_tmp_name(prefix: &str) -> String {
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     format!(
         "{prefix}{}.{}.{n}.tmp",
-        std::process::id(),
+        PID.get_or_init(std::process::id),
         crate::clock::now_ms() % 1_000_000_000
     )
 }

@@ -79,7 +79,7 @@ pub fn install_signal_handlers(stop: &StopHandle, verbosity: Arc<AtomicU8>) -> R
         // SAFETY: sigaction structs are plain data; zeroed is a valid initial value.
         unsafe {
             let mut new: libc::sigaction = std::mem::zeroed();
-            new.sa_sigaction = on_signal as usize;
+            new.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
             new.sa_flags = libc::SA_RESTART;
             libc::sigemptyset(&mut new.sa_mask);
             let mut prev: libc::sigaction = std::mem::zeroed();
@@ -181,6 +181,9 @@ mod tests {
             libc::sigaction(libc::SIGTERM, std::ptr::null(), &mut cur);
             cur
         };
-        assert_ne!(cur.sa_sigaction, on_signal as usize);
+        assert_ne!(
+            cur.sa_sigaction,
+            on_signal as extern "C" fn(libc::c_int) as usize
+        );
     }
 }

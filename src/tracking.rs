@@ -24,6 +24,8 @@ pub(crate) struct TrackingLock {
     count: u64,
     first: String,
     dirty: bool,
+    /// Length of the file as read (a shorter rewrite must truncate).
+    len_read: u64,
 }
 
 pub(crate) fn flock(file: &File, op: libc::c_int) -> std::io::Result<()> {
@@ -53,8 +55,19 @@ impl TrackingLock {
             .open(&path)
             .ctx("open", &path)?;
         flock(&file, libc::LOCK_EX).ctx("lock", &path)?;
-        let mut text = String::new();
-        (&file).read_to_string(&mut text).ctx("read", &path).ok();
+        // Read with a plain buffer: read_to_string would add a statx and an lseek per call.
+        let mut buf = Vec::with_capacity(256);
+        let mut chunk = [0u8; 512];
+        loop {
+            match (&file).read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(crate::Error::io("read", &path, e)),
+            }
+        }
+        let len_read = buf.len() as u64;
+        let text = String::from_utf8_lossy(&buf);
         let parsed: Option<(u64, u64, String)> =
             serde_json::from_str::<Value>(&text).ok().and_then(|v| {
                 Some((
@@ -75,6 +88,7 @@ impl TrackingLock {
                 count,
                 first: if first.is_empty() { now } else { first },
                 dirty: false,
+                len_read,
             },
             None => {
                 // Missing, empty or corrupt: recover from what is on disk.
@@ -86,6 +100,7 @@ impl TrackingLock {
                     count: highest,
                     first: now,
                     dirty: true,
+                    len_read,
                 }
             }
         };
@@ -112,9 +127,12 @@ impl TrackingLock {
         self.file
             .write_all_at(text.as_bytes(), 0)
             .ctx("write", &self.path)?;
-        self.file
-            .set_len(text.len() as u64)
-            .ctx("truncate", &self.path)?;
+        if (text.len() as u64) < self.len_read {
+            self.file
+                .set_len(text.len() as u64)
+                .ctx("truncate", &self.path)?;
+        }
+        self.len_read = text.len() as u64;
         self.dirty = false;
         Ok(())
     }
