@@ -1,1 +1,106 @@
-// placeholder
+//! hurah PHP extension: the hurah/events API (`Hurah\Event\*`) on the Rust core.
+//!
+//! One file per PHP concept: [`dispatcher`], [`handler`] (AbstractHandler, HandlerInterface),
+//! [`context`] (ContextInterface, AbstractContext, Context, Json), [`event_type`], [`task`],
+//! [`handler_name`], [`worker`], [`exceptions`]; [`json`] and [`convert`] hold the value
+//! conversions.
+#![cfg_attr(windows, feature(abi_vectorcall))]
+
+pub mod context;
+pub mod convert;
+pub mod dispatcher;
+pub mod event_type;
+pub mod exceptions;
+pub mod handler;
+pub mod handler_name;
+pub mod json;
+pub mod task;
+pub mod worker;
+
+use ext_php_rs::builders::ClassBuilder;
+use ext_php_rs::class::RegisteredClass;
+use ext_php_rs::prelude::*;
+use ext_php_rs::zend::{ClassEntry, ModuleEntry};
+use ext_php_rs::{info_table_end, info_table_row, info_table_start};
+use std::ffi::c_char;
+
+unsafe extern "C" {
+    // ZEND_API zend_result zend_register_class_alias_ex(const char*, size_t, zend_class_entry*, bool)
+    fn zend_register_class_alias_ex(
+        name: *const c_char,
+        name_len: usize,
+        ce: *mut ClassEntry,
+        persistent: bool,
+    ) -> i32;
+}
+
+fn register_alias(alias: &str, ce: &'static ClassEntry) {
+    // SAFETY: name/len describe a valid byte string; ce is a registered class entry.
+    let r = unsafe {
+        zend_register_class_alias_ex(
+            alias.as_ptr().cast(),
+            alias.len(),
+            std::ptr::from_ref(ce).cast_mut(),
+            true,
+        )
+    };
+    if r != 0 {
+        eprintln!("hurah: could not register class alias {alias}");
+    }
+}
+
+/// Runs during MINIT while the `Worker` class (registered last) is being built, so every
+/// class it refers to exists: registers `Hurah\Event\Context` and the short aliases.
+pub(crate) fn late_registration(b: ClassBuilder) -> ClassBuilder {
+    if let Err(e) = context::register_context() {
+        eprintln!("hurah: could not register Hurah\\Event\\Context: {e}");
+        return b;
+    }
+    register_alias(
+        "Hurah\\Dispatcher",
+        dispatcher::Dispatcher::get_metadata().ce(),
+    );
+    register_alias(
+        "Hurah\\AbstractHandler",
+        handler::AbstractHandler::get_metadata().ce(),
+    );
+    register_alias("Hurah\\Context", context::context_ce());
+    register_alias("Hurah\\Task", task::Task::get_metadata().ce());
+    b
+}
+
+extern "C" fn startup(_ty: i32, _module_number: i32) -> i32 {
+    match exceptions::register() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("hurah: startup failed: {e}");
+            1
+        }
+    }
+}
+
+extern "C" fn module_info(_module: *mut ModuleEntry) {
+    info_table_start!();
+    info_table_row!("hurah support", "enabled");
+    info_table_row!("version", hurah::VERSION);
+    info_table_end!();
+}
+
+#[php_module]
+#[php(startup = startup)]
+pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
+    module
+        .name("hurah")
+        .version(hurah::VERSION)
+        .interface::<context::PhpInterfaceContextInterface>()
+        .interface::<handler::PhpInterfaceHandlerInterface>()
+        .class::<context::Json>()
+        .class::<context::AbstractContext>()
+        .class::<event_type::EventType>()
+        .class::<handler_name::HandlerName>()
+        .class::<task::Task>()
+        .class::<dispatcher::Dispatcher>()
+        .class::<handler::AbstractHandler>()
+        .class::<worker::Worker>() // its modifier runs late_registration: keep it last
+        .info_function(module_info)
+}

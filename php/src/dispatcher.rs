@@ -1,0 +1,69 @@
+//! `Hurah\Event\Dispatcher`: writes one task per listener of an event type.
+// Parameter names are PHP's (camelCase, as in hurah/events), for named arguments.
+#![allow(non_snake_case)]
+
+use crate::context::payload_of;
+use crate::convert::{each_option, stringish, type_name};
+use crate::event_type::EventType;
+use crate::exceptions::{from_core, invalid_argument};
+use ext_php_rs::exception::PhpResult;
+use ext_php_rs::prelude::*;
+use ext_php_rs::types::{ZendHashTable, Zval};
+
+/// `Hurah\Event\Dispatcher`.
+#[php_class]
+#[php(name = "Hurah\\Event\\Dispatcher")]
+pub struct Dispatcher {
+    inner: hurah::Dispatcher,
+}
+
+#[php_impl]
+impl Dispatcher {
+    /// `new Dispatcher('/var/events', ['fsync' => 'never'])`. The root is created if missing.
+    /// `fsync` defaults to `$HURAH_FSYNC`, else `always`.
+    pub fn __construct(eventRoot: &Zval, options: Option<&ZendHashTable>) -> PhpResult<Self> {
+        let root = stringish(eventRoot, "event root")?;
+        if root.is_empty() {
+            return Err(invalid_argument("event root must not be empty"));
+        }
+        let mut fsync = None;
+        each_option(options, "Dispatcher", |k, v| match k {
+            "fsync" => {
+                let s = v.str().ok_or_else(|| {
+                    invalid_argument(format!(
+                        "option fsync must be 'always' or 'never', {} given",
+                        type_name(v)
+                    ))
+                })?;
+                fsync = Some(hurah::FsyncPolicy::parse(s).map_err(from_core)?);
+                Ok(true)
+            }
+            _ => Ok(false),
+        })?;
+        let fsync = match fsync {
+            Some(f) => f,
+            None => hurah::FsyncPolicy::from_env().map_err(from_core)?,
+        };
+        let inner = hurah::Dispatcher::new(root, fsync).map_err(from_core)?;
+        Ok(Dispatcher { inner })
+    }
+
+    /// Delivers `$data` to every listener of `$eventType`, its ancestors and the root. `$data`
+    /// may be a `ContextInterface` (its `getPayload()` is sent), an array, a scalar, null, a
+    /// `JsonSerializable` or a plain object. Returns the dispatch id (stored in every copy as
+    /// `"id"`, see `ContextInterface::getId()`). Nothing is written if validation fails.
+    pub fn dispatch(&self, eventType: &Zval, data: Option<&Zval>) -> PhpResult<String> {
+        let event_type = EventType::from_arg(eventType, "event type")?;
+        let payload = payload_of(data)?;
+        let receipt = self
+            .inner
+            .dispatch(&event_type, &payload)
+            .map_err(from_core)?;
+        Ok(receipt.id)
+    }
+
+    /// The fsync policy in use (`always` or `never`).
+    pub fn get_fsync(&self) -> &'static str {
+        self.inner.fsync().as_str()
+    }
+}

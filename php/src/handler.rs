@@ -1,0 +1,354 @@
+//! `Hurah\Event\HandlerInterface` and `Hurah\Event\AbstractHandler`: PHP subclasses implement
+//! `handleTask()`; `handle()` runs the core's `handle_once` through [`Bridge`], the PHP
+//! implementation of the core `Handler` trait.
+// Parameter names are PHP's (camelCase, as in hurah/events), for named arguments.
+#![allow(non_snake_case)]
+
+use crate::context::AbstractContext;
+use crate::convert::stringish;
+use crate::convert::{call_method, catch, type_name};
+use crate::event_type::EventType;
+use crate::exceptions::{from_core, hurah as hurah_exception};
+use crate::handler_name::HandlerName;
+use ext_php_rs::convert::FromZval;
+use ext_php_rs::exception::PhpResult;
+use ext_php_rs::flags::{ClassFlags, DataType};
+use ext_php_rs::prelude::*;
+use ext_php_rs::types::{ZendClassObject, ZendHashTable, ZendObject, Zval};
+use hurah::{Level, Outcome};
+use std::time::Duration;
+
+/// `Hurah\Event\HandlerInterface`.
+#[php_interface]
+#[php(name = "Hurah\\Event\\HandlerInterface")]
+pub trait HandlerInterface {
+    /// Processes every due task once, then returns.
+    fn handle(&mut self);
+    /// The event type handled.
+    fn get_type(&self) -> EventType;
+}
+
+/// The declared type of `handleTask()`'s parameter: `Hurah\Event\Context`, so subclasses may
+/// declare `Context $c` (the original README) or the wider `ContextInterface $c` (the
+/// original's signature). Never read: the abstract method has no body.
+pub struct ContextParam;
+
+impl<'a> FromZval<'a> for ContextParam {
+    const TYPE: DataType = DataType::object("Hurah\\Event\\Context");
+    fn from_zval(_: &'a Zval) -> Option<Self> {
+        Some(ContextParam)
+    }
+}
+
+/// `Hurah\Event\AbstractHandler`. Declares no properties, so subclasses may declare any.
+#[php_class]
+#[php(name = "Hurah\\Event\\AbstractHandler")]
+#[php(flags = ClassFlags::Abstract)]
+#[php(implements(PhpInterfaceHandlerInterface))]
+pub struct AbstractHandler {
+    pub(crate) name: hurah::HandlerName,
+    pub(crate) listener: hurah::Listener,
+    pub(crate) fsync: hurah::FsyncPolicy,
+    /// `None` while `handle()` runs (re-entrant calls are refused).
+    pub(crate) queue: Option<hurah::Queue>,
+    /// Lines from `addFailureInfo()` for the task being handled.
+    pub(crate) failure_info: Vec<String>,
+    /// True while `watch()` or a `Worker` runs this handler.
+    pub(crate) watching: bool,
+}
+
+#[php_impl]
+impl AbstractHandler {
+    /// Registers the listener `<root>/<type>/<name>_listener/` (creating the root if needed).
+    pub fn __construct(name: &Zval, eventType: &Zval, eventRoot: &Zval) -> PhpResult<Self> {
+        let name = HandlerName::from_arg(name, "handler name")?;
+        let event_type = EventType::from_arg(eventType, "event type")?;
+        let root = stringish(eventRoot, "event root")?;
+        if root.is_empty() {
+            return Err(crate::exceptions::invalid_argument(
+                "event root must not be empty",
+            ));
+        }
+        let fsync = hurah::FsyncPolicy::from_env().map_err(from_core)?;
+        let listener = hurah::Layout::new(root).listener(&event_type, &name);
+        let queue = hurah::Queue::open(listener.clone(), fsync).map_err(from_core)?;
+        Ok(AbstractHandler {
+            name,
+            listener,
+            fsync,
+            queue: Some(queue),
+            failure_info: Vec::new(),
+            watching: false,
+        })
+    }
+
+    /// Runs one task. Return `Task::SUCCESS`, `FAILURE`, `RETRY` or `INVALID`.
+    #[php(abstract, vis = "protected")]
+    pub fn handle_task(&self, context: ContextParam) -> i64 {
+        let _ = context;
+        unreachable!("abstract")
+    }
+
+    /// Retries allowed before a task goes to `error/` (M retries = M+1 runs). Default 0.
+    #[php(vis = "protected")]
+    pub fn max_attempts(&self) -> i64 {
+        0
+    }
+
+    /// Adds lines to the failure reason stored with the current task if it fails. Cleared
+    /// after each task.
+    #[php(vis = "protected")]
+    pub fn add_failure_info(&mut self, lines: &[String]) {
+        self.failure_info.extend(lines.iter().cloned());
+    }
+
+    /// Processes every task due in this listener's inbox once, in ascending sequence order,
+    /// then returns. Tasks are claimed by rename: concurrent `handle()` calls in several
+    /// processes never run a task twice.
+    pub fn handle(self_: &mut ZendClassObject<AbstractHandler>) -> PhpResult<()> {
+        let obj: *mut ZendObject = self_.get_mut_zend_obj();
+        let mut queue = self_
+            .queue
+            .take()
+            .ok_or_else(|| hurah_exception("handle() is already running for this handler"))?;
+        let mut bridge = Bridge::new(obj);
+        let result = hurah::handle_once(&mut queue, &mut bridge);
+        drop(bridge);
+        // SAFETY: `obj` is `$this`, alive for the whole call; no other Rust reference to it
+        // is used from here on.
+        if let Some(h) = ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *obj })
+        {
+            h.queue = Some(queue);
+        }
+        crate::convert::rethrow_pending()?;
+        result.map(|_| ()).map_err(from_core)
+    }
+
+    /// Runs this handler as a long-running worker (inotify wake-ups; SIGTERM/SIGINT stop after
+    /// the current task). Options: `maxJobs`, `maxTime` (s), `memoryLimit` (bytes or '128M'),
+    /// `stopWhenEmpty`, `once` (same), `sleep` (safety rescan interval, s). Returns the stats.
+    pub fn watch(
+        self_: &mut ZendClassObject<AbstractHandler>,
+        options: Option<&ZendHashTable>,
+    ) -> PhpResult<Zval> {
+        let obj: *mut ZendObject = self_.get_mut_zend_obj();
+        crate::worker::run(&[obj], options)
+    }
+
+    /// The event type handled.
+    pub fn get_type(&self) -> EventType {
+        EventType::new(self.listener.event_type().clone())
+    }
+
+    /// The tasks waiting in the inbox, in ascending sequence order, as contexts (read without
+    /// claiming them; the original returned a `TaskCollection`). Unreadable files are skipped.
+    pub fn get_queue(&self) -> PhpResult<Vec<Zval>> {
+        let dir = self.listener.state_dir(hurah::State::Inbox);
+        let mut seqs: Vec<u64> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(parse_task_file_name))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(from_core(hurah::Error::io("read directory", &dir, e))),
+        };
+        seqs.sort_unstable();
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let path = self.listener.inbox_file(seq);
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let Ok(doc) = hurah::TaskDoc::parse(&bytes, &path) else {
+                continue;
+            };
+            out.push(AbstractContext::from_doc(doc, Some(seq)).into_context_zval()?);
+        }
+        Ok(out)
+    }
+}
+
+/// The PHP side of a handler as a core [`hurah::Handler`]: calls the subclass' `handleTask()`,
+/// `maxAttempts()`, `retryDelay()` and `getLogger()`.
+pub(crate) struct Bridge {
+    /// `$this` (the handler object). Only raw: PHP code we call may reach the same object.
+    obj: *mut ZendObject,
+    logger: Option<Option<Zval>>,
+    log_context: (String, String),
+}
+
+impl Bridge {
+    /// A bridge for the handler object `obj` (an `AbstractHandler` subclass instance).
+    pub(crate) fn new(obj: *mut ZendObject) -> Self {
+        // SAFETY: obj is a live handler object for the bridge's lifetime (held by the caller).
+        let (name, event_type) =
+            match ZendClassObject::<AbstractHandler>::from_zend_obj(unsafe { &*obj }) {
+                Some(h) => (h.name.to_string(), h.listener.event_type().to_string()),
+                None => (String::new(), String::new()),
+            };
+        Bridge {
+            obj,
+            logger: None,
+            log_context: (name, event_type),
+        }
+    }
+
+    fn this(&self) -> &ZendObject {
+        // SAFETY: see `new`.
+        unsafe { &*self.obj }
+    }
+
+    fn take_failure_info(&mut self) -> Vec<String> {
+        // SAFETY: see `new`; no other reference to the handler's Rust state is live now.
+        match ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *self.obj }) {
+            Some(h) => std::mem::take(&mut h.failure_info),
+            None => Vec::new(),
+        }
+    }
+
+    fn default_log(&self, level: Level, message: &str) {
+        eprintln!(
+            "[{}] hurah.{}: {} ({} on {:?})",
+            hurah::clock::iso8601(hurah::clock::now_ms()),
+            level.as_str().to_uppercase(),
+            message,
+            self.log_context.0,
+            self.log_context.1
+        );
+    }
+}
+
+/// `^[0-9]+\.json$`, as the core's inbox filter.
+fn parse_task_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn with_info(reason: String, info: &[String]) -> String {
+    if info.is_empty() {
+        return reason;
+    }
+    let mut r = reason;
+    for (i, line) in info.iter().enumerate() {
+        r.push_str(&format!("\n{}.) {line}", i + 1));
+    }
+    r
+}
+
+impl hurah::Handler for Bridge {
+    fn handle_task(&mut self, task: &hurah::Task) -> Outcome {
+        self.take_failure_info();
+        let ctx = match AbstractContext::from_task(task).into_context_zval() {
+            Ok(c) => c,
+            Err(e) => return Outcome::failure(format!("cannot build the context: {e:?}")),
+        };
+        let ret = self.this().try_call_method("handleTask", vec![&ctx]);
+        let info = self.take_failure_info();
+        if let Some(c) = catch() {
+            return Outcome::Failure {
+                reason: with_info(c.message, &info),
+                class: Some(c.class),
+            };
+        }
+        let ret = match ret {
+            Ok(r) => r,
+            Err(e) => {
+                return Outcome::failure(with_info(
+                    format!("handleTask() could not be called: {e}"),
+                    &info,
+                ))
+            }
+        };
+        match ret.long() {
+            Some(code) => match Outcome::from_code(code) {
+                Outcome::Failure { reason, class } => Outcome::Failure {
+                    reason: with_info(reason, &info),
+                    class,
+                },
+                Outcome::Invalid { reason } => Outcome::Invalid {
+                    reason: with_info(reason, &info),
+                },
+                o => o,
+            },
+            None => Outcome::failure(with_info(
+                format!(
+                    "handleTask() must return an int (Task::SUCCESS, FAILURE, RETRY or INVALID), {} returned",
+                    type_name(&ret)
+                ),
+                &info,
+            )),
+        }
+    }
+
+    fn max_attempts(&mut self) -> u64 {
+        let r = call_method(self.this(), "maxAttempts", vec![]);
+        if let Some(c) = catch() {
+            self.log(
+                Level::Warning,
+                &format!("maxAttempts() threw {}: {}; using 0", c.class, c.message),
+            );
+            return 0;
+        }
+        match r {
+            Ok(Some(z)) => z.long().map(|n| n.max(0) as u64).unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn retry_delay(&mut self, attempt: u64) -> Option<Duration> {
+        let attempt = attempt as i64;
+        let r = call_method(self.this(), "retryDelay", vec![&attempt]);
+        if let Some(c) = catch() {
+            self.log(
+                Level::Warning,
+                &format!(
+                    "retryDelay() threw {}: {}; retrying without delay",
+                    c.class, c.message
+                ),
+            );
+            return None;
+        }
+        let z = r.ok().flatten()?;
+        let secs = z.long().map(|n| n as f64).or_else(|| z.double())?;
+        if secs.is_finite() && secs > 0.0 {
+            Some(Duration::from_secs_f64(secs))
+        } else {
+            None
+        }
+    }
+
+    fn log(&mut self, level: Level, message: &str) {
+        if self.logger.is_none() {
+            let l = call_method(self.this(), "getLogger", vec![]);
+            if let Some(c) = catch() {
+                self.default_log(
+                    Level::Warning,
+                    &format!("getLogger() threw {}: {}", c.class, c.message),
+                );
+            }
+            self.logger = Some(l.ok().flatten().filter(|z| z.is_object()));
+        }
+        let Some(Some(logger)) = &self.logger else {
+            self.default_log(level, message);
+            return;
+        };
+        let Some(obj) = logger.object() else { return };
+        let mut ctx = ZendHashTable::new();
+        let _ = ctx.insert("handler", self.log_context.0.as_str());
+        let _ = ctx.insert("event_type", self.log_context.1.as_str());
+        let mut ctx_zv = Zval::new();
+        ctx_zv.set_hashtable(ctx);
+        let message = message.to_string();
+        let _ = obj.try_call_method(level.as_str(), vec![&message, &ctx_zv]);
+        if let Some(c) = catch() {
+            self.default_log(level, &message);
+            self.default_log(
+                Level::Warning,
+                &format!("the logger threw {}: {}", c.class, c.message),
+            );
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! `Hurah\Event\Worker` (several handlers in one process) and the long-running loop behind
+//! `AbstractHandler::watch()`.
+
+use crate::convert::{boolean, bytes, count, each_option, seconds};
+use crate::exceptions::{from_core, hurah as hurah_exception};
+use crate::handler::{AbstractHandler, Bridge};
+use crate::late_registration;
+use ext_php_rs::exception::PhpResult;
+use ext_php_rs::prelude::*;
+use ext_php_rs::types::{ZendClassObject, ZendHashTable, ZendObject, Zval};
+
+unsafe extern "C" {
+    // ZEND_API size_t zend_memory_usage(bool real_usage): memory_get_usage().
+    fn zend_memory_usage(real_usage: bool) -> usize;
+}
+
+/// `Hurah\Event\Worker`: `(new Worker())->add($h1)->add($h2)->run(['maxJobs' => 1000])`.
+#[php_class]
+#[php(name = "Hurah\\Event\\Worker")]
+#[php(modifier = late_registration)]
+pub struct Worker {
+    handlers: Vec<Zval>,
+}
+
+#[php_impl]
+impl Worker {
+    /// An empty worker.
+    pub fn __construct() -> Self {
+        Worker {
+            handlers: Vec::new(),
+        }
+    }
+
+    /// Adds a handler (its listener is served by `run()`).
+    pub fn add<'a>(
+        self_: &'a mut ZendClassObject<Worker>,
+        handler: &mut ZendClassObject<AbstractHandler>,
+    ) -> &'a mut ZendClassObject<Worker> {
+        let mut z = Zval::new();
+        z.set_object(handler.get_mut_zend_obj());
+        self_.handlers.push(z);
+        self_
+    }
+
+    /// Runs every added handler until a limit, a stop signal or (with `stopWhenEmpty`) an
+    /// empty queue. Options as `AbstractHandler::watch()`. Returns the stats.
+    pub fn run(&mut self, options: Option<&ZendHashTable>) -> PhpResult<Zval> {
+        let objs: Vec<*mut ZendObject> = self
+            .handlers
+            .iter_mut()
+            .filter_map(|z| z.object_mut().map(|o| o as *mut ZendObject))
+            .collect();
+        if objs.is_empty() {
+            return Err(hurah_exception("Worker::run(): no handler added"));
+        }
+        run(&objs, options)
+    }
+}
+
+fn parse_options(options: Option<&ZendHashTable>) -> PhpResult<hurah::WorkerOptions> {
+    let mut o = hurah::WorkerOptions::default();
+    each_option(options, "worker", |k, v| {
+        match k {
+            "maxJobs" => o.max_jobs = Some(count(v, "maxJobs")?),
+            "maxTime" => o.max_time = Some(seconds(v, "maxTime")?),
+            "memoryLimit" => o.memory_limit = Some(bytes(v, "memoryLimit")?),
+            "stopWhenEmpty" | "once" => o.stop_when_empty = boolean(v, k)?,
+            "sleep" => {
+                let d = seconds(v, "sleep")?;
+                if d.is_zero() {
+                    return Err(crate::exceptions::invalid_argument("sleep must be > 0"));
+                }
+                o.rescan_interval = d;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    Ok(o)
+}
+
+/// Runs the handler objects `objs` (instances of `AbstractHandler` subclasses, kept alive by
+/// the caller) in one core worker. Each gets its own queue handle for the run.
+pub(crate) fn run(objs: &[*mut ZendObject], options: Option<&ZendHashTable>) -> PhpResult<Zval> {
+    let opts = parse_options(options)?;
+    let mut worker = hurah::Worker::new();
+    let mut marked: Vec<*mut ZendObject> = Vec::new();
+    let unmark = |marked: &[*mut ZendObject]| {
+        for &o in marked {
+            // SAFETY: live handler objects held by the caller.
+            if let Some(h) =
+                ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
+            {
+                h.watching = false;
+            }
+        }
+    };
+    for &o in objs {
+        // SAFETY: live handler objects held by the caller; this borrow ends in this iteration.
+        let Some(h) = ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
+        else {
+            unmark(&marked);
+            return Err(hurah_exception(
+                "not an initialized handler (did its constructor call parent::__construct()?)",
+            ));
+        };
+        if h.watching {
+            unmark(&marked);
+            return Err(hurah_exception(format!(
+                "handler {} is already being watched",
+                h.name
+            )));
+        }
+        let queue = match hurah::Queue::open(h.listener.clone(), h.fsync) {
+            Ok(q) => q,
+            Err(e) => {
+                unmark(&marked);
+                return Err(from_core(e));
+            }
+        };
+        h.watching = true;
+        marked.push(o);
+        worker.add(queue, Box::new(Bridge::new(o)));
+    }
+    // SAFETY: zend_memory_usage only reads the allocator's counters.
+    worker.set_memory_probe(Box::new(|| unsafe { zend_memory_usage(false) } as u64));
+    let guard = hurah::install_signal_handlers(&worker.stop_handle(), worker.verbosity());
+    let result = worker.run(&opts);
+    drop(guard);
+    drop(worker);
+    unmark(&marked);
+    crate::convert::rethrow_pending()?;
+    let stats = result.map_err(from_core)?;
+    let mut ht = ZendHashTable::new();
+    for (k, v) in [
+        ("handled", stats.handled),
+        ("succeeded", stats.succeeded),
+        ("failed", stats.failed),
+        ("retried", stats.retried),
+        ("recovered", stats.recovered),
+    ] {
+        ht.insert(k, v as i64)
+            .map_err(|e| hurah_exception(e.to_string()))?;
+    }
+    let mut z = Zval::new();
+    z.set_hashtable(ht);
+    Ok(z)
+}
