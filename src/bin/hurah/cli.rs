@@ -1,0 +1,260 @@
+//! What the verbs share: the error-to-exit-code mapping, argument parsers (durations, sizes,
+//! listeners), listener selection and progress output.
+
+use hurah::{Error, EventType, HandlerName, Layout, Listener};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+/// Usage error or invalid argument (sysexits EX_USAGE).
+pub const EX_USAGE: u8 = 64;
+/// Invalid input data, corrupt task file (EX_DATAERR).
+pub const EX_DATAERR: u8 = 65;
+/// I/O error (EX_IOERR).
+pub const EX_IOERR: u8 = 74;
+
+/// Why a verb failed.
+#[derive(Debug)]
+pub enum CliError {
+    /// A core error: printed on stderr, mapped by [`exit_code`].
+    Core(Error),
+    /// The verb already reported its problems; exit with this code.
+    Exit(u8),
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        CliError::Core(e)
+    }
+}
+
+/// The one mapping from core errors to exit codes.
+pub fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::InvalidEventType { .. }
+        | Error::InvalidHandlerName { .. }
+        | Error::InvalidOption { .. } => EX_USAGE,
+        Error::InvalidPayload { .. } | Error::CorruptTask { .. } => EX_DATAERR,
+        Error::Io { .. } => EX_IOERR,
+        _ => 1,
+    }
+}
+
+/// A usage error naming the option.
+pub fn usage(name: &str, reason: impl Into<String>) -> CliError {
+    CliError::Core(Error::InvalidOption {
+        name: name.into(),
+        reason: reason.into(),
+    })
+}
+
+/// `30s`, `5m`, `2h`, `7d`, `250ms`, or a plain (fractional) number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (use e.g. 30s, 5m, 2h, 7d)"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86_400.0,
+        other => {
+            return Err(format!(
+                "{s:?}: unknown unit {other:?} (use ms, s, m, h or d)"
+            ))
+        }
+    };
+    if !secs.is_finite() || !(0.0..=1e12).contains(&secs) {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Bytes, or with a K/M/G suffix (powers of 1024), as PHP's `memory_limit`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{s:?} is not a size (bytes, or e.g. 128M, 1G)"))
+}
+
+/// `--listener EVENT_TYPE:HANDLER`.
+#[derive(Clone, Debug)]
+pub struct ListenerArg {
+    /// The event type.
+    pub event_type: EventType,
+    /// The handler name.
+    pub handler: HandlerName,
+}
+
+/// Parses `EVENT_TYPE:HANDLER` (`:HANDLER` for the root).
+pub fn parse_listener(s: &str) -> Result<ListenerArg, String> {
+    let (t, h) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?} is not EVENT_TYPE:HANDLER"))?;
+    Ok(ListenerArg {
+        event_type: EventType::parse(t).map_err(|e| e.to_string())?,
+        handler: HandlerName::new(h).map_err(|e| e.to_string())?,
+    })
+}
+
+/// `product/created:mailer` (`:mailer` at the root).
+pub fn listener_label(l: &Listener) -> String {
+    format!("{}:{}", l.event_type(), l.name())
+}
+
+/// The listeners a selection covers: the one named by `--listener` (which must exist), or all.
+pub fn select_listeners(
+    root: &Path,
+    only: Option<&ListenerArg>,
+) -> Result<Vec<Listener>, CliError> {
+    let layout = Layout::new(root);
+    if !root.is_dir() {
+        return Err(CliError::Core(Error::io(
+            "open",
+            root,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such queue root"),
+        )));
+    }
+    match only {
+        Some(a) => {
+            let l = layout.listener(&a.event_type, &a.handler);
+            if !l.dir().is_dir() {
+                return Err(CliError::Core(Error::NotFound {
+                    what: format!("listener {} (no {})", listener_label(&l), l.dir().display()),
+                }));
+            }
+            Ok(vec![l])
+        }
+        None => Ok(layout.all_listeners()?),
+    }
+}
+
+/// `--id`: a sequence number or a dispatch id.
+#[derive(Clone, Debug)]
+pub enum IdFilter {
+    /// Digits: a per-listener sequence.
+    Seq(u64),
+    /// Anything else: the dispatch id shared by a dispatch's copies.
+    Dispatch(String),
+}
+
+impl IdFilter {
+    /// From the `--id` value.
+    pub fn parse(s: &str) -> IdFilter {
+        match s.parse::<u64>() {
+            Ok(n) if s.bytes().all(|b| b.is_ascii_digit()) => IdFilter::Seq(n),
+            _ => IdFilter::Dispatch(s.to_string()),
+        }
+    }
+}
+
+/// A `\r`-updated counter on stderr, shown only when stderr is a terminal.
+pub struct Progress {
+    on: bool,
+    verb: &'static str,
+    shown: bool,
+}
+
+impl Progress {
+    /// A progress line for `verb` ("retried", "deleted", ...).
+    pub fn new(verb: &'static str) -> Self {
+        Progress {
+            on: std::io::stderr().is_terminal(),
+            verb,
+            shown: false,
+        }
+    }
+
+    /// Shows `done` (of `total`, if known), every 64 items to stay cheap.
+    pub fn tick(&mut self, done: u64, total: Option<u64>) {
+        if self.on && (done % 64 == 0 || Some(done) == total) {
+            match total {
+                Some(t) => eprint!("\r{} {done}/{t}", self.verb),
+                None => eprint!("\r{} {done}", self.verb),
+            }
+            let _ = std::io::stderr().flush();
+            self.shown = true;
+        }
+    }
+
+    /// Ends the line if anything was shown.
+    pub fn finish(&mut self) {
+        if self.shown {
+            eprintln!();
+            self.shown = false;
+        }
+    }
+}
+
+/// ms since the epoch as ISO-8601 with milliseconds (UTC).
+pub fn iso_ms(ms: u64) -> String {
+    let s = hurah::clock::iso8601(ms);
+    // "YYYY-MM-DDTHH:MM:SS+00:00" -> insert ".mmm" before the offset.
+    format!("{}.{:03}{}", &s[..19], ms % 1000, &s[19..])
+}
+
+/// `3s`, `5m12s`, `2h03m`, `4d02h`.
+pub fn human_age(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{}.{}s", s, (ms % 1000) / 100),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units_and_plain_seconds() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("5 weeks").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn sizes_accept_php_suffixes() {
+        assert_eq!(parse_size("128M").unwrap(), 128 << 20);
+        assert_eq!(parse_size("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn listener_argument_names_event_type_and_handler() {
+        let l = parse_listener("product/created:mailer").unwrap();
+        assert_eq!(l.event_type.to_string(), "product/created");
+        assert_eq!(l.handler.as_str(), "mailer");
+        assert!(parse_listener(":mailer").unwrap().event_type.is_root());
+        assert!(parse_listener("product").is_err());
+        assert!(parse_listener("a//b:h").unwrap_err().contains("a//b"));
+    }
+
+    #[test]
+    fn iso_ms_keeps_milliseconds() {
+        assert_eq!(iso_ms(1_500), "1970-01-01T00:00:01.500+00:00");
+    }
+}

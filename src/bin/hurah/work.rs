@@ -1,0 +1,259 @@
+//! `hurah work`: the shell runner. Runs `sh -c CMD` per task of one listener, with the task
+//! JSON on stdin and `HURAH_*` variables in the environment; the exit status is the outcome.
+
+use crate::cli::{self, CliError};
+use clap::Args;
+use hurah::{
+    handle_once, install_signal_handlers, EventType, FsyncPolicy, Handler, HandlerName, Layout,
+    Level, Outcome, Queue, RunStats, Task, Worker, WorkerOptions,
+};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Exit status of CMD that means RETRY (sysexits EX_TEMPFAIL).
+pub const EXIT_RETRY: i32 = 75;
+/// Exit status of CMD that means INVALID (sysexits EX_DATAERR).
+pub const EXIT_INVALID: i32 = 65;
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "CMD runs as `sh -c CMD` once per task, in its own process group, with \
+the task file's JSON on stdin and HURAH_TASK_ID, HURAH_SEQUENCE, HURAH_ATTEMPT (from 1), \
+HURAH_EVENT_TYPE, HURAH_ROOT, HURAH_LISTENER (EVENT_TYPE:HANDLER) and HURAH_TASK_FILE set. Its \
+stdout and stderr pass through.\n\nExit status: 0 = SUCCESS (archive/), 75 EX_TEMPFAIL = RETRY \
+(bounded by --max-attempts, after --retry-delay), 65 EX_DATAERR = INVALID (error/), anything \
+else, or death by a signal = FAILURE (error/, the reason names the status and the last line of \
+stderr).\n\nSignals: SIGTERM/SIGINT finish the current task and exit 0; SIGHUP rescans; \
+SIGUSR1/SIGUSR2 raise/lower verbosity."
+)]
+pub struct WorkArgs {
+    /// Queue root directory
+    root: PathBuf,
+    /// Event type to listen to (it also receives every more specific type; "" for all)
+    event_type: String,
+    /// Handler name (the listener directory is <event_type>/<handler_name>_listener)
+    handler_name: String,
+    /// Shell command run for each task
+    #[arg(long, value_name = "CMD")]
+    exec: String,
+    /// Retries allowed before a task goes to error/ (as maxAttempts(): N retries = N+1 runs)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    max_attempts: u64,
+    /// Delay before a retried task runs again (30s, 5m, or seconds); default: at once
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    retry_delay: Option<Duration>,
+    /// Exit after this many tasks
+    #[arg(long, value_name = "N")]
+    max_jobs: Option<u64>,
+    /// Exit after this long (checked between tasks and while idle)
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    max_time: Option<Duration>,
+    /// Exit when resident memory exceeds this (bytes, or 128M, 1G), checked between tasks
+    #[arg(long, value_name = "SIZE", value_parser = cli::parse_size)]
+    memory_limit: Option<u64>,
+    /// Exit as soon as nothing is due (delayed tasks not yet due do not count)
+    #[arg(long)]
+    stop_when_empty: bool,
+    /// Handle what is due once, then exit (the original handle())
+    #[arg(long, conflicts_with_all = ["stop_when_empty", "max_time", "max_jobs", "memory_limit"])]
+    once: bool,
+    /// Safety rescan (and dead-worker recovery) interval while idle
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration, default_value = "30s")]
+    rescan_interval: Duration,
+    /// always: fsync before each move returns; never: for tmpfs and throughput
+    #[arg(long, value_name = "always|never", value_parser = parse_fsync)]
+    fsync: Option<FsyncPolicy>,
+    /// More log output (-v: debug)
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Less log output (-q: warnings only, -qq: errors only, no summary)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    quiet: u8,
+}
+
+pub fn parse_fsync(s: &str) -> Result<FsyncPolicy, String> {
+    FsyncPolicy::parse(s).map_err(|e| e.to_string())
+}
+
+/// The shell runner: a [`Handler`] that runs a command per task.
+pub struct ShellHandler {
+    cmd: String,
+    root: String,
+    listener: String,
+    max_attempts: u64,
+    retry_delay: Option<Duration>,
+}
+
+impl Handler for ShellHandler {
+    fn handle_task(&mut self, task: &Task) -> Outcome {
+        let mut child = match Command::new("sh")
+            .arg("-c")
+            .arg(&self.cmd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::piped())
+            .env("HURAH_TASK_ID", task.id())
+            .env("HURAH_SEQUENCE", task.sequence().to_string())
+            .env("HURAH_ATTEMPT", task.attempt().to_string())
+            .env("HURAH_EVENT_TYPE", task.event_type())
+            .env("HURAH_ROOT", &self.root)
+            .env("HURAH_LISTENER", &self.listener)
+            .env("HURAH_TASK_FILE", task.path())
+            // Own process group: a Ctrl-C meant for the worker lets the task finish.
+            .process_group(0)
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => return Outcome::failure(format!("cannot run sh -c {:?}: {e}", self.cmd)),
+        };
+        // Feed stdin from a thread, so a command that writes much to stderr before reading
+        // cannot deadlock us. A command that ignores stdin makes this fail with EPIPE: fine.
+        let json = task.to_json();
+        let stdin = child.stdin.take();
+        let feeder = std::thread::spawn(move || {
+            if let Some(mut s) = stdin {
+                let _ = s.write_all(json.as_bytes());
+            }
+        });
+        let mut last_line = String::new();
+        if let Some(err) = child.stderr.take() {
+            let mut out = std::io::stderr();
+            for line in BufReader::new(err).split(b'\n').map_while(Result::ok) {
+                let _ = out.write_all(&line);
+                let _ = out.write_all(b"\n");
+                let text = String::from_utf8_lossy(&line).trim().to_string();
+                if !text.is_empty() {
+                    last_line = text;
+                }
+            }
+        }
+        let _ = feeder.join();
+        let status = match child.wait() {
+            Ok(s) => s,
+            Err(e) => return Outcome::failure(format!("waiting for sh -c {:?}: {e}", self.cmd)),
+        };
+        let tail = if last_line.is_empty() {
+            String::new()
+        } else {
+            format!(": {last_line}")
+        };
+        match (status.code(), status.signal()) {
+            (Some(0), _) => Outcome::Success,
+            (Some(EXIT_RETRY), _) => Outcome::Retry { delay: None },
+            (Some(EXIT_INVALID), _) => Outcome::Invalid {
+                reason: format!("command exited with status 65 (EX_DATAERR){tail}"),
+            },
+            (Some(code), _) => Outcome::failure(format!("command exited with status {code}{tail}")),
+            (None, Some(sig)) => Outcome::failure(format!(
+                "command killed by signal {sig} ({}){tail}",
+                signal_name(sig)
+            )),
+            (None, None) => Outcome::failure(format!("command ended abnormally{tail}")),
+        }
+    }
+
+    fn max_attempts(&mut self) -> u64 {
+        self.max_attempts
+    }
+
+    fn retry_delay(&mut self, _attempt: u64) -> Option<Duration> {
+        self.retry_delay
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGXCPU => "SIGXCPU",
+        _ => "signal",
+    }
+}
+
+pub fn run(a: WorkArgs) -> Result<(), CliError> {
+    let event_type = EventType::parse(&a.event_type)?;
+    let name = HandlerName::new(&a.handler_name)?;
+    let fsync = match a.fsync {
+        Some(f) => f,
+        None => FsyncPolicy::from_env()?,
+    };
+    if a.rescan_interval.is_zero() {
+        return Err(cli::usage("--rescan-interval", "must be more than 0"));
+    }
+    let layout = Layout::new(&a.root);
+    layout.ensure_root()?;
+    let listener = layout.listener(&event_type, &name);
+    let label = cli::listener_label(&listener);
+    let mut handler = ShellHandler {
+        cmd: a.exec.clone(),
+        root: a.root.display().to_string(),
+        listener: label.clone(),
+        max_attempts: a.max_attempts,
+        retry_delay: a.retry_delay,
+    };
+    let mut queue = Queue::open(listener, fsync)?;
+    let level = match (a.verbose, a.quiet) {
+        (v, _) if v > 0 => Level::Debug,
+        (_, 0) => std::env::var("HURAH_LOG_LEVEL")
+            .ok()
+            .and_then(|v| Level::parse(&v))
+            .unwrap_or(Level::Info),
+        (_, 1) => Level::Warning,
+        _ => Level::Error,
+    };
+    let (stats, stopped) = if a.once {
+        (handle_once(&mut queue, &mut handler)?, false)
+    } else {
+        let options = WorkerOptions {
+            max_jobs: a.max_jobs,
+            max_time: a.max_time,
+            memory_limit: a.memory_limit,
+            stop_when_empty: a.stop_when_empty,
+            rescan_interval: a.rescan_interval,
+            ..WorkerOptions::default()
+        };
+        let mut worker = Worker::new();
+        worker.verbosity().store(level as u8, Ordering::SeqCst);
+        worker.add(queue, Box::new(handler));
+        let stop = worker.stop_handle();
+        let _signals = install_signal_handlers(&stop, worker.verbosity())?;
+        worker.log(
+            Level::Info,
+            &format!("hurah work: watching {label} (pid {})", std::process::id()),
+        );
+        let stats = worker.run(&options)?;
+        (stats, stop.is_stopped())
+    };
+    if a.quiet < 2 {
+        eprintln!("{}", summary(&label, &stats, stopped));
+    }
+    Ok(())
+}
+
+fn summary(label: &str, s: &RunStats, stopped: bool) -> String {
+    format!(
+        "hurah work {label}: handled {}, succeeded {}, failed {}, retried {}, recovered {}{}",
+        s.handled,
+        s.succeeded,
+        s.failed,
+        s.retried,
+        s.recovered,
+        if stopped { " (stopped by signal)" } else { "" }
+    )
+}

@@ -1,0 +1,723 @@
+//! The `hurah` binary, run as a user would: dispatch, work (the shell runner), status, failed,
+//! delayed, purge, signals, crash recovery, exit codes.
+
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hurah");
+
+fn hurah(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("HURAH_FSYNC", "never")
+        .env_remove("HURAH_LOG_LEVEL")
+        .output()
+        .expect("run hurah")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = hurah(args);
+    assert!(
+        out.status.success(),
+        "hurah {args:?} failed: {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&ok(args)).expect("JSON output")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+struct Q {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Q {
+    fn new() -> Q {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("q");
+        Q { _dir: dir, root }
+    }
+
+    fn root(&self) -> &str {
+        self.root.to_str().expect("utf-8 temp path")
+    }
+
+    /// Registers listener `handler` on `event_type` (a worker with nothing to do).
+    fn listen(&self, event_type: &str, handler: &str) -> PathBuf {
+        ok(&[
+            "work",
+            self.root(),
+            event_type,
+            handler,
+            "--exec",
+            "true",
+            "--once",
+        ]);
+        self.listener(event_type, handler)
+    }
+
+    fn listener(&self, event_type: &str, handler: &str) -> PathBuf {
+        self.root
+            .join(event_type)
+            .join(format!("{handler}_listener"))
+    }
+
+    fn dispatch(&self, event_type: &str, payload: &str) -> Value {
+        json(&["dispatch", self.root(), event_type, payload, "--json"])
+    }
+
+    fn work_once(&self, exec: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["work", self.root(), "a", "h", "--exec", exec, "--once"];
+        args.extend_from_slice(extra);
+        hurah(&args)
+    }
+
+    fn spawn_worker(&self, exec: &str, extra: &[&str]) -> Child {
+        Command::new(BIN)
+            .args(["work", self.root(), "a", "h", "--exec", exec])
+            .args(extra)
+            .env("HURAH_FSYNC", "never")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hurah work")
+    }
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|es| {
+            es.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Task files under `claimed/` (all workers).
+fn claimed(listener: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for w in fs::read_dir(listener.join("claimed"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for f in fs::read_dir(w.path()).into_iter().flatten().flatten() {
+            out.push(f.path());
+        }
+    }
+    out
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&fs::read(p).expect("read task file")).expect("task JSON")
+}
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return Some(s);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &Child, sig: libc::c_int) {
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+}
+
+fn status_row(q: &Q) -> Value {
+    let v = json(&["status", q.root(), "--json"]);
+    v.as_array().expect("array")[0].clone()
+}
+
+#[test]
+fn version_and_help_on_every_verb() {
+    assert!(ok(&["--version"]).contains(env!("CARGO_PKG_VERSION")));
+    for verb in [
+        vec!["work"],
+        vec!["status"],
+        vec!["failed"],
+        vec!["failed", "list"],
+        vec!["failed", "show"],
+        vec!["failed", "retry"],
+        vec!["failed", "delete"],
+        vec!["dispatch"],
+        vec!["delayed"],
+        vec!["delayed", "list"],
+        vec!["delayed", "cancel"],
+        vec!["purge"],
+    ] {
+        let mut args = verb.clone();
+        args.push("--help");
+        let out = ok(&args);
+        assert!(out.contains("Usage: hurah"), "{verb:?}: {out}");
+    }
+}
+
+#[test]
+fn dispatch_prints_id_and_deliveries_and_status_counts_them() {
+    let q = Q::new();
+    q.listen("a", "h");
+    q.listen("", "all");
+    let r = q.dispatch("a/b", r#"{"n":1}"#);
+    assert_eq!(r["id"].as_str().unwrap().len(), 30);
+    let mut listeners: Vec<&str> = r["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["listener"].as_str().unwrap())
+        .collect();
+    listeners.sort();
+    assert_eq!(listeners, [":all", "a:h"]);
+    q.dispatch("a", "2");
+    ok(&["dispatch", q.root(), "a", "3", "--delay", "60"]);
+    let plain = ok(&["dispatch", q.root(), "a"]);
+    assert!(plain.lines().next().unwrap().len() == 30, "{plain}");
+
+    let status = json(&["status", q.root(), "--json"]);
+    let a = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["handler"] == "h")
+        .unwrap();
+    assert_eq!(a["event_type"], "a");
+    assert_eq!(a["inbox"], 3);
+    assert_eq!(a["delayed"], 1);
+    assert_eq!(a["claimed"], 0);
+    assert_eq!(a["error"], 0);
+    assert!(a["oldest_due_ms"].as_u64().is_some());
+    let table = ok(&["status", q.root()]);
+    assert!(
+        table.contains("(root)") && table.contains("INBOX"),
+        "{table}"
+    );
+}
+
+#[test]
+fn dispatch_reads_payload_from_stdin() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let mut child = Command::new(BIN)
+        .args(["dispatch", q.root(), "a", "-"])
+        .env("HURAH_FSYNC", "never")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"from":"stdin"}"#)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        read_json(&l.join("inbox/1.json"))["payload"]["from"],
+        "stdin"
+    );
+}
+
+#[test]
+fn work_exit_0_archives_the_task() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    let out = q.work_once("exit 0", &[]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("handled 1, succeeded 1"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(files(&l.join("archive")), ["1.json"]);
+    assert!(files(&l.join("inbox")).is_empty());
+}
+
+#[test]
+fn work_passes_task_json_on_stdin_and_hurah_env() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let r = q.dispatch("a/b", r#"{"k":"v"}"#);
+    let out_file = q.root.join("seen.txt");
+    let cmd = format!(
+        "cat > {o}.json; env | grep ^HURAH_ | sort > {o}",
+        o = out_file.display()
+    );
+    assert!(q.work_once(&cmd, &[]).status.success());
+    let task: Value =
+        serde_json::from_slice(&fs::read(format!("{}.json", out_file.display())).unwrap()).unwrap();
+    assert_eq!(task["payload"]["k"], "v");
+    let env = fs::read_to_string(&out_file).unwrap();
+    for want in [
+        format!("HURAH_TASK_ID={}", r["id"].as_str().unwrap()),
+        "HURAH_SEQUENCE=1".into(),
+        "HURAH_ATTEMPT=1".into(),
+        "HURAH_EVENT_TYPE=a/b".into(),
+        format!("HURAH_ROOT={}", q.root()),
+        "HURAH_LISTENER=a:h".into(),
+    ] {
+        assert!(env.lines().any(|l| l == want), "{want} not in\n{env}");
+    }
+    assert!(env.contains("HURAH_TASK_FILE="), "{env}");
+    assert_eq!(files(&l.join("archive")), ["1.json"]);
+}
+
+#[test]
+fn work_exit_75_retries_until_max_attempts_then_errors() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    let out = q.work_once("exit 75", &["--max-attempts", "1"]);
+    assert!(stderr(&out).contains("retried 1"), "{}", stderr(&out));
+    let t = read_json(&l.join("inbox/1.json"));
+    assert_eq!(t["retry_count"], 1);
+    // The second run is past the limit (1 retry = 2 runs).
+    let out = q.work_once("exit 75", &["--max-attempts", "1"]);
+    assert!(stderr(&out).contains("failed 1"), "{}", stderr(&out));
+    let t = read_json(&l.join("error/1.json"));
+    assert_eq!(t["retry_count"], 2);
+    assert!(t["error"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("retry limit"));
+}
+
+#[test]
+fn work_exit_75_with_retry_delay_goes_to_delayed() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    q.work_once("exit 75", &["--max-attempts", "3", "--retry-delay", "1h"]);
+    let d = files(&l.join("delayed"));
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].ends_with("-1.json"));
+}
+
+#[test]
+fn work_exit_65_is_invalid_with_the_reason_stored() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    q.work_once("echo 'bad sku' >&2; exit 65", &[]);
+    let t = read_json(&l.join("error/1.json"));
+    let reason = t["error"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("65") && reason.contains("bad sku"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn work_other_exit_is_failure_naming_status_and_last_stderr_line() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    let out = q.work_once("echo first >&2; echo 'disk on fire' >&2; exit 3", &[]);
+    assert!(out.status.success(), "the worker itself succeeded");
+    assert!(
+        stderr(&out).contains("disk on fire"),
+        "stderr passes through"
+    );
+    let t = read_json(&l.join("error/1.json"));
+    assert_eq!(
+        t["error"]["reason"],
+        "command exited with status 3: disk on fire"
+    );
+}
+
+#[test]
+fn work_command_killed_by_signal_is_failure() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    q.work_once("kill -9 $$", &[]);
+    let t = read_json(&l.join("error/1.json"));
+    let reason = t["error"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("signal 9") && reason.contains("SIGKILL"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn work_once_handles_what_is_due_and_exits() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    for i in 0..3 {
+        q.dispatch("a", &i.to_string());
+    }
+    ok(&["dispatch", q.root(), "a", "9", "--delay", "3600"]);
+    let out = q.work_once("cat >/dev/null", &[]);
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("handled 3"), "{}", stderr(&out));
+    assert_eq!(files(&l.join("archive")).len(), 3);
+    assert_eq!(files(&l.join("delayed")).len(), 1);
+}
+
+#[test]
+fn work_stop_when_empty_drains_and_exits() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    for i in 0..5 {
+        q.dispatch("a", &i.to_string());
+    }
+    let out = hurah(&[
+        "work",
+        q.root(),
+        "a",
+        "h",
+        "--exec",
+        "cat >/dev/null",
+        "--stop-when-empty",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("handled 5, succeeded 5"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(files(&l.join("archive")).len(), 5);
+    assert!(claimed(&l).is_empty());
+}
+
+#[test]
+fn work_max_jobs_stops_after_n_tasks() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    for i in 0..4 {
+        q.dispatch("a", &i.to_string());
+    }
+    let out = hurah(&[
+        "work",
+        q.root(),
+        "a",
+        "h",
+        "--exec",
+        "true",
+        "--max-jobs",
+        "2",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(files(&l.join("archive")).len(), 2);
+    assert_eq!(files(&l.join("inbox")).len(), 2);
+}
+
+#[test]
+fn sigterm_finishes_the_running_task_exits_0_and_leaves_nothing_claimed() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let mut w = q.spawn_worker("sleep 0.4", &[]);
+    q.dispatch("a", "1");
+    wait_until("the task to be claimed", Duration::from_secs(10), || {
+        !claimed(&l).is_empty()
+    });
+    signal(&w, libc::SIGTERM);
+    let status = wait_exit(&mut w, Duration::from_secs(3)).expect("worker exits after SIGTERM");
+    assert_eq!(status.code(), Some(0));
+    assert!(claimed(&l).is_empty());
+    assert!(files(&l.join("claimed")).is_empty(), "claim dir removed");
+    assert_eq!(
+        files(&l.join("archive")),
+        ["1.json"],
+        "current task finished"
+    );
+}
+
+#[test]
+fn sigterm_on_an_idle_worker_exits_0_within_a_second() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let mut w = q.spawn_worker("true", &[]);
+    // Let it start and go idle (it handles one task to prove it is watching).
+    q.dispatch("a", "1");
+    wait_until("the task to be handled", Duration::from_secs(10), || {
+        !files(&l.join("archive")).is_empty()
+    });
+    let t = Instant::now();
+    signal(&w, libc::SIGTERM);
+    let status = wait_exit(&mut w, Duration::from_secs(1)).expect("exit within a second");
+    assert!(t.elapsed() < Duration::from_secs(1));
+    assert_eq!(status.code(), Some(0));
+    let mut err = String::new();
+    use std::io::Read;
+    w.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(err.contains("stopped by signal"), "{err}");
+    assert!(claimed(&l).is_empty());
+}
+
+#[test]
+fn kill_9_mid_task_is_recovered_by_the_next_worker() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let mut w = q.spawn_worker("sleep 5", &[]);
+    q.dispatch("a", r#"{"poison":false}"#);
+    wait_until("the task to be claimed", Duration::from_secs(10), || {
+        !claimed(&l).is_empty()
+    });
+    signal(&w, libc::SIGKILL);
+    w.wait().unwrap();
+    assert_eq!(
+        claimed(&l).len(),
+        1,
+        "the dead worker's claim is still there"
+    );
+    let out = hurah(&[
+        "work",
+        q.root(),
+        "a",
+        "h",
+        "--max-attempts",
+        "1",
+        "--stop-when-empty",
+        "--exec",
+        "cat >/dev/null",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("recovered 1"), "{}", stderr(&out));
+    assert!(claimed(&l).is_empty());
+    let t = read_json(&l.join("archive/1.json"));
+    assert_eq!(t["attempts"], 1, "the killed run is counted: {t}");
+}
+
+#[test]
+fn failed_list_show_retry_delete() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let r1 = q.dispatch("a", "1");
+    q.dispatch("a", "2");
+    q.dispatch("a", "3");
+    q.work_once("echo nope >&2; exit 1", &[]);
+    assert_eq!(files(&l.join("error")).len(), 3);
+
+    let list = json(&["failed", "list", q.root(), "--json"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["listener"], "a:h");
+    assert_eq!(list[0]["reason"], "command exited with status 1: nope");
+    let table = ok(&["failed", "list", q.root(), "--listener", "a:h"]);
+    assert_eq!(table.lines().count(), 4, "{table}");
+
+    let shown = ok(&["failed", "show", q.root(), "--id", "2"]);
+    assert!(
+        shown.contains("\"reason\"") && shown.contains("2.json"),
+        "{shown}"
+    );
+
+    // Retry by dispatch id.
+    ok(&[
+        "failed",
+        "retry",
+        q.root(),
+        "--id",
+        r1["id"].as_str().unwrap(),
+    ]);
+    let t = read_json(&l.join("inbox/1.json"));
+    assert!(
+        t.get("error").is_none() && t.get("attempts").is_none(),
+        "{t}"
+    );
+    assert_eq!(files(&l.join("error")), ["2.json", "3.json"]);
+
+    // Delete by sequence, then retry the rest in bulk.
+    ok(&["failed", "delete", q.root(), "--id", "2"]);
+    assert_eq!(files(&l.join("error")), ["3.json"]);
+    let out = ok(&["failed", "retry", q.root(), "--all"]);
+    assert!(out.contains("retried 1 task(s)"), "{out}");
+    assert_eq!(files(&l.join("inbox")), ["1.json", "3.json"]);
+    assert!(files(&l.join("error")).is_empty());
+    // The retried tasks run again.
+    q.work_once("true", &[]);
+    assert_eq!(files(&l.join("archive")), ["1.json", "3.json"]);
+}
+
+#[test]
+fn failed_retry_and_delete_need_a_target_and_report_missing_ones() {
+    let q = Q::new();
+    q.listen("a", "h");
+    let out = hurah(&["failed", "delete", q.root()]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("--all"), "{}", stderr(&out));
+    let out = hurah(&["failed", "retry", q.root(), "--id", "42"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("42"), "{}", stderr(&out));
+    let out = hurah(&["failed", "list", q.root(), "--listener", "nope:h"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn failed_older_than_selects_by_age() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    q.work_once("exit 1", &[]);
+    let out = hurah(&["failed", "delete", q.root(), "--all", "--older-than", "1h"]);
+    assert_eq!(out.status.code(), Some(1), "nothing that old");
+    assert_eq!(files(&l.join("error")).len(), 1);
+    std::thread::sleep(Duration::from_millis(20));
+    ok(&[
+        "failed",
+        "delete",
+        q.root(),
+        "--all",
+        "--older-than",
+        "10ms",
+    ]);
+    assert!(files(&l.join("error")).is_empty());
+}
+
+#[test]
+fn delayed_list_and_cancel_by_dispatch_id_or_sequence() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let r = json(&["dispatch", q.root(), "a", "1", "--delay", "3600", "--json"]);
+    let id = r["id"].as_str().unwrap();
+    let at = hurah_now_ms() + 7_200_000;
+    ok(&["dispatch", q.root(), "a", "2", "--at", &at.to_string()]);
+    let list = json(&["delayed", "list", q.root(), "--json"]);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["id"], id, "earliest first");
+    assert_eq!(list[1]["due_ms"], at);
+
+    ok(&["delayed", "cancel", q.root(), "--id", id]);
+    assert_eq!(files(&l.join("delayed")).len(), 1);
+    ok(&[
+        "delayed",
+        "cancel",
+        q.root(),
+        "--listener",
+        "a:h",
+        "--id",
+        "2",
+    ]);
+    assert!(files(&l.join("delayed")).is_empty());
+    let out = hurah(&["delayed", "cancel", q.root(), "--id", "2"]);
+    assert_eq!(out.status.code(), Some(1), "already gone");
+}
+
+fn hurah_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn purge_deletes_archived_tasks_older_than_the_limit() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    q.dispatch("a", "2");
+    q.work_once("true", &[]);
+    assert_eq!(files(&l.join("archive")).len(), 2);
+    let out = ok(&["purge", q.root(), "--archive", "--older-than", "1h"]);
+    assert!(out.contains("purged 0"), "{out}");
+    std::thread::sleep(Duration::from_millis(20));
+    let out = ok(&[
+        "purge",
+        q.root(),
+        "--archive",
+        "--older-than",
+        "10ms",
+        "--dry-run",
+    ]);
+    assert!(out.contains("would purge 2"), "{out}");
+    assert_eq!(files(&l.join("archive")).len(), 2);
+    ok(&["purge", q.root(), "--archive", "--older-than", "10ms"]);
+    assert!(files(&l.join("archive")).is_empty());
+    let out = hurah(&["purge", q.root(), "--older-than", "1d"]);
+    assert_eq!(out.status.code(), Some(64), "--archive is required");
+}
+
+#[test]
+fn bad_input_exits_with_usage_or_data_error_naming_the_value() {
+    let q = Q::new();
+    let out = hurah(&["dispatch", q.root(), "product//created", "{}"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("product//created"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = hurah(&[
+        "work",
+        q.root(),
+        "a",
+        "bad name",
+        "--exec",
+        "true",
+        "--once",
+    ]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("bad name"), "{}", stderr(&out));
+
+    let out = hurah(&["dispatch", q.root(), "a", "{not json"]);
+    assert_eq!(out.status.code(), Some(65));
+
+    let out = hurah(&["dispatch", q.root(), "a", "1", "--delay", "5 weeks"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("5 weeks"), "{}", stderr(&out));
+
+    let out = hurah(&["dispatch", q.root(), "a", "1", "--fsync", "sometimes"]);
+    assert_eq!(out.status.code(), Some(64));
+
+    let out = hurah(&["status", "/nonexistent/hurah-root"]);
+    assert_eq!(out.status.code(), Some(74));
+
+    let out = hurah(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(64));
+}
+
+#[test]
+fn status_reports_dead_worker_claims() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let mut w = q.spawn_worker("sleep 5", &[]);
+    q.dispatch("a", "1");
+    wait_until("the task to be claimed", Duration::from_secs(10), || {
+        !claimed(&l).is_empty()
+    });
+    let row = status_row(&q);
+    assert_eq!(
+        (row["claimed"].as_u64(), row["live_workers"].as_u64()),
+        (Some(1), Some(1))
+    );
+    signal(&w, libc::SIGKILL);
+    w.wait().unwrap();
+    let row = status_row(&q);
+    assert_eq!(
+        (row["claimed"].as_u64(), row["dead_workers"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
