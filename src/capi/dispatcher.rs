@@ -1,0 +1,160 @@
+//! `hurah_dispatcher`: writes tasks into the queues of every listener of an event type.
+
+use super::options::{hurah_options, opts_or_default};
+use super::status::{boundary, guard, hurah_error, hurah_status, Failure};
+use super::strings::{c_path, c_utf8, put_out, to_c_string};
+use crate::{clock, DispatchOptions, Dispatcher, EventType};
+use std::ffi::{c_char, CString};
+
+/// A dispatcher on one queue root. Create with `hurah_dispatcher_new()`, free with
+/// `hurah_dispatcher_free()`.
+///
+/// Thread-safe: one dispatcher may be used by any number of threads at once, and any number of
+/// processes may dispatch into the same root at once (sequences are allocated under `flock`).
+pub struct hurah_dispatcher {
+    inner: Dispatcher,
+}
+
+/// Creates a dispatcher on the queue root directory `root` (created with its parents if
+/// missing; it must then be a writable directory). `opts` may be NULL (defaults); only its
+/// fsync setting is read.
+///
+/// On success `*out` receives the dispatcher (owned by the caller: `hurah_dispatcher_free()`).
+/// On failure `*out` is set to NULL and, if `err` is not NULL, `*err` receives an error the
+/// caller frees with `hurah_error_free()` (an error already in `*err` is freed and replaced).
+///
+/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (root or out is NULL); `HURAH_INVALID_ARGUMENT`
+/// (root is empty); `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE` or
+/// `HURAH_IO` (the root cannot be created or written, e.g. a path under a regular file);
+/// `HURAH_PANIC`.
+///
+/// # Safety
+/// `root` is NULL or a NUL-terminated string; `opts` is NULL or a live options object; `out`
+/// is NULL or valid for a write; `err` is NULL or points to NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn hurah_dispatcher_new(
+    root: *const c_char,
+    opts: *const hurah_options,
+    out: *mut *mut hurah_dispatcher,
+    err: *mut *mut hurah_error,
+) -> hurah_status {
+    boundary(err, || {
+        if out.is_null() {
+            return Err(Failure::null("out"));
+        }
+        // SAFETY: out is valid for a write (checked non-NULL above).
+        unsafe { *out = std::ptr::null_mut() };
+        // SAFETY: forwarded contract.
+        let root = unsafe { c_path(root, "root") }?;
+        // SAFETY: forwarded contract.
+        let opts = unsafe { opts_or_default(opts) };
+        let inner = Dispatcher::new(root, opts.fsync)?;
+        let d = Box::into_raw(Box::new(hurah_dispatcher { inner }));
+        // SAFETY: as above.
+        unsafe { *out = d };
+        Ok(())
+    })
+}
+
+/// Frees a dispatcher. NULL is accepted and ignored. No call on it may be running.
+///
+/// # Safety
+/// `d` is NULL or a dispatcher from `hurah_dispatcher_new()` not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn hurah_dispatcher_free(d: *mut hurah_dispatcher) {
+    guard((), || {
+        if !d.is_null() {
+            // SAFETY: ownership comes back from the caller.
+            drop(unsafe { Box::from_raw(d) });
+        }
+    })
+}
+
+/// Dispatches one event: a copy of the task goes to every listener of `event_type`, of each of
+/// its ancestors (`product` for `product/created`) and of the root. A listener exists once a
+/// handler for it was created (`hurah_handler_new()`), in any process or language: dispatching
+/// before that reaches nobody (`*delivered_out` is then 0, which is not an error).
+///
+/// - `event_type`: NUL-terminated UTF-8, e.g. `"product/created"`; `""` is the root type.
+/// - `json`, `json_len`: the payload, JSON text of exactly `json_len` bytes (no NUL needed).
+///   `json` NULL means the JSON `null` payload (`json_len` is then ignored).
+/// - `delay_ms`: 0 for due now; otherwise the task waits in `delayed/` until then.
+/// - `id_out`: NULL, or receives the dispatch id (30 hex digits, shared by all copies), a
+///   NUL-terminated string the caller frees with `hurah_string_free()`. Set to NULL on failure.
+/// - `delivered_out`: NULL, or receives the number of listeners reached.
+///
+/// Durable on return with fsync policy always. Either every copy is published or, if staging
+/// any copy fails, none is (disk full, read-only, ...).
+///
+/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or event_type is NULL); `HURAH_INVALID_UTF8`
+/// (event_type or json is not UTF-8); `HURAH_INVALID_EVENT_TYPE`; `HURAH_INVALID_JSON`;
+/// `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`, `HURAH_IO`;
+/// `HURAH_PANIC`. Nothing is written when validation fails. Errors go to `*err` as in
+/// `hurah_dispatcher_new()`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `d` is NULL or a live dispatcher; `event_type` is NULL or NUL-terminated; `json` is NULL or
+/// valid for `json_len` bytes of reads; `id_out`, `delivered_out` are NULL or valid for a
+/// write; `err` is NULL or points to NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn hurah_dispatcher_dispatch(
+    d: *const hurah_dispatcher,
+    event_type: *const c_char,
+    json: *const c_char,
+    json_len: usize,
+    delay_ms: u64,
+    id_out: *mut *mut c_char,
+    delivered_out: *mut usize,
+    err: *mut *mut hurah_error,
+) -> hurah_status {
+    boundary(err, || {
+        // SAFETY: id_out is NULL or valid for a write.
+        unsafe { put_out(id_out, std::ptr::null_mut()) };
+        // SAFETY: d is NULL or live.
+        let d = unsafe { d.as_ref() }.ok_or_else(|| Failure::null("dispatcher"))?;
+        // SAFETY: forwarded contract.
+        let event_type = unsafe { c_utf8(event_type, "event_type") }?;
+        let payload = if json.is_null() {
+            "null"
+        } else {
+            // SAFETY: json is valid for json_len bytes.
+            let bytes = unsafe { std::slice::from_raw_parts(json.cast::<u8>(), json_len) };
+            std::str::from_utf8(bytes).map_err(|e| {
+                Failure::new(
+                    hurah_status::HURAH_INVALID_UTF8,
+                    format!("payload is not valid UTF-8: {e}"),
+                )
+            })?
+        };
+        let event_type = EventType::parse(event_type)?;
+        let not_before_ms = (delay_ms > 0).then(|| clock::now_ms().saturating_add(delay_ms));
+        let receipt =
+            d.inner
+                .dispatch_with(&event_type, payload, DispatchOptions { not_before_ms })?;
+        // SAFETY: delivered_out is NULL or valid for a write.
+        unsafe { put_out(delivered_out, receipt.deliveries.len()) };
+        if !id_out.is_null() {
+            let id = to_c_string(receipt.id);
+            // SAFETY: id_out is valid for a write.
+            unsafe { *id_out = id.into_raw() };
+        }
+        Ok(())
+    })
+}
+
+/// Frees a string returned by this library through a `char **` out-argument (dispatch ids,
+/// failure reasons). NULL is accepted and ignored.
+///
+/// # Safety
+/// `s` is NULL or a string from this library not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn hurah_string_free(s: *mut c_char) {
+    guard((), || {
+        if !s.is_null() {
+            // SAFETY: s came from CString::into_raw in this library.
+            drop(unsafe { CString::from_raw(s) });
+        }
+    })
+}
