@@ -86,6 +86,9 @@ pub struct ShellHandler {
     listener: String,
     max_attempts: u64,
     retry_delay: Option<Duration>,
+    /// Lines above this level are dropped here (for `--once`; the long-running worker filters
+    /// by its own, signal-adjustable verbosity and leaves this at Debug).
+    level: Level,
 }
 
 impl Handler for ShellHandler {
@@ -163,6 +166,17 @@ impl Handler for ShellHandler {
     fn retry_delay(&mut self, _attempt: u64) -> Option<Duration> {
         self.retry_delay
     }
+
+    fn log(&mut self, level: Level, message: &str) {
+        if level <= self.level {
+            eprintln!(
+                "[{}] hurah.{}: {}",
+                hurah::clock::iso8601(hurah::clock::now_ms()),
+                level.as_str().to_uppercase(),
+                message
+            );
+        }
+    }
 }
 
 fn signal_name(sig: i32) -> &'static str {
@@ -206,6 +220,7 @@ pub fn run(a: WorkArgs) -> Result<(), CliError> {
         listener: label.clone(),
         max_attempts: a.max_attempts,
         retry_delay: a.retry_delay,
+        level: Level::Debug,
     };
     let mut queue = Queue::open(listener, fsync)?;
     let level = match (a.verbose, a.quiet) {
@@ -218,6 +233,7 @@ pub fn run(a: WorkArgs) -> Result<(), CliError> {
         _ => Level::Error,
     };
     let (stats, stopped) = if a.once {
+        handler.level = level;
         (handle_once(&mut queue, &mut handler)?, false)
     } else {
         let options = WorkerOptions {
