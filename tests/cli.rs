@@ -721,3 +721,48 @@ fn status_reports_dead_worker_claims() {
         (Some(1), Some(1))
     );
 }
+
+#[test]
+fn work_max_time_returns_while_idle() {
+    let q = Q::new();
+    q.listen("a", "h");
+    let t = Instant::now();
+    let out = hurah(&[
+        "work",
+        q.root(),
+        "a",
+        "h",
+        "--exec",
+        "true",
+        "--max-time",
+        "300ms",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn work_memory_limit_stops_between_tasks() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    for i in 0..3 {
+        q.dispatch("a", &i.to_string());
+    }
+    let out = hurah(&[
+        "work",
+        q.root(),
+        "a",
+        "h",
+        "--exec",
+        "true",
+        "--memory-limit",
+        "1K",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        files(&l.join("archive")).len(),
+        1,
+        "stopped after the first task"
+    );
+    assert!(claimed(&l).is_empty());
+}
