@@ -1,0 +1,297 @@
+<?php
+/**
+ * IDE stubs for the hurah PHP extension (build/hurah.so), the Rust rebuild of hurah/events.
+ *
+ * This file is never loaded at run time: the classes come from the extension. The declared
+ * signatures are exactly what the extension reports through Reflection (tests/php/StubTest.php
+ * keeps them in sync); precise types that PHP's signatures cannot carry (string|Stringable...)
+ * are given in the docblocks.
+ */
+
+namespace Hurah\Exception {
+
+    /** Base class of every exception the extension throws. */
+    class HurahException extends \RuntimeException
+    {
+    }
+
+    /** An invalid event type, handler name, option or argument. Nothing was written. */
+    class InvalidArgumentException extends HurahException
+    {
+    }
+
+    /** The file system refused (missing permissions, not a directory, disk full...). The message names the path. */
+    class IoException extends HurahException
+    {
+    }
+
+    /** A payload that cannot be encoded as JSON (resource, closure, NAN/INF, invalid UTF-8, recursion). Nothing was written. */
+    class EncodingException extends HurahException
+    {
+    }
+
+    /** A task file that cannot be read as a task. */
+    class CorruptTaskException extends HurahException
+    {
+    }
+}
+
+namespace Hurah\Event {
+
+    /**
+     * The data a handler receives. Extend {@see AbstractContext} rather than implementing this
+     * directly. (The original interface also declared `__construct($data)` and
+     * `static fromPath()`; an interface built by an extension cannot declare a constructor, and
+     * `fromPath()` lives on AbstractContext.)
+     */
+    interface ContextInterface
+    {
+        /** The dispatched data. */
+        public function getPayload(): mixed;
+
+        /** The task as JSON; `(string)$ctx->toJson()` is the task file's content. */
+        public function toJson(): Json;
+
+        /** The per-listener sequence number. */
+        public function getSequence(): int;
+
+        public function setSequence(int $sequence): void;
+
+        public function setCount(int $count): void;
+
+        /** @param string $delivery ISO-8601 delivery time */
+        public function setDelivery(string $delivery): void;
+    }
+
+    /** Implemented by {@see AbstractHandler}. */
+    interface HandlerInterface
+    {
+        /** Processes every due task once, in ascending sequence order, then returns. */
+        public function handle(): void;
+
+        /** The event type this handler listens to. */
+        public function getType(): EventType;
+    }
+
+    /** A JSON text; stringable. */
+    class Json implements \Stringable
+    {
+        /** @throws \Hurah\Exception\InvalidArgumentException when $json is not valid JSON */
+        public function __construct(string $json) {}
+
+        public function __toString(): string {}
+
+        /** The JSON text. */
+        public function getValue(): string {}
+
+        /**
+         * The decoded value, objects as associative arrays.
+         * @return array|string|int|float|bool|null
+         */
+        public function toArray(): mixed {}
+    }
+
+    /**
+     * Base of every context. Subclass it for your own context types; they can be dispatched
+     * (their `getPayload()` is what is sent). A handler always receives a {@see Context}.
+     */
+    abstract class AbstractContext implements ContextInterface
+    {
+        /** @param mixed $data any JSON-encodable value (checked when dispatched) */
+        public function __construct(mixed $data) {}
+
+        /**
+         * Reads a task file (inbox/7.json, error/3.json, ...).
+         * @param string|\Stringable $path
+         * @return Context
+         * @throws \Hurah\Exception\IoException|\Hurah\Exception\CorruptTaskException
+         */
+        public static function fromPath(mixed $path): mixed {}
+
+        /** The dispatched data; once delivered, JSON objects come back as associative arrays. */
+        public function getPayload(): mixed {}
+
+        /** The task file's JSON once delivered; `{"payload":...}` plus what was set before. Never throws for missing fields. */
+        public function toJson(): Json {}
+
+        /** The per-listener sequence number (0 before delivery). */
+        public function getSequence(): int {}
+
+        public function setSequence(int $sequence): void {}
+
+        public function setCount(int $count): void {}
+
+        public function setDelivery(string $delivery): void {}
+
+        /** The per-listener count (equals the sequence; 0 before delivery). */
+        public function getCount(): int {}
+
+        /** The ISO-8601 delivery time, null before delivery. */
+        public function getDelivery(): ?string {}
+
+        /** The dispatch id shared by all listeners' copies (the sequence for files written by the original library). */
+        public function getId(): ?string {}
+
+        /** Which run of this task this is, from 1. */
+        public function getAttempt(): int {}
+
+        /** The dispatched event type (the listener's own for files written by the original library). */
+        public function getEventType(): ?EventType {}
+    }
+
+    /** The context handlers receive; `new Context($data)` to dispatch one. */
+    class Context extends AbstractContext
+    {
+    }
+
+    /**
+     * An immutable event type such as `product/stored`: segments of `[A-Za-z0-9_.-]+`, not `.`
+     * or `..`, not ending in `_listener`. No segments is the root type.
+     */
+    class EventType implements \Stringable
+    {
+        /** @throws \Hurah\Exception\InvalidArgumentException naming the bad value */
+        public function __construct(string ...$eventTypeComponents) {}
+
+        /** @throws \Hurah\Exception\InvalidArgumentException naming the bad value */
+        public static function fromString(string $eventType): EventType {}
+
+        /** @return string[] */
+        public function asArray(): array {}
+
+        /** True for the root type. */
+        public function isVoid(): bool {}
+
+        /**
+         * The parent type. Unlike hurah/events, `$this` is NOT changed.
+         * @throws \Hurah\Exception\InvalidArgumentException on the root type
+         */
+        public function pop(): EventType {}
+
+        /** `product/stored` */
+        public function __toString(): string {}
+    }
+
+    /** Return codes of `handleTask()`. */
+    class Task
+    {
+        /** Done: the task goes to archive/. */
+        public const SUCCESS = 0;
+        /** Failed: the task goes to error/ with the reason. */
+        public const FAILURE = 1;
+        /** Run again on a later run, at most maxAttempts() times, then error/. */
+        public const RETRY = 2;
+        /** Can never succeed: error/. */
+        public const INVALID = 3;
+
+        /** Not instantiable. */
+        public function __construct() {}
+    }
+
+    /** Writes tasks into the queues of every listener of an event type. */
+    class Dispatcher
+    {
+        /**
+         * @param string|\Stringable $eventRoot created if missing
+         * @param array{fsync?: 'always'|'never'}|null $options fsync defaults to $HURAH_FSYNC, else 'always'
+         * @throws \Hurah\Exception\InvalidArgumentException|\Hurah\Exception\IoException
+         */
+        public function __construct(mixed $eventRoot, ?array $options = null) {}
+
+        /**
+         * Delivers $data to every listener at the event's level, each ancestor level and the root.
+         * @param EventType|string|\Stringable $eventType
+         * @param ContextInterface|array|scalar|null|\JsonSerializable|object $data
+         * @return string the dispatch id (see ContextInterface getId())
+         * @throws \Hurah\Exception\InvalidArgumentException|\Hurah\Exception\EncodingException|\Hurah\Exception\IoException
+         */
+        public function dispatch(mixed $eventType, mixed $data = null): string {}
+
+        /** @return 'always'|'never' */
+        public function getFsync(): string {}
+    }
+
+    /**
+     * Base class of handlers. Implement `handleTask()`; optionally `maxAttempts(): int`,
+     * `retryDelay(int $attempt): float|int|null` (seconds before a retry) and
+     * `getLogger()` returning a PSR-3 logger. Declares no properties.
+     */
+    abstract class AbstractHandler implements HandlerInterface
+    {
+        /**
+         * Registers the listener directory `<eventRoot>/<type>/<name>_listener/`.
+         * @param Helper\HandlerName|string|\Stringable $name
+         * @param EventType|string|\Stringable $eventType
+         * @param string|\Stringable $eventRoot
+         * @throws \Hurah\Exception\InvalidArgumentException|\Hurah\Exception\IoException
+         */
+        public function __construct(mixed $name, mixed $eventType, mixed $eventRoot) {}
+
+        /**
+         * Runs one task. Subclasses may declare the parameter as ContextInterface or Context.
+         * @return int Task::SUCCESS, FAILURE, RETRY or INVALID; anything else is a failure
+         */
+        abstract protected function handleTask(Context $context): int;
+
+        /** Retries allowed before error/ (M retries = M+1 runs). */
+        protected function maxAttempts(): int {}
+
+        /** Lines added to the failure reason of the current task; cleared after each task. */
+        protected function addFailureInfo(string ...$lines): void {}
+
+        /** Processes every due task once, in ascending sequence order, then returns. */
+        public function handle(): void {}
+
+        /**
+         * Long-running worker for this handler; returns when a limit is hit or on SIGTERM/SIGINT.
+         * @param array{maxJobs?: int, maxTime?: int|float, memoryLimit?: int|string, stopWhenEmpty?: bool, once?: bool, sleep?: int|float}|null $options
+         * @return array{handled: int, succeeded: int, failed: int, retried: int, recovered: int}
+         */
+        public function watch(?array $options = null): mixed {}
+
+        public function getType(): EventType {}
+
+        /**
+         * The tasks waiting in the inbox, as contexts, in ascending order (read, not claimed).
+         * The original returned a TaskCollection.
+         * @return Context[]
+         */
+        public function getQueue(): array {}
+    }
+
+    /** Runs several handlers in one process. */
+    class Worker
+    {
+        public function __construct() {}
+
+        public function add(AbstractHandler $handler): Worker {}
+
+        /**
+         * @param array{maxJobs?: int, maxTime?: int|float, memoryLimit?: int|string, stopWhenEmpty?: bool, once?: bool, sleep?: int|float}|null $options
+         * @return array{handled: int, succeeded: int, failed: int, retried: int, recovered: int}
+         */
+        public function run(?array $options = null): mixed {}
+    }
+}
+
+namespace Hurah\Event\Helper {
+
+    /** A handler name: `^[A-Za-z0-9][A-Za-z0-9_.-]*$`. */
+    class HandlerName implements \Stringable
+    {
+        public const EVENT_NAME_CONSTRAINT = '/^[A-Za-z0-9][A-Za-z0-9_.-]*$/';
+
+        /** @throws \Hurah\Exception\InvalidArgumentException naming the bad value */
+        public function __construct(string $name) {}
+
+        public function __toString(): string {}
+    }
+}
+
+namespace Hurah {
+
+    \class_alias(\Hurah\Event\Dispatcher::class, \Hurah\Dispatcher::class);
+    \class_alias(\Hurah\Event\AbstractHandler::class, \Hurah\AbstractHandler::class);
+    \class_alias(\Hurah\Event\Context::class, \Hurah\Context::class);
+    \class_alias(\Hurah\Event\Task::class, \Hurah\Task::class);
+}
