@@ -110,8 +110,13 @@ pub fn each_option(
     mut f: impl FnMut(&str, &Zval) -> PhpResult<bool>,
 ) -> PhpResult<()> {
     let Some(ht) = options else { return Ok(()) };
-    for (k, v) in ht.iter() {
-        let key = k.to_string();
+    let mut it = ht.iter();
+    while let Some((k, v)) = it.next_zval() {
+        let key = match k.long() {
+            Some(i) => i.to_string(),
+            None => String::from_utf8_lossy(k.zend_str().map(|s| s.as_bytes()).unwrap_or(&[]))
+                .into_owned(),
+        };
         if !f(&key, v.dereference())? {
             return Err(invalid_argument(format!("unknown {what} option {key:?}")));
         }

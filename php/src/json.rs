@@ -5,7 +5,7 @@
 
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::flags::DataType;
-use ext_php_rs::types::{ArrayKey, ZendHashTable, ZendObject, Zval};
+use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
 use ext_php_rs::zend::{ClassEntry, ExecutorGlobals};
 use serde_json::{Map, Number, Value};
 
@@ -59,15 +59,27 @@ pub fn to_json_string(zv: &Zval) -> Result<String, JsonError> {
     to_json(zv).map(|v| v.to_string())
 }
 
-fn key_string(k: &ArrayKey<'_>) -> Result<String, JsonError> {
-    Ok(match k {
-        ArrayKey::Long(i) => i.to_string(),
-        ArrayKey::String(s) => s.clone(),
-        ArrayKey::Str(s) => (*s).to_string(),
-        ArrayKey::ZendString(s) => std::str::from_utf8(s.as_bytes())
-            .map_err(|_| JsonError::InvalidUtf8)?
-            .to_string(),
-    })
+fn key_string(k: &Zval) -> Result<String, JsonError> {
+    if let Some(i) = k.long() {
+        return Ok(i.to_string());
+    }
+    let bytes = k.zend_str().map(|s| s.as_bytes()).unwrap_or(&[]);
+    std::str::from_utf8(bytes)
+        .map(str::to_string)
+        .map_err(|_| JsonError::InvalidUtf8)
+}
+
+/// Keys 0, 1, 2... in order (json_encode's test for a JSON array).
+fn is_list(ht: &ZendHashTable) -> bool {
+    let mut it = ht.iter();
+    let mut n = 0i64;
+    while let Some((k, _)) = it.next_zval() {
+        if k.long() != Some(n) {
+            return false;
+        }
+        n += 1;
+    }
+    true
 }
 
 fn ht_to_json(
@@ -82,15 +94,18 @@ fn ht_to_json(
     }
     stack.push(id);
     let r = (|| {
-        if !as_object && ht.has_sequential_keys() {
+        // ext-php-rs' own key iteration panics on non-UTF-8 string keys: use next_zval().
+        if !as_object && is_list(ht) {
             let mut out = Vec::with_capacity(ht.len());
-            for v in ht.values() {
+            let mut it = ht.iter();
+            while let Some((_, v)) = it.next_zval() {
                 out.push(conv(v, depth + 1, stack)?);
             }
             return Ok(Value::Array(out));
         }
         let mut m = Map::new();
-        for (k, v) in ht.iter() {
+        let mut it = ht.iter();
+        while let Some((k, v)) = it.next_zval() {
             let key = key_string(&k)?;
             // Property tables: protected/private names are mangled "\0Class\0prop"; skip them
             // like json_encode does.
