@@ -290,7 +290,7 @@ pub(crate) fn check_writable(root: &std::path::Path) -> Result<()> {
         return Err(Error::io(
             "open",
             root,
-            std::io::Error::new(std::io::ErrorKind::Other, "not a directory"),
+            std::io::Error::other("not a directory"),
         ));
     }
     Ok(())

@@ -148,7 +148,7 @@ impl Queue {
                 let bytes = fs::read(&to).ctx("read", &to)?;
                 match TaskDoc::parse(&bytes, &to) {
                     Ok(doc) => {
-                        let path = self.to_inbox(doc, &to, seq)?;
+                        let path = self.publish_to_inbox(doc, &to, seq)?;
                         Ok(path
                             .file_name()
                             .and_then(|n| n.to_str())
@@ -313,12 +313,12 @@ impl Queue {
             None => {
                 doc.remove(keys::NOT_BEFORE);
                 self.rewrite(&doc, path)?;
-                self.to_inbox(doc, path, seq).map(Settled::Requeued)
+                self.publish_to_inbox(doc, path, seq).map(Settled::Requeued)
             }
         }
     }
 
-    fn to_inbox(&mut self, mut doc: TaskDoc, path: &Path, mut seq: u64) -> Result<PathBuf> {
+    fn publish_to_inbox(&mut self, mut doc: TaskDoc, path: &Path, mut seq: u64) -> Result<PathBuf> {
         loop {
             let dest = self.listener.inbox_file(seq);
             match rename_noreplace(path, &dest)? {
@@ -449,7 +449,7 @@ impl Queue {
                         } else {
                             doc.set(keys::ATTEMPTS, attempts.into());
                             self.rewrite(&doc, &path)?;
-                            self.to_inbox(doc, &path, seq)?;
+                            self.publish_to_inbox(doc, &path, seq)?;
                             rec.requeued += 1;
                         }
                     }

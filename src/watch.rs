@@ -92,7 +92,7 @@ impl NotifyWake {
 fn notify_error(e: notify::Error, path: &Path) -> Error {
     let source = match e.kind {
         notify::ErrorKind::Io(io) => io,
-        other => std::io::Error::new(std::io::ErrorKind::Other, format!("{other:?}")),
+        other => std::io::Error::other(format!("{other:?}")),
     };
     Error::io("watch", path, source)
 }
