@@ -24,6 +24,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backoff;
 pub mod clock;
 mod dispatcher;
 mod durability;
@@ -45,6 +46,7 @@ mod worker;
 #[cfg(feature = "capi")]
 pub mod capi;
 
+pub use backoff::Backoff;
 pub use dispatcher::{Delivery, DispatchOptions, Dispatcher, Receipt};
 pub use durability::FsyncPolicy;
 pub use error::{Error, Result};
