@@ -342,7 +342,17 @@ impl hurah::Handler for Bridge {
         let mut ctx_zv = Zval::new();
         ctx_zv.set_hashtable(ctx);
         let message = message.to_string();
-        let _ = obj.try_call_method(level.as_str(), vec![&message, &ctx_zv]);
+        let r = obj.try_call_method(level.as_str(), vec![&message, &ctx_zv]);
+        if let Err(ext_php_rs::error::Error::Callable) = r {
+            // A logger implemented with __call() (the method is not in its function table).
+            let mut args = ZendHashTable::new();
+            let _ = args.push(message.as_str());
+            let _ = args.push(ctx_zv.shallow_clone());
+            let mut args_zv = Zval::new();
+            args_zv.set_hashtable(args);
+            let name = level.as_str().to_string();
+            let _ = obj.try_call_method("__call", vec![&name, &args_zv]);
+        }
         if let Some(c) = catch() {
             self.default_log(level, &message);
             self.default_log(
