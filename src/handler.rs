@@ -39,6 +39,15 @@ impl Level {
         }
     }
 
+    /// The level named by `HURAH_LOG_LEVEL` (`error`, `warning`, `info`, `debug` or 0–3), or
+    /// `info` when unset or unreadable.
+    pub fn from_env() -> Level {
+        std::env::var("HURAH_LOG_LEVEL")
+            .ok()
+            .and_then(|v| Level::parse(&v))
+            .unwrap_or(Level::Info)
+    }
+
     /// From a number, clamped to the known range.
     pub fn from_u8(n: u8) -> Level {
         match n {

@@ -46,7 +46,7 @@ impl RunStats {
 /// the same listener never run a task twice; tasks left claimed by dead workers are recovered
 /// first. A RETRY without backoff waits for the next call, as in the original.
 pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunStats> {
-    let verbosity = Level::Info;
+    let verbosity = Level::from_env();
     let mut stats = RunStats::default();
     let max = handler.max_attempts();
     let rec = queue.recover_dead_workers(max)?;
@@ -272,10 +272,7 @@ impl<'h> Worker<'h> {
     /// An empty worker.
     pub fn new() -> Self {
         let (tx, rx) = mpsc::channel();
-        let verbosity = std::env::var("HURAH_LOG_LEVEL")
-            .ok()
-            .and_then(|v| Level::parse(&v))
-            .unwrap_or(Level::Info);
+        let verbosity = Level::from_env();
         Worker {
             entries: Vec::new(),
             rx,
