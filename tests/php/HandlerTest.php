@@ -177,6 +177,7 @@ final class HandlerTest extends HurahTestCase
         $h = new class ('g', 'a', $this->root) extends \Hurah\Event\AbstractHandler {
             public $ctx;
             protected function handleTask(\Hurah\Event\ContextInterface $c): int { $this->ctx = $c; return 0; }
+            public function getLogger(): CollectingLogger { return new CollectingLogger(); }
         };
         $id = (new Dispatcher($this->root))->dispatch('a/b', ['x' => 1]);
         $h->handle();
