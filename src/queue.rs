@@ -15,6 +15,9 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Age after which a file left in `tmp/` is certainly abandoned (staging takes milliseconds).
+pub const TMP_STALE_AFTER: Duration = Duration::from_secs(600);
+
 /// A worker's own `claimed/<worker-id>/` directory, locked with `flock` for the worker's life.
 /// The kernel drops the lock when the process dies, which is how others know it is dead.
 #[derive(Debug)]
@@ -393,6 +396,7 @@ impl Queue {
     /// tasks back in `inbox/` with one more attempt counted, or in `error/` ("worker died") once
     /// they exceed `max_attempts`. Safe to run from any number of workers at once.
     pub fn recover_dead_workers(&mut self, max_attempts: u64) -> Result<Recovery> {
+        self.sweep_tmp();
         let mut rec = Recovery::default();
         let claimed = self.listener.state_dir(State::Claimed);
         let entries = match fs::read_dir(&claimed) {
@@ -458,6 +462,40 @@ impl Queue {
             let _ = fs::remove_dir(&dir);
         }
         Ok(rec)
+    }
+
+    /// Removes what crashed processes left in `tmp/`: staged files older than
+    /// [`TMP_STALE_AFTER`] (a dispatch that died before its rename never returned success, so
+    /// nothing is lost) and empty, unlocked claim staging directories. Other directories (e.g.
+    /// a failed-task retry in progress) are left alone. Best effort: errors are ignored.
+    fn sweep_tmp(&self) {
+        let tmp = self.listener.tmp_dir();
+        let Ok(entries) = fs::read_dir(&tmp) else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        for e in entries.flatten() {
+            let Ok(meta) = e.metadata() else { continue };
+            let old = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|age| age > TMP_STALE_AFTER);
+            if !old {
+                continue;
+            }
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if meta.is_file() && name.ends_with(".tmp") {
+                let _ = fs::remove_file(e.path());
+            } else if meta.is_dir() && name.starts_with("claim-") {
+                if let Ok(lock) = File::open(e.path()) {
+                    if flock(&lock, libc::LOCK_EX | libc::LOCK_NB).is_ok() {
+                        let _ = fs::remove_dir(e.path());
+                    }
+                }
+            }
+        }
     }
 
     /// Releases this worker's claim directory (it is also released on drop).

@@ -492,3 +492,21 @@ fn watching_worker_runs_delayed_task_after_its_due_time_not_before() {
     let at = ran_at.lock().unwrap().expect("delayed task ran");
     assert!(at >= due, "ran {} ms early", due - at);
 }
+
+#[test]
+fn stale_tmp_leftovers_are_swept_but_fresh_ones_and_other_dirs_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let mut q = open(d.path(), "a", "h");
+    let tmp = q.listener().tmp_dir();
+    fs::write(tmp.join("old.tmp"), "x").unwrap();
+    fs::write(tmp.join("new.tmp"), "x").unwrap();
+    fs::create_dir(tmp.join("claim-wdead")).unwrap();
+    fs::create_dir(tmp.join("retry-w1")).unwrap();
+    let past = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for name in ["old.tmp", "claim-wdead", "retry-w1"] {
+        let f = fs::File::open(tmp.join(name)).unwrap();
+        f.set_modified(past).unwrap();
+    }
+    q.recover_dead_workers(0).unwrap();
+    assert_eq!(files(&tmp), ["new.tmp", "retry-w1"]);
+}
