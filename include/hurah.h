@@ -248,7 +248,7 @@ void hurah_dispatcher_free(struct hurah_dispatcher *d);
 // Dispatches one event: a copy of the task goes to every listener of `event_type`, of each of
 // its ancestors (`product` for `product/created`) and of the root. A listener exists once a
 // handler for it was created (`hurah_handler_new()`), in any process or language: dispatching
-// before that reaches nobody (`*delivered_out` is then 0, which is not an error).
+// before that reaches nobody, which is not an error (`hurah_dispatcher_listener_count()` tells).
 //
 // - `event_type`: NUL-terminated UTF-8, e.g. `"product/created"`; `""` is the root type.
 // - `json`, `json_len`: the payload, JSON text of exactly `json_len` bytes (no NUL needed).
@@ -256,7 +256,6 @@ void hurah_dispatcher_free(struct hurah_dispatcher *d);
 // - `delay_ms`: 0 for due now; otherwise the task waits in `delayed/` until then.
 // - `id_out`: NULL, or receives the dispatch id (30 hex digits, shared by all copies), a
 //   NUL-terminated string the caller frees with `hurah_string_free()`. Set to NULL on failure.
-// - `delivered_out`: NULL, or receives the number of listeners reached.
 //
 // Durable on return with fsync policy always. Either every copy is published or, if staging
 // any copy fails, none is (disk full, read-only, ...).
@@ -271,16 +270,29 @@ void hurah_dispatcher_free(struct hurah_dispatcher *d);
 //
 // # Safety
 // `d` is NULL or a live dispatcher; `event_type` is NULL or NUL-terminated; `json` is NULL or
-// valid for `json_len` bytes of reads; `id_out`, `delivered_out` are NULL or valid for a
-// write; `err` is NULL or points to NULL or a live error.
+// valid for `json_len` bytes of reads; `id_out` is NULL or valid for a write; `err` is NULL or points to NULL or a live error.
 enum hurah_status hurah_dispatcher_dispatch(const struct hurah_dispatcher *d,
                                             const char *event_type,
                                             const char *json,
                                             size_t json_len,
                                             uint64_t delay_ms,
                                             char **id_out,
-                                            size_t *delivered_out,
                                             struct hurah_error **err);
+
+// How many listeners a dispatch of `event_type` would reach now (its own level, each
+// ancestor, the root), into `*count`. Useful to warn when nobody listens yet.
+//
+// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d, event_type or count is NULL);
+// `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`; the file-system statuses; `HURAH_PANIC`.
+// Thread-safe.
+//
+// # Safety
+// `d` is NULL or a live dispatcher; `event_type` is NULL or NUL-terminated; `count` is NULL
+// or writable; `err` is NULL or points to NULL or a live error.
+enum hurah_status hurah_dispatcher_listener_count(const struct hurah_dispatcher *d,
+                                                  const char *event_type,
+                                                  size_t *count,
+                                                  struct hurah_error **err);
 
 // Frees a string returned by this library through a `char **` out-argument (dispatch ids,
 // failure reasons). NULL is accepted and ignored.

@@ -73,7 +73,7 @@ pub unsafe extern "C" fn hurah_dispatcher_free(d: *mut hurah_dispatcher) {
 /// Dispatches one event: a copy of the task goes to every listener of `event_type`, of each of
 /// its ancestors (`product` for `product/created`) and of the root. A listener exists once a
 /// handler for it was created (`hurah_handler_new()`), in any process or language: dispatching
-/// before that reaches nobody (`*delivered_out` is then 0, which is not an error).
+/// before that reaches nobody, which is not an error (`hurah_dispatcher_listener_count()` tells).
 ///
 /// - `event_type`: NUL-terminated UTF-8, e.g. `"product/created"`; `""` is the root type.
 /// - `json`, `json_len`: the payload, JSON text of exactly `json_len` bytes (no NUL needed).
@@ -81,7 +81,6 @@ pub unsafe extern "C" fn hurah_dispatcher_free(d: *mut hurah_dispatcher) {
 /// - `delay_ms`: 0 for due now; otherwise the task waits in `delayed/` until then.
 /// - `id_out`: NULL, or receives the dispatch id (30 hex digits, shared by all copies), a
 ///   NUL-terminated string the caller frees with `hurah_string_free()`. Set to NULL on failure.
-/// - `delivered_out`: NULL, or receives the number of listeners reached.
 ///
 /// Durable on return with fsync policy always. Either every copy is published or, if staging
 /// any copy fails, none is (disk full, read-only, ...).
@@ -96,8 +95,7 @@ pub unsafe extern "C" fn hurah_dispatcher_free(d: *mut hurah_dispatcher) {
 ///
 /// # Safety
 /// `d` is NULL or a live dispatcher; `event_type` is NULL or NUL-terminated; `json` is NULL or
-/// valid for `json_len` bytes of reads; `id_out`, `delivered_out` are NULL or valid for a
-/// write; `err` is NULL or points to NULL or a live error.
+/// valid for `json_len` bytes of reads; `id_out` is NULL or valid for a write; `err` is NULL or points to NULL or a live error.
 #[no_mangle]
 pub unsafe extern "C" fn hurah_dispatcher_dispatch(
     d: *const hurah_dispatcher,
@@ -106,7 +104,6 @@ pub unsafe extern "C" fn hurah_dispatcher_dispatch(
     json_len: usize,
     delay_ms: u64,
     id_out: *mut *mut c_char,
-    delivered_out: *mut usize,
     err: *mut *mut hurah_error,
 ) -> hurah_status {
     boundary(err, || {
@@ -133,13 +130,43 @@ pub unsafe extern "C" fn hurah_dispatcher_dispatch(
         let receipt =
             d.inner
                 .dispatch_with(&event_type, payload, DispatchOptions { not_before_ms })?;
-        // SAFETY: delivered_out is NULL or valid for a write.
-        unsafe { put_out(delivered_out, receipt.deliveries.len()) };
         if !id_out.is_null() {
             let id = to_c_string(receipt.id);
             // SAFETY: id_out is valid for a write.
             unsafe { *id_out = id.into_raw() };
         }
+        Ok(())
+    })
+}
+
+/// How many listeners a dispatch of `event_type` would reach now (its own level, each
+/// ancestor, the root), into `*count`. Useful to warn when nobody listens yet.
+///
+/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d, event_type or count is NULL);
+/// `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`; the file-system statuses; `HURAH_PANIC`.
+/// Thread-safe.
+///
+/// # Safety
+/// `d` is NULL or a live dispatcher; `event_type` is NULL or NUL-terminated; `count` is NULL
+/// or writable; `err` is NULL or points to NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn hurah_dispatcher_listener_count(
+    d: *const hurah_dispatcher,
+    event_type: *const c_char,
+    count: *mut usize,
+    err: *mut *mut hurah_error,
+) -> hurah_status {
+    boundary(err, || {
+        // SAFETY: d is NULL or live.
+        let d = unsafe { d.as_ref() }.ok_or_else(|| Failure::null("dispatcher"))?;
+        // SAFETY: forwarded contract.
+        let event_type = EventType::parse(unsafe { c_utf8(event_type, "event_type") }?)?;
+        if count.is_null() {
+            return Err(Failure::null("count"));
+        }
+        let n = d.inner.listeners_for(&event_type)?.len();
+        // SAFETY: count is writable.
+        unsafe { *count = n };
         Ok(())
     })
 }
