@@ -5,7 +5,7 @@
 set -euo pipefail
 
 need=()
-for pkg in php8.2-dev php8.2-cli libclang-dev phpunit valgrind gcc make pkg-config; do
+for pkg in php8.2-dev php8.2-cli libclang-dev phpunit valgrind gcc make pkg-config php-psr-event-dispatcher php-psr-container php-psr-log; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
