@@ -12,6 +12,8 @@ PHP=(php -n -d extension="$PWD/build/hurah.so")
 export HURAH_LOG_LEVEL=warning
 cargo build --release -q -p hurah --example bench_limit
 LIMIT=target/release/examples/bench_limit
+make -s -C tests/c bench   # tests/c/bin/c_bench on build/libhurah.so (make bench builds it)
+C_BENCH=tests/c/bin/c_bench
 SHM=${SHM:-/dev/shm}
 DISK=${DISK:-$PWD/target/bench-disk}
 out=$(mktemp)
@@ -22,6 +24,7 @@ measure() { # dir n listeners fsync -> key value lines, best (min) of ROUNDS
   for r in $(seq "$ROUNDS"); do
     "$LIMIT" "$dir/l" "$n" "$k" "$fsync"
     "${PHP[@]}" bench/php_bench.php "$dir/p" "$n" "$k" "$fsync"
+    "$C_BENCH" "$dir/c" "$n" "$k" "$fsync"
   done | awk '{ if (!($1 in m) || $2 < m[$1]) m[$1] = $2 } END { for (k in m) print k, m[k] }' | sort
   rm -rf "$dir"
 }
@@ -31,9 +34,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 report() { # title file
   local title=$1 f=$2
   get() { awk -v k="$1" '$1 == k { print $2 }' "$f"; }
-  local lb lp lh rd rh pd ph
+  local lb lp lh rd rh pd ph cd ch
   lb=$(get limit_dispatch_bare); lp=$(get limit_dispatch_protocol); lh=$(get limit_handle_bare)
   rd=$(get rust_dispatch); rh=$(get rust_handle); pd=$(get php_dispatch); ph=$(get php_handle)
+  cd=$(get c_dispatch); ch=$(get c_handle)
   echo "### $title"
   echo
   echo "| measure | µs/event | × bare limit | × protocol limit |"
@@ -42,9 +46,11 @@ report() { # title file
   echo "| limit: dispatch, protocol (bare + stat per level + tracking.json flock/read/write) | $lp | $(ratio "$lp" "$lb") | 1.00 |"
   echo "| Rust core dispatch | $rd | $(ratio "$rd" "$lb") | $(ratio "$rd" "$lp") |"
   echo "| PHP dispatch | $pd | $(ratio "$pd" "$lb") | $(ratio "$pd" "$lp") |"
+  echo "| C dispatch (libhurah) | $cd | $(ratio "$cd" "$lb") | $(ratio "$cd" "$lp") |"
   echo "| limit: handle (rename to claimed/, read, rename to archive/) | $lh | 1.00 | |"
   echo "| Rust core handle | $rh | $(ratio "$rh" "$lh") | |"
   echo "| PHP handle() | $ph | $(ratio "$ph" "$lh") | |"
+  echo "| C hurah_handler_handle() | $ch | $(ratio "$ch" "$lh") | |"
   echo
 }
 
