@@ -215,7 +215,8 @@ typedef void (*hurah_log_callback)(int level,
 extern "C" {
 #endif // __cplusplus
 
-// The library version (`"0.1.0"`), NUL-terminated, static: do not free. Thread-safe.
+// The library version (the crate version, e.g. `"0.1.0"`), NUL-terminated, static: do not
+// free. Thread-safe.
 const char *hurah_version(void);
 
 // Creates a dispatcher on the queue root directory `root` (created with its parents if

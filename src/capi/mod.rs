@@ -6,8 +6,8 @@
 //!   NULL-safe `_free`;
 //! - fallible functions return a [`hurah_status`](status::hurah_status) and fill an optional,
 //!   caller-owned [`hurah_error`](status::hurah_error);
-//! - every entry point runs inside one panic boundary ([`status::boundary`] or
-//!   [`status::guard`]): no panic ever crosses into C;
+//! - every entry point runs inside one panic boundary (`status::boundary` for fallible calls,
+//!   `status::guard` for accessors and `_free`): no panic ever crosses into C;
 //! - this is the only module of the crate where raw pointers come from outside.
 //!
 //! Each function's `# Safety` section states what the C caller must guarantee; the rest
@@ -28,7 +28,8 @@ mod strings;
 
 use std::ffi::c_char;
 
-/// The library version (`"0.1.0"`), NUL-terminated, static: do not free. Thread-safe.
+/// The library version (the crate version, e.g. `"0.1.0"`), NUL-terminated, static: do not
+/// free. Thread-safe.
 #[no_mangle]
 pub extern "C" fn hurah_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
