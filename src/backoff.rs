@@ -99,8 +99,13 @@ mod tests {
 
     #[test]
     fn exponential_backoff_is_capped() {
-        let b = Backoff::new(Duration::from_millis(100), 3.0, Some(Duration::from_secs(1)), 0.0)
-            .unwrap();
+        let b = Backoff::new(
+            Duration::from_millis(100),
+            3.0,
+            Some(Duration::from_secs(1)),
+            0.0,
+        )
+        .unwrap();
         assert_eq!(b.delay_for(1), Duration::from_millis(100));
         assert_eq!(b.delay_for(2), Duration::from_millis(300));
         assert_eq!(b.delay_for(4), Duration::from_secs(1));

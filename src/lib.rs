@@ -26,6 +26,7 @@
 
 mod backoff;
 pub mod clock;
+pub mod delayed;
 mod dispatcher;
 mod durability;
 mod error;

@@ -3,9 +3,8 @@
 use crate::cli::{self, CliError, IdFilter};
 use crate::Selection;
 use clap::Subcommand;
-use hurah::{parse_delayed_file_name, Error, Listener, State, TaskDoc};
+use hurah::{Error, Listener};
 use serde_json::json;
-use std::fs;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -30,25 +29,11 @@ fn select(sel: &Selection) -> Result<Vec<Delayed>, CliError> {
     let id = sel.id.as_deref().map(IdFilter::parse);
     let mut out = Vec::new();
     for l in listeners {
-        let dir = l.state_dir(State::Delayed);
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io("read directory", &dir, e).into()),
-        };
-        for e in entries.flatten() {
-            let Some((due_ms, seq)) = e.file_name().to_str().and_then(parse_delayed_file_name)
-            else {
-                continue;
-            };
-            if matches!(id, Some(IdFilter::Seq(n)) if n != seq) {
+        for e in hurah::delayed::entries(&l)? {
+            if matches!(id, Some(IdFilter::Seq(n)) if n != e.seq) {
                 continue;
             }
-            let path = e.path();
-            let task_id = fs::read(&path)
-                .ok()
-                .and_then(|b| TaskDoc::parse(&b, &path).ok())
-                .and_then(|d| d.id().map(str::to_string));
+            let task_id = e.id();
             if let Some(IdFilter::Dispatch(want)) = &id {
                 if task_id.as_deref() != Some(want.as_str()) {
                     continue;
@@ -56,9 +41,9 @@ fn select(sel: &Selection) -> Result<Vec<Delayed>, CliError> {
             }
             out.push(Delayed {
                 listener: l.clone(),
-                due_ms,
-                seq,
-                path,
+                due_ms: e.due_ms,
+                seq: e.seq,
+                path: e.path,
                 id: task_id,
             });
         }
@@ -119,16 +104,15 @@ pub fn run(c: DelayedCommand) -> Result<(), CliError> {
             let tasks = select(&sel)?;
             let (mut cancelled, mut too_late) = (0u64, 0u64);
             for d in &tasks {
-                match fs::remove_file(&d.path) {
-                    Ok(()) => {
-                        cancelled += 1;
-                        if !sel.json {
-                            println!("cancelled {}", d.path.display());
-                        }
+                // Ok(false): promoted to inbox/ by a worker meanwhile (or cancelled by someone
+                // else).
+                if hurah::delayed::cancel(&d.path)? {
+                    cancelled += 1;
+                    if !sel.json {
+                        println!("cancelled {}", d.path.display());
                     }
-                    // Promoted to inbox/ by a worker meanwhile (or cancelled by someone else).
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => too_late += 1,
-                    Err(e) => return Err(Error::io("remove", &d.path, e).into()),
+                } else {
+                    too_late += 1;
                 }
             }
             if sel.json {
