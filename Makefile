@@ -53,7 +53,7 @@ cli:
 	@mkdir -p build
 	if [ -f $(TARGET_DIR)/hurah ]; then cp $(TARGET_DIR)/hurah build/hurah; fi
 
-test: build test-rust test-php test-c
+test: build header-check test-rust test-php test-c
 
 test-rust:
 	$(CARGO) test -p hurah
