@@ -135,7 +135,7 @@ mod tests {
             .map(|(t, n)| {
                 let l = Layout::new(dir).listener(
                     &EventType::parse(t).unwrap(),
-                    &HandlerName::new(*n).unwrap(),
+                    &HandlerName::new(n).unwrap(),
                 );
                 Queue::open(l.clone(), FsyncPolicy::Never).unwrap();
                 l
