@@ -73,3 +73,11 @@ bench: build
 clean:
 	$(CARGO) clean
 	rm -rf build
+
+# Installs build/hurah.so into `php-config --extension-dir` and enables it (conf.d ini via
+# phpenmod where available). Needs root for the system PHP: `make ext && sudo make install`
+# (no dependency on ext, so root never runs cargo). `scripts/install-extension.sh --dry-run`
+# shows what it does; DESTDIR=... stages it.
+.PHONY: install
+install:
+	bash scripts/install-extension.sh
