@@ -1,51 +1,26 @@
 //! Failed tasks (`error/`) of a handler's listener: count, list, read the reason, retry, delete.
 //!
-//! The core has no API for these yet, so they are built here from the crate's own atomic steps:
-//! a retry rewrites the task (error and attempt counts removed) into `tmp/`, publishes it into
-//! `inbox/` with a rename that never replaces a file, then unlinks the `error/` file, all under
-//! the listener's `tracking.json` lock so two concurrent retries cannot both publish it. A crash
-//! between publish and unlink leaves the task in both places (run again: at-least-once, never
-//! lost).
+//! Thin wrappers over the core's [`crate::failed`] (shared with the CLI): a retry moves the
+//! file into a locked staging directory, rewrites it there and publishes it into `inbox/` with
+//! a rename that never replaces a file, so a crash at any point leaves the task in exactly one
+//! place (an interrupted retry is finished by the next one).
 
 use super::handler::hurah_handler;
 use super::status::{boundary, hurah_error, hurah_status, Failure};
 use super::strings::{put_out, to_c_string};
-use crate::durability::{rename_noreplace, unique_tmp_name, write_exclusive, Renamed};
-use crate::error::{Error, IoContext};
-use crate::layout::{parse_final_file_name, Listener, State};
-use crate::task::{keys, TaskDoc};
-use crate::tracking::TrackingLock;
-use crate::{clock, FsyncPolicy};
+use crate::error::Error;
+use crate::failed::{self, FailedTask};
+use crate::layout::{Listener, State};
 use std::ffi::c_char;
-use std::fs;
 use std::path::PathBuf;
 
 /// Pass as `sequence` to `hurah_handler_failed_retry()` / `hurah_handler_failed_delete()` to
 /// act on every failed task of the listener (`UINT64_MAX`).
 pub const HURAH_ALL_TASKS: u64 = 0xFFFF_FFFF_FFFF_FFFF;
 
-/// `error/` files as `(seq, path)`, by sequence then name.
-fn failed_files(l: &Listener) -> Result<Vec<(u64, PathBuf)>, Error> {
-    let dir = l.state_dir(State::Error);
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("read directory", &dir, e)),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.ctx("read directory", &dir)?;
-        if let Some(seq) = entry.file_name().to_str().and_then(parse_final_file_name) {
-            out.push((seq, entry.path()));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// The files of `sequence` (or all); `HURAH_NOT_FOUND` when a given sequence has none.
 fn select(l: &Listener, sequence: u64) -> Result<Vec<(u64, PathBuf)>, Failure> {
-    let mut files = failed_files(l)?;
+    let mut files = failed::entries(l)?;
     if sequence != HURAH_ALL_TASKS {
         files.retain(|(s, _)| *s == sequence);
         if files.is_empty() {
@@ -59,75 +34,6 @@ fn select(l: &Listener, sequence: u64) -> Result<Vec<(u64, PathBuf)>, Failure> {
         }
     }
     Ok(files)
-}
-
-fn is_wrapped_corrupt(doc: &TaskDoc) -> bool {
-    let e = doc.error();
-    e.and_then(|e| e.get("class")).and_then(|c| c.as_str()) == Some("CorruptTask")
-}
-
-/// Moves one `error/` file back to `inbox/` with a fresh attempt count. `Ok(false)`: the file
-/// was gone already (retried or deleted by someone else).
-fn retry_one(l: &Listener, fsync: FsyncPolicy, seq: u64, path: &PathBuf) -> Result<bool, Error> {
-    let mut lock = TrackingLock::acquire(l)?;
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(Error::io("read", path, e)),
-    };
-    let mut doc = TaskDoc::parse(&bytes, path)?;
-    if is_wrapped_corrupt(&doc) {
-        return Err(Error::CorruptTask {
-            path: path.clone(),
-            reason: "the file was corrupt when it was queued; its original bytes are kept in \
-                     it, but it cannot be retried"
-                .into(),
-        });
-    }
-    for k in [
-        keys::ERROR,
-        keys::ATTEMPTS,
-        keys::RETRY_COUNT,
-        keys::NOT_BEFORE,
-    ] {
-        doc.remove(k);
-    }
-    l.ensure()?;
-    let mut seq = seq;
-    loop {
-        let tmp = l.tmp_dir().join(unique_tmp_name("f"));
-        write_exclusive(&tmp, doc.to_json().as_bytes(), fsync)?;
-        match rename_noreplace(&tmp, &l.inbox_file(seq)) {
-            Ok(Renamed::Done) => break,
-            Ok(Renamed::Exists) => {
-                // The name is in use again: take a new sequence, never overwrite.
-                let _ = fs::remove_file(&tmp);
-                seq = lock.next();
-                doc.set(keys::SEQUENCE, seq.into());
-                doc.set(keys::COUNT, seq.into());
-            }
-            Ok(Renamed::SourceGone) => {
-                return Err(Error::io(
-                    "publish",
-                    &tmp,
-                    std::io::Error::new(std::io::ErrorKind::NotFound, "staged file vanished"),
-                ))
-            }
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                return Err(e);
-            }
-        }
-    }
-    fsync.sync_dir(&l.state_dir(State::Inbox))?;
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("unlink", path, e)),
-    }
-    fsync.sync_dir(&l.state_dir(State::Error))?;
-    lock.commit(&clock::iso8601(clock::now_ms()))?;
-    Ok(true)
 }
 
 unsafe fn handler_ref<'a>(h: *const hurah_handler) -> Result<&'a hurah_handler, Failure> {
@@ -156,7 +62,7 @@ pub unsafe extern "C" fn hurah_handler_failed_count(
         if count.is_null() {
             return Err(Failure::null("count"));
         }
-        let n = failed_files(&h.listener)?.len() as u64;
+        let n = failed::entries(&h.listener)?.len() as u64;
         // SAFETY: count is writable.
         unsafe { *count = n };
         Ok(())
@@ -191,7 +97,7 @@ pub unsafe extern "C" fn hurah_handler_failed_list(
         if sequences.is_null() && capacity > 0 {
             return Err(Failure::null("sequences"));
         }
-        let files = failed_files(&h.listener)?;
+        let files = failed::entries(&h.listener)?;
         for (i, (seq, _)) in files.iter().take(capacity).enumerate() {
             // SAFETY: i < capacity and sequences is writable for capacity values.
             unsafe { sequences.add(i).write(*seq) };
@@ -235,8 +141,14 @@ pub unsafe extern "C" fn hurah_handler_failed_reason(
             ));
         }
         let (_, path) = select(&h.listener, sequence)?.remove(0);
-        let bytes = fs::read(&path).ctx("read", &path)?;
-        let doc = TaskDoc::parse(&bytes, &path)?;
+        let task = FailedTask::load(&h.listener, &path)?;
+        let Some(doc) = task.doc() else {
+            return Err(Error::CorruptTask {
+                path,
+                reason: task.reason(),
+            }
+            .into());
+        };
         let text = doc
             .error()
             .and_then(|e| e.get("reason"))
@@ -277,10 +189,10 @@ pub unsafe extern "C" fn hurah_handler_failed_retry(
         // SAFETY: forwarded contract.
         let h = unsafe { handler_ref(h) }?;
         let mut n = 0u64;
-        for (seq, path) in select(&h.listener, sequence)? {
-            match retry_one(&h.listener, h.fsync, seq, &path) {
-                Ok(true) => n += 1,
-                Ok(false) => {}
+        for (_, path) in select(&h.listener, sequence)? {
+            match failed::retry(&h.listener, &path, h.fsync) {
+                Ok(_) => n += 1,
+                Err(Error::NotFound { .. }) => {}
                 Err(Error::CorruptTask { .. }) if sequence == HURAH_ALL_TASKS => {}
                 Err(e) => {
                     // SAFETY: as above.
@@ -319,13 +231,13 @@ pub unsafe extern "C" fn hurah_handler_failed_delete(
         let h = unsafe { handler_ref(h) }?;
         let mut n = 0u64;
         for (_, path) in select(&h.listener, sequence)? {
-            match fs::remove_file(&path) {
+            match failed::delete(&h.listener, &path) {
                 Ok(()) => n += 1,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(Error::NotFound { .. }) => {}
                 Err(e) => {
                     // SAFETY: as above.
                     unsafe { put_out(deleted, n) };
-                    return Err(Error::io("unlink", &path, e).into());
+                    return Err(e.into());
                 }
             }
         }
