@@ -58,7 +58,7 @@ test: build header-check test-rust test-php test-c
 test-rust:
 	$(CARGO) test -p hurah
 
-test-php: ext
+test-php: ext lib
 	PHP_INI_SCAN_DIR=:$(CURDIR)/tests/php/ini HURAH_EXT=$(CURDIR)/build/hurah.so $(PHPUNIT) -c tests/php/phpunit.xml
 
 test-c: lib
