@@ -154,10 +154,17 @@ pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> Result<Renamed> {
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
         Some(libc::EEXIST) => Ok(Renamed::Exists),
-        Some(libc::ENOENT) if !from.exists() => Ok(Renamed::SourceGone),
+        // ENOENT is about the source unless the destination's directory is missing. Do not
+        // judge by whether the source exists *now*: another worker may have claimed it and put
+        // it back under the same name (RETRY, recovery) since the rename failed.
+        Some(libc::ENOENT) if !from.exists() || parent_is_dir(to) => Ok(Renamed::SourceGone),
         Some(libc::EINVAL) | Some(libc::ENOSYS) => link_unlink(from, to),
         _ => Err(Error::io("rename", from, err)).map_err(|e| annotate_dest(e, to)),
     }
+}
+
+fn parent_is_dir(p: &Path) -> bool {
+    p.parent().is_some_and(|d| d.is_dir())
 }
 
 fn annotate_dest(e: Error, to: &Path) -> Error {
@@ -178,7 +185,9 @@ fn link_unlink(from: &Path, to: &Path) -> Result<Renamed> {
             Ok(Renamed::Done)
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Renamed::Exists),
-        Err(e) if e.kind() == io::ErrorKind::NotFound && !from.exists() => Ok(Renamed::SourceGone),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && (!from.exists() || parent_is_dir(to)) => {
+            Ok(Renamed::SourceGone)
+        }
         Err(e) => Err(annotate_dest(Error::io("link", from, e), to)),
     }
 }
@@ -205,6 +214,45 @@ mod tests {
         fs::remove_file(&b).unwrap();
         assert_eq!(rename_noreplace(&a, &b).unwrap(), Renamed::Done);
         assert_eq!(rename_noreplace(&a, &b).unwrap(), Renamed::SourceGone);
+    }
+
+    #[test]
+    fn rename_noreplace_source_that_vanishes_and_reappears_is_source_gone() {
+        // Another worker claims inbox/N.json, gets RETRY and puts it back under the same name
+        // between our failed rename and our look at the source: that is still "someone else
+        // got it", never an error (it made workers exit with ENOENT under the kill campaign).
+        let d = tempfile::tempdir().unwrap();
+        let (src, other, dest_dir) = (d.path().join("s"), d.path().join("o"), d.path().join("d"));
+        fs::create_dir(&dest_dir).unwrap();
+        fs::write(&src, "x").unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s2, o2, st2) = (src.clone(), other.clone(), stop.clone());
+        let flipper = std::thread::spawn(move || {
+            while !st2.load(Ordering::Relaxed) {
+                if fs::rename(&s2, &o2).is_ok() {
+                    let _ = fs::rename(&o2, &s2);
+                }
+            }
+        });
+        let dest = dest_dir.join("n");
+        let t = std::time::Instant::now();
+        let mut gone = 0;
+        while t.elapsed() < std::time::Duration::from_secs(2) && gone < 20_000 {
+            match rename_noreplace(&src, &dest) {
+                Ok(Renamed::Done) => fs::rename(&dest, &src).unwrap(),
+                Ok(Renamed::SourceGone) => gone += 1,
+                other => {
+                    stop.store(true, Ordering::Relaxed);
+                    panic!("{other:?}");
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        flipper.join().unwrap();
+        // A destination directory that does not exist is still an error.
+        let missing = d.path().join("nope/n");
+        let live = if src.exists() { &src } else { &other };
+        assert!(rename_noreplace(live, &missing).is_err());
     }
 
     #[test]
