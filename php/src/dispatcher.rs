@@ -52,14 +52,41 @@ impl Dispatcher {
     /// may be a `ContextInterface` (its `getPayload()` is sent), an array, a scalar, null, a
     /// `JsonSerializable` or a plain object. Returns the dispatch id (stored in every copy as
     /// `"id"`, see `ContextInterface::getId()`). Nothing is written if validation fails.
-    pub fn dispatch(&self, eventType: &Zval, data: Option<&Zval>) -> PhpResult<String> {
+    ///
+    /// Delayed dispatch (named arguments): `delay: 1.5` (seconds, int or float) or
+    /// `delay: new DateInterval('PT5S')`, or `at: $dateTime` (a `DateTimeInterface`). The copies
+    /// wait in `delayed/` and are not handled before that time; a time in the past (or a zero
+    /// delay) is due at once. A negative, NAN or INF delay is an InvalidArgumentException.
+    pub fn dispatch(
+        &self,
+        eventType: &Zval,
+        data: Option<&Zval>,
+        delay: Option<&Zval>,
+        at: Option<&Zval>,
+    ) -> PhpResult<String> {
         let event_type = EventType::from_arg(eventType, "event type")?;
+        let not_before_ms = crate::delay::not_before_ms(delay, at)?;
         let payload = payload_of(data)?;
         let receipt = self
             .inner
-            .dispatch(&event_type, &payload)
+            .dispatch_with(
+                &event_type,
+                &payload,
+                hurah::DispatchOptions { not_before_ms },
+            )
             .map_err(from_core)?;
         Ok(receipt.id)
+    }
+
+    /// Cancels the delayed copies of dispatch `$id` (the string `dispatch()` returned) in every
+    /// listener under the root, before they come due. Returns how many copies were removed;
+    /// copies already moved to the inbox (due, running or done) are not cancelled.
+    pub fn cancel(&self, id: String) -> PhpResult<i64> {
+        if id.is_empty() {
+            return Err(invalid_argument("dispatch id must not be empty"));
+        }
+        let c = hurah::delayed::cancel_id(self.inner.layout(), &id).map_err(from_core)?;
+        Ok(c.cancelled as i64)
     }
 
     /// The fsync policy in use (`always` or `never`).

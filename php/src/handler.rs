@@ -166,6 +166,30 @@ impl AbstractHandler {
         }
         Ok(out)
     }
+
+    /// The tasks waiting in `delayed/` for their due time, earliest first, as arrays
+    /// `['sequence' => int, 'id' => ?string, 'due' => float (Unix time, ms precision),
+    /// 'context' => Context]` (read without claiming them). Cancel one with
+    /// `Dispatcher::cancel($id)`. Unreadable files are skipped.
+    pub fn get_delayed(&self) -> PhpResult<Vec<Zval>> {
+        let entries = hurah::delayed::entries(&self.listener).map_err(from_core)?;
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let Some(doc) = e.load() else { continue };
+            let id = doc.id().map(str::to_string);
+            let ctx = AbstractContext::from_doc(doc, Some(e.seq)).into_context_zval()?;
+            let mut ht = ZendHashTable::new();
+            let err = |e: ext_php_rs::error::Error| hurah_exception(e.to_string());
+            ht.insert("sequence", e.seq as i64).map_err(err)?;
+            ht.insert("id", id).map_err(err)?;
+            ht.insert("due", e.due_ms as f64 / 1000.0).map_err(err)?;
+            ht.insert("context", ctx).map_err(err)?;
+            let mut z = Zval::new();
+            z.set_hashtable(ht);
+            out.push(z);
+        }
+        Ok(out)
+    }
 }
 
 /// The PHP side of a handler as a core [`hurah::Handler`]: calls the subclass' `handleTask()`,
@@ -241,12 +265,14 @@ fn with_info(reason: String, info: &[String]) -> String {
 impl hurah::Handler for Bridge {
     fn handle_task(&mut self, task: &hurah::Task) -> Outcome {
         self.take_failure_info();
+        crate::delay::take_retry_after();
         let ctx = match AbstractContext::from_task(task).into_context_zval() {
             Ok(c) => c,
             Err(e) => return Outcome::failure(format!("cannot build the context: {e:?}")),
         };
         let ret = self.this().try_call_method("handleTask", vec![&ctx]);
         let info = self.take_failure_info();
+        let retry_after = crate::delay::take_retry_after();
         if let Some(c) = catch() {
             return Outcome::Failure {
                 reason: with_info(c.message, &info),
@@ -271,6 +297,7 @@ impl hurah::Handler for Bridge {
                 Outcome::Invalid { reason } => Outcome::Invalid {
                     reason: with_info(reason, &info),
                 },
+                Outcome::Retry { delay: None } => Outcome::Retry { delay: retry_after },
                 o => o,
             },
             None => Outcome::failure(with_info(
@@ -298,9 +325,12 @@ impl hurah::Handler for Bridge {
         }
     }
 
+    /// `retryDelay($attempt)` if the subclass has it and it returns a number or DateInterval
+    /// (0: straight back to the inbox); otherwise (no such method, or `null`) the
+    /// `retryBackoff()` array, if any.
     fn retry_delay(&mut self, attempt: u64) -> Option<Duration> {
-        let attempt = attempt as i64;
-        let r = call_method(self.this(), "retryDelay", vec![&attempt]);
+        let n = attempt as i64;
+        let r = call_method(self.this(), "retryDelay", vec![&n]);
         if let Some(c) = catch() {
             self.log(
                 Level::Warning,
@@ -311,12 +341,22 @@ impl hurah::Handler for Bridge {
             );
             return None;
         }
-        let z = r.ok().flatten()?;
-        let secs = z.long().map(|n| n as f64).or_else(|| z.double())?;
-        if secs.is_finite() && secs > 0.0 {
-            Some(Duration::from_secs_f64(secs))
-        } else {
-            None
+        if let Some(z) = r.ok().flatten().filter(|z| !z.is_null()) {
+            return match crate::delay::delay_secs(&z, "retryDelay()") {
+                Ok(d) => Some(d).filter(|d| !d.is_zero()),
+                Err(e) => {
+                    let _ = catch();
+                    self.log(Level::Warning, &format!("{e}; retrying without delay"));
+                    None
+                }
+            };
+        }
+        match crate::delay::handler_backoff(self.this()) {
+            Ok(b) => b.map(|b| b.delay_for(attempt)),
+            Err(e) => {
+                self.log(Level::Warning, &format!("{e}; retrying without delay"));
+                None
+            }
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod context;
 pub mod convert;
+pub mod delay;
 pub mod dispatcher;
 pub mod event_type;
 pub mod exceptions;

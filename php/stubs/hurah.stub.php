@@ -186,6 +186,18 @@ namespace Hurah\Event {
 
         /** Not instantiable. */
         public function __construct() {}
+
+        /**
+         * `return Task::retryAfter(30);` from handleTask(): a RETRY that runs again after $delay
+         * instead of the handler's retryDelay()/retryBackoff(). Returns Task::RETRY (so it fits an
+         * `: int` handleTask()); the delay is kept in a per-process slot that is cleared before
+         * every handleTask() call and only applies when handleTask() returns that RETRY.
+         * maxAttempts() still bounds the retries.
+         * @param int|float|\DateInterval $delay seconds (0: back to the inbox at once)
+         * @return int Task::RETRY
+         * @throws \Hurah\Exception\InvalidArgumentException for a negative, NAN or INF delay
+         */
+        public static function retryAfter(mixed $delay): int {}
     }
 
     /** Writes tasks into the queues of every listener of an event type. */
@@ -200,12 +212,26 @@ namespace Hurah\Event {
 
         /**
          * Delivers $data to every listener at the event's level, each ancestor level and the root.
+         * Delayed (named arguments): `dispatch('a', $data, delay: 1.5)`,
+         * `delay: new \DateInterval('PT5M')` or `at: new \DateTimeImmutable('tomorrow 08:00')`.
+         * The copies wait in delayed/ and are not handled before then; a time in the past (or a
+         * zero delay) is due at once. Give at most one of $delay and $at.
          * @param EventType|string|\Stringable $eventType
          * @param ContextInterface|array|scalar|null|\JsonSerializable|object $data
-         * @return string the dispatch id (see ContextInterface getId())
+         * @param int|float|\DateInterval|null $delay seconds from now (finite, >= 0)
+         * @param \DateTimeInterface|null $at not before this time (ms precision)
+         * @return string the dispatch id (see ContextInterface getId(); pass it to cancel())
          * @throws \Hurah\Exception\InvalidArgumentException|\Hurah\Exception\EncodingException|\Hurah\Exception\IoException
          */
-        public function dispatch(mixed $eventType, mixed $data = null): string {}
+        public function dispatch(mixed $eventType, mixed $data = null, mixed $delay = null, mixed $at = null): string {}
+
+        /**
+         * Cancels the delayed copies of a dispatch in every listener under the root before they
+         * come due. Copies already moved to the inbox (due, running or done) are not cancelled.
+         * @param string $id what dispatch() returned
+         * @return int how many delayed copies were removed
+         */
+        public function cancel(string $id): int {}
 
         /** @return 'always'|'never' */
         public function getFsync(): string {}
@@ -213,8 +239,16 @@ namespace Hurah\Event {
 
     /**
      * Base class of handlers. Implement `handleTask()`; optionally `maxAttempts(): int`,
-     * `retryDelay(int $attempt): float|int|null` (seconds before a retry) and
-     * `getLogger()` returning a PSR-3 logger. Declares no properties.
+     * `getLogger()` returning a PSR-3 logger, and the retry delay, in this order of precedence:
+     * - `return Task::retryAfter($seconds);` from handleTask() for one task;
+     * - `retryDelay(int $attempt): float|int|\DateInterval|null` (seconds before retry number
+     *   $attempt, from 1; 0: at once; null: fall through to retryBackoff());
+     * - `retryBackoff(): array`, e.g. `['delay' => 1, 'multiplier' => 2, 'max' => 60,
+     *   'jitter' => 0.1]`: delay × multiplier^(attempt-1), capped at max, spread by ± jitter
+     *   (defaults: delay 1, multiplier 1, no max, jitter 0; [] or null: no backoff).
+     * Without any of them a RETRY goes straight back to the inbox (as hurah/events).
+     * These methods are not declared here, so subclasses may declare them with any signature.
+     * Declares no properties.
      */
     abstract class AbstractHandler implements HandlerInterface
     {
@@ -241,6 +275,13 @@ namespace Hurah\Event {
 
         /** Processes every due task once, in ascending sequence order, then returns. */
         public function handle(): void {}
+
+        /**
+         * The tasks waiting in delayed/ for their due time, earliest first (read, not claimed).
+         * Cancel one with Dispatcher::cancel($entry['id']).
+         * @return list<array{sequence: int, id: ?string, due: float, context: Context}> due: Unix time in seconds, ms precision
+         */
+        public function getDelayed(): array {}
 
         /**
          * Long-running worker for this handler; returns when a limit is hit or on SIGTERM/SIGINT.
