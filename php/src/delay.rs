@@ -164,9 +164,14 @@ pub fn not_before_ms(delay: Option<&Zval>, at: Option<&Zval>) -> PhpResult<Optio
             if d.is_zero() {
                 return Ok(None);
             }
-            // Rounded up to whole ms: never due before the delay has passed.
-            let ms = d.as_micros().div_ceil(1000) as u64;
-            Ok(Some(hurah::clock::now_ms().saturating_add(ms)))
+            // Now plus the delay, rounded up to whole ms: never due before the delay has passed
+            // (`now_ms()` rounds down, which could make the task due up to 1 ms early).
+            let now_us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_micros();
+            let due = (now_us + d.as_micros()).div_ceil(1000);
+            Ok(Some(u64::try_from(due).unwrap_or(u64::MAX)))
         }
         (None, Some(a)) => {
             let due = at_ms(a)?;
