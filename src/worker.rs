@@ -9,7 +9,7 @@ use crate::outcome::Outcome;
 use crate::queue::{Claim, Queue, Settled};
 use crate::watch::{NotifyWake, Wake, WakeSource, Waker};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -52,7 +52,19 @@ pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunSt
     let rec = queue.recover_dead_workers(max)?;
     stats.recovered += rec.requeued as u64;
     stats.failed += rec.failed as u64;
-    let due = queue.due()?;
+    // Delayed tasks whose time has come run first, in due order, then the inbox by sequence.
+    let now = clock::now_ms();
+    let mut due = Vec::new();
+    for (due_ms, seq) in queue.delayed()? {
+        if due_ms > now {
+            break;
+        }
+        if let Some(s) = queue.promote(due_ms, seq)? {
+            due.push(s);
+        }
+    }
+    let promoted: std::collections::HashSet<u64> = due.iter().copied().collect();
+    due.extend(queue.due()?.into_iter().filter(|s| !promoted.contains(s)));
     if !due.is_empty() {
         log(
             handler,
@@ -63,7 +75,14 @@ pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunSt
     }
     for seq in due {
         match queue.claim(seq) {
-            Ok(Some(claim)) => stats.add(run_claim(queue, handler, claim, verbosity, None)?),
+            Ok(Some(claim)) => match run_claim(queue, handler, claim, verbosity, None) {
+                Ok(s) => stats.add(s),
+                Err(e) => {
+                    // Unlock the claim directory so the task left in it is recovered.
+                    queue.release();
+                    return Err(e);
+                }
+            },
             Ok(None) => {}
             Err(e) => {
                 queue.release();
@@ -231,6 +250,8 @@ struct Entry<'h> {
     queue: Queue,
     handler: Box<dyn Handler + 'h>,
     pending: BTreeSet<u64>,
+    /// Delayed tasks just promoted to the inbox, in due order: they run before `pending`.
+    promoted: VecDeque<u64>,
     delayed: BinaryHeap<Reverse<(u64, u64)>>,
     recheck: BinaryHeap<Reverse<(Instant, u64)>>,
     /// Held-back files (maybe still being written in place) and their mtime when held.
@@ -292,6 +313,7 @@ impl<'h> Worker<'h> {
             queue,
             handler,
             pending: BTreeSet::new(),
+            promoted: VecDeque::new(),
             delayed: BinaryHeap::new(),
             recheck: BinaryHeap::new(),
             held: HashMap::new(),
@@ -381,7 +403,7 @@ impl<'h> Worker<'h> {
                 }
                 e.delayed.pop();
                 if let Some(s) = e.queue.promote(due, seq)? {
-                    e.pending.insert(s);
+                    e.promoted.push_back(s);
                 }
             }
             while let Some(&Reverse((at, seq))) = e.recheck.peek() {
@@ -439,7 +461,15 @@ impl<'h> Worker<'h> {
             let handled_before = stats.handled;
             for k in 0..n {
                 let i = (self.next + k) % n;
-                let Some(seq) = self.entries[i].pending.pop_first() else {
+                let e = &mut self.entries[i];
+                let next = match e.promoted.pop_front() {
+                    Some(s) => {
+                        e.pending.remove(&s);
+                        Some(s)
+                    }
+                    None => e.pending.pop_first(),
+                };
+                let Some(seq) = next else {
                     continue;
                 };
                 let level = self.level();
@@ -551,5 +581,54 @@ impl<'h> Worker<'h> {
             .iter()
             .map(|e| e.queue.listener().dir())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Dispatcher, EventType, FsyncPolicy, HandlerName, Layout};
+
+    #[test]
+    fn a_failed_settle_leaves_the_task_claimed_and_the_same_queue_recovers_it_next_call() {
+        // Regression: after handle_once failed while settling (ENOSPC, ...), the task sat in
+        // the queue's own claim directory, which recovery skipped as "ours" for as long as the
+        // Queue lived.
+        let d = tempfile::tempdir().unwrap();
+        let l = Layout::new(d.path()).listener(
+            &EventType::parse("a").unwrap(),
+            &HandlerName::new("h").unwrap(),
+        );
+        let mut q = Queue::open(l.clone(), FsyncPolicy::Never).unwrap();
+        let disp = Dispatcher::new(d.path(), FsyncPolicy::Never).unwrap();
+        for k in ["1", "2"] {
+            disp.dispatch(&EventType::parse("a").unwrap(), k).unwrap();
+        }
+        // FAILURE rewrites the file through tmp/: the first run removes tmp/, so settling fails.
+        struct H(std::path::PathBuf, Vec<(u64, u64)>);
+        impl Handler for H {
+            fn handle_task(&mut self, t: &crate::Task) -> Outcome {
+                if self.1.is_empty() {
+                    std::fs::remove_dir_all(&self.0).unwrap();
+                }
+                self.1.push((t.payload().as_u64().unwrap(), t.attempt()));
+                Outcome::failure("planned")
+            }
+            fn max_attempts(&mut self) -> u64 {
+                3
+            }
+            fn log(&mut self, _: Level, _: &str) {}
+        }
+        let tmp = l.tmp_dir();
+        let mut h = H(tmp.clone(), Vec::new());
+        assert!(handle_once(&mut q, &mut h).is_err());
+        std::fs::create_dir(&tmp).unwrap();
+        let s = handle_once(&mut q, &mut h).unwrap();
+        assert_eq!((s.recovered, s.failed), (1, 2), "{s:?}");
+        assert_eq!(h.1, [(1, 1), (1, 2), (2, 1)]);
+        let claimed = std::fs::read_dir(l.state_dir(State::Claimed))
+            .unwrap()
+            .count();
+        assert_eq!(claimed, 0);
     }
 }

@@ -510,3 +510,59 @@ fn stale_tmp_leftovers_are_swept_but_fresh_ones_and_other_dirs_kept() {
     q.recover_dead_workers(0).unwrap();
     assert_eq!(files(&tmp), ["new.tmp", "retry-w1"]);
 }
+
+fn dispatch_due(root: &Path, payload: &str, due: u64) {
+    Dispatcher::new(root, FsyncPolicy::Never)
+        .unwrap()
+        .dispatch_with(
+            &EventType::parse("a").unwrap(),
+            payload,
+            DispatchOptions {
+                not_before_ms: Some(due),
+            },
+        )
+        .unwrap();
+}
+
+#[test]
+fn tasks_that_came_due_while_no_worker_ran_run_first_in_due_order() {
+    for watch in [false, true] {
+        let d = tempfile::tempdir().unwrap();
+        let mut q = open(d.path(), "a", "h");
+        let t = clock::now_ms();
+        dispatch(d.path(), "a", "\"plain\""); // seq 1, due now
+        dispatch_due(d.path(), "\"late\"", t + 300); // seq 2
+        dispatch_due(d.path(), "\"early\"", t + 100); // seq 3
+        dispatch_due(d.path(), "\"future\"", t + 3_600_000); // seq 4, not due
+        std::thread::sleep(Duration::from_millis(400));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = Arc::clone(&seen);
+        let mut h = move |t: &Task| {
+            s2.lock()
+                .unwrap()
+                .push(t.payload().as_str().unwrap().to_string());
+            Outcome::Success
+        };
+        if watch {
+            let mut w = Worker::new();
+            w.add(q, Box::new(h));
+            let opts = WorkerOptions {
+                stop_when_empty: true,
+                ..Default::default()
+            };
+            w.run_with(&opts, &mut NullWake).unwrap();
+        } else {
+            handle_once(&mut q, &mut h).unwrap();
+            assert_eq!(
+                q.delayed().unwrap().len(),
+                1,
+                "the future task stays delayed"
+            );
+        }
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["early", "late", "plain"],
+            "watch={watch}"
+        );
+    }
+}
