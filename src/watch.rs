@@ -4,7 +4,7 @@
 //! and file systems without notifications, where the safety rescan does the work).
 
 use crate::error::{Error, Result};
-use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
@@ -49,7 +49,8 @@ impl WakeSource for NullWake {
     }
 }
 
-/// inotify (through `notify`): files renamed in (`Modify(Name(To))`), closed after writing
+/// inotify (through `notify`): files renamed in (`Modify(Name(To))`; a rename out, `Name(From)`,
+/// is ignored), closed after writing
 /// (`Close(Write)`, legacy in-place writers) and created; a rescan on overflow or error.
 pub struct NotifyWake {
     watcher: notify::RecommendedWatcher,
@@ -65,7 +66,9 @@ fn relevant(kind: &EventKind) -> bool {
     matches!(
         kind,
         EventKind::Create(_)
-            | EventKind::Modify(ModifyKind::Name(_))
+            | EventKind::Modify(ModifyKind::Name(
+                RenameMode::To | RenameMode::Both | RenameMode::Any
+            ))
             | EventKind::Access(AccessKind::Close(AccessMode::Write))
             | EventKind::Any
             | EventKind::Other
