@@ -67,7 +67,7 @@ echo "   " . str_replace("\n", "\n   ", $hurah('failed list ' . escapeshellarg($
 $handler->ledgerIsUp = true; // the outage is over
 
 [$rc, $out] = $hurah('failed retry --fsync never --listener invoice/paid:ledger --all ' . escapeshellarg($root));
-echo "   $out\n";
+echo "   " . str_replace("\n", "\n   ", $out) . "\n";
 example_check($rc === 0 && example_files($listener, 'inbox') === ['1.json', '2.json'], 'hurah failed retry --all moved them back to inbox/');
 
 $handler->handle();
