@@ -405,7 +405,9 @@ impl Queue {
             Err(e) => return Err(Error::io("read directory", &claimed, e)),
         };
         for entry in entries.flatten() {
-            if entry.file_name().to_str() == Some(self.worker_id.as_str()) {
+            // Our own directory is skipped only while we hold it: after an error released it
+            // (e.g. ENOSPC while settling), its tasks are recovered like a dead worker's.
+            if self.claim.is_some() && entry.file_name().to_str() == Some(self.worker_id.as_str()) {
                 continue;
             }
             let dir = entry.path();
