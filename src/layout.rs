@@ -102,9 +102,13 @@ impl Layout {
 
     /// The listeners directly at one level, sorted by name. A missing level has none.
     /// Symlinked listener directories are ignored (no path may leave the root), as are
-    /// `_listener` directories whose name is not a valid handler name.
+    /// `_listener` directories whose name is not a valid handler name. A level directory or a
+    /// listener's state directory that is a symbolic link is refused ([`crate::Error::Unsafe`]).
     pub fn listeners_at(&self, level: &[String]) -> Result<Vec<Listener>> {
         let dir = self.level_dir(level);
+        if !level.is_empty() {
+            refuse_symlink(&dir)?;
+        }
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -127,11 +131,13 @@ impl Layout {
                 continue;
             };
             let event_type = EventType::from_segments(level)?;
-            out.push(Listener {
+            let listener = Listener {
                 dir: entry.path(),
                 event_type,
                 name,
-            });
+            };
+            listener.refuse_symlinks()?;
+            out.push(listener);
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -224,12 +230,36 @@ impl Listener {
             .join(delayed_file_name(due_ms, seq))
     }
 
-    /// Creates the listener directory and all its state directories (registration).
+    /// Fails with [`crate::Error::Unsafe`] if the listener directory or one of its state
+    /// directories (or `tmp/`) is a symbolic link: it could lead outside the queue root.
+    pub fn refuse_symlinks(&self) -> Result<()> {
+        refuse_symlink(&self.dir)?;
+        for state in State::ALL {
+            refuse_symlink(&self.state_dir(state))?;
+        }
+        refuse_symlink(&self.tmp_dir())
+    }
+
+    /// Creates the listener directory and all its state directories (registration). Refuses
+    /// symbolic links among them (see [`Listener::refuse_symlinks`]).
     pub fn ensure(&self) -> Result<()> {
+        self.refuse_symlinks()?;
         for state in State::ALL {
             make_dir(&self.state_dir(state))?;
         }
         make_dir(&self.tmp_dir())
+    }
+}
+
+fn refuse_symlink(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(crate::Error::Unsafe {
+            path: path.to_path_buf(),
+            reason: "it is a symbolic link, which could lead outside the queue root; \
+                     replace it with a directory"
+                .into(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -322,6 +352,30 @@ mod tests {
             l.inbox_file(3),
             Path::new("/r/product/stored/scaler_listener/inbox/3.json")
         );
+    }
+
+    #[test]
+    fn symlinked_state_or_level_directories_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let lay = Layout::new(d.path().join("q"));
+        let l = lay.listener(
+            &EventType::parse("a").unwrap(),
+            &HandlerName::new("h").unwrap(),
+        );
+        l.ensure().unwrap();
+        fs::create_dir_all(d.path().join("outside")).unwrap();
+        fs::remove_dir(l.state_dir(State::Archive)).unwrap();
+        std::os::unix::fs::symlink(d.path().join("outside"), l.state_dir(State::Archive)).unwrap();
+        for e in [
+            l.ensure().unwrap_err(),
+            lay.listeners_at(&["a".into()]).unwrap_err(),
+        ] {
+            assert!(matches!(e, crate::Error::Unsafe { .. }), "{e}");
+            assert!(e.to_string().contains("archive"), "{e}");
+        }
+        std::os::unix::fs::symlink(d.path().join("outside"), d.path().join("q/b")).unwrap();
+        let e = lay.listeners_at(&["b".into()]).unwrap_err();
+        assert!(matches!(e, crate::Error::Unsafe { .. }), "{e}");
     }
 
     #[test]
