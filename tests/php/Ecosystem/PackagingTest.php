@@ -59,7 +59,7 @@ final class PackagingTest extends HurahTestCase
         $classes = [];
         foreach (new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator(REPO . '/php/lib', \FilesystemIterator::SKIP_DOTS)) as $f) {
             $rel = substr((string) $f, strlen(REPO . '/php/lib/'));
-            if ($rel !== 'autoload.php') {
+            if ($rel !== 'autoload.php' && str_ends_with($rel, '.php')) {
                 $classes[] = 'Hurah\\' . str_replace('/', '\\', substr($rel, 0, -4));
             }
         }
