@@ -127,9 +127,14 @@ impl FailedTask {
         self.doc()?.error()?.get("at")?.as_str()
     }
 
-    /// Unsuccessful runs recorded in the file.
+    /// Runs recorded in the file: the stored error's `attempts` (runs including the one that
+    /// failed), else the unsuccessful runs counted before it (files without a stored error).
     pub fn attempts(&self) -> u64 {
-        self.doc().map_or(0, TaskDoc::attempts)
+        let Some(doc) = self.doc() else { return 0 };
+        doc.error()
+            .and_then(|e| e.get("attempts"))
+            .and_then(|a| a.as_u64())
+            .unwrap_or_else(|| doc.attempts())
     }
 
     /// The dispatch id, if recorded.

@@ -76,7 +76,7 @@ pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunSt
     for seq in due {
         match queue.claim(seq) {
             Ok(Some(claim)) => match run_claim(queue, handler, claim, verbosity, None) {
-                Ok(s) => stats.add(s),
+                Ok((s, _)) => stats.add(s),
                 Err(e) => {
                     // Unlock the claim directory so the task left in it is recovered.
                     queue.release();
@@ -108,8 +108,9 @@ fn run_claim(
     claim: Claim,
     verbosity: Level,
     hold_back: Option<Duration>,
-) -> Result<RunStats> {
+) -> Result<(RunStats, Option<Settled>)> {
     let mut stats = RunStats::default();
+    let mut settled = None;
     match claim {
         Claim::Corrupt { seq, path, error } => {
             if let Some(grace) = hold_back {
@@ -118,7 +119,7 @@ fn run_claim(
                     .map(|t| SystemTime::now().duration_since(t).unwrap_or_default() < grace)
                     .unwrap_or(false);
                 if fresh && queue.unclaim(seq, &path)? {
-                    return Ok(stats);
+                    return Ok((stats, None));
                 }
             }
             log(
@@ -166,7 +167,9 @@ fn run_claim(
                 ),
                 _ => {}
             }
-            match queue.settle(task, &outcome, max, backoff)? {
+            let result = queue.settle(task, &outcome, max, backoff)?;
+            settled = Some(result.clone());
+            match result {
                 Settled::Archived(_) => stats.succeeded += 1,
                 Settled::Failed(p) => {
                     if matches!(outcome, Outcome::Retry { .. }) {
@@ -186,7 +189,7 @@ fn run_claim(
             }
         }
     }
-    Ok(stats)
+    Ok((stats, settled))
 }
 
 /// Limits and timers of a long-running [`Worker`].
@@ -488,13 +491,37 @@ impl<'h> Worker<'h> {
                     ran = true;
                     break;
                 };
-                let s = run_claim(
+                let (s, settled) = run_claim(
                     &mut e.queue,
                     e.handler.as_mut(),
                     claim,
                     level,
                     Some(options.hold_back),
                 )?;
+                // A retried task is due again at once (or at its backoff time): track it
+                // directly rather than wait for its inotify event, so `stop_when_empty` cannot
+                // return while it is due.
+                match settled {
+                    Some(Settled::Requeued(p)) => {
+                        if let Some(s) = p
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .and_then(parse_task_file_name)
+                        {
+                            e.pending.insert(s);
+                        }
+                    }
+                    Some(Settled::Delayed(p, _)) => {
+                        if let Some(k) = p
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .and_then(parse_delayed_file_name)
+                        {
+                            e.delayed.push(Reverse(k));
+                        }
+                    }
+                    _ => {}
+                }
                 if s == RunStats::default() {
                     // Held back: look again when the writer is done or the grace ends.
                     e.recheck

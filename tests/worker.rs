@@ -566,3 +566,22 @@ fn tasks_that_came_due_while_no_worker_ran_run_first_in_due_order() {
         );
     }
 }
+
+#[test]
+fn stop_when_empty_does_not_return_while_a_retried_task_is_due() {
+    // The retried task's inotify event may arrive after the loop looked for work; the loop
+    // must track the requeued task itself. Repeat to catch the race.
+    for _ in 0..30 {
+        let d = tempfile::tempdir().unwrap();
+        let q = open(d.path(), "a", "h");
+        dispatch(d.path(), "a", "1");
+        let mut w = Worker::new();
+        w.add(q, Box::new(scripted(2, vec![Outcome::from_code(2)])));
+        let opts = WorkerOptions {
+            stop_when_empty: true,
+            ..Default::default()
+        };
+        let s = w.run(&opts).unwrap();
+        assert_eq!((s.handled, s.retried, s.succeeded), (2, 1, 1), "{s:?}");
+    }
+}
