@@ -85,6 +85,7 @@ pub fn from_core(e: hurah::Error) -> PhpException {
         E::InvalidPayload { .. } => Kind::Encoding,
         E::CorruptTask { .. } => Kind::CorruptTask,
         E::Io { .. } | E::Unsafe { .. } | E::NotFound { .. } => Kind::Io,
+        E::Database { .. } => Kind::Io,
         // The core's error enum may grow; anything new is at least a HurahException.
         #[allow(unreachable_patterns)]
         _ => Kind::Hurah,
