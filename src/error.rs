@@ -76,13 +76,13 @@ pub enum Error {
     },
     /// A PostgreSQL operation failed (PostgreSQL backend: connection refused, bad credentials,
     /// server gone, SQL error). `what` names the operation and the server (`connect to
-    /// 127.0.0.1:5432`), `source` the reason the server or the network gave.
-    #[error("database {what}: {source}")]
+    /// 127.0.0.1:5432`), `reason` the reason the server or the network gave.
+    #[error("database {what}: {reason}")]
     Database {
         /// What was being done, naming the host where it helps.
         what: String,
         /// The reason (server message with SQLSTATE, or the network error).
-        source: String,
+        reason: String,
     },
 }
 
