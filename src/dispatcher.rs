@@ -148,10 +148,13 @@ impl Dispatcher {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        let payload: &RawValue =
-            serde_json::from_str(payload).map_err(|e| Error::InvalidPayload {
-                reason: format!("not valid JSON: {e}"),
-            })?;
+        // Parse as the worker will (TaskDoc::parse): a RawValue only checks the syntax, so a
+        // number out of range (1e400) would be accepted and the task unreadable.
+        let invalid = |e: serde_json::Error| Error::InvalidPayload {
+            reason: format!("not valid JSON: {e}"),
+        };
+        serde_json::from_str::<serde_json::Value>(payload).map_err(invalid)?;
+        let payload: &RawValue = serde_json::from_str(payload).map_err(invalid)?;
         let id = crate::id::new_task_id();
         let mut listeners = self.listeners_for(event_type)?;
         if listeners.is_empty() {
@@ -294,4 +297,47 @@ pub(crate) fn check_writable(root: &std::path::Path) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{HandlerName, TaskDoc};
+
+    #[test]
+    fn payload_the_worker_could_not_read_is_rejected_at_dispatch() {
+        // Regression (found by fuzzing): a RawValue accepts 1e400, but the worker's parser
+        // rejects it, so the task ended in error/ as corrupt instead of the dispatch failing.
+        let d = tempfile::tempdir().unwrap();
+        let l = Layout::new(d.path()).listener(
+            &EventType::parse("a").unwrap(),
+            &HandlerName::new("h").unwrap(),
+        );
+        l.ensure().unwrap();
+        let disp = Dispatcher::new(d.path(), FsyncPolicy::Never).unwrap();
+        let ty = EventType::parse("a").unwrap();
+        for bad in ["1e400", "[-1e999]", "{\"a\":\"\\ud800\"}"] {
+            match disp.dispatch(&ty, bad) {
+                Err(Error::InvalidPayload { reason }) => {
+                    assert!(reason.contains("JSON"), "{reason}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            fs::read_dir(l.state_dir(crate::State::Inbox))
+                .unwrap()
+                .count(),
+            0
+        );
+        for good in [
+            "1e300",
+            "123456789012345678901234567890",
+            "\"\\ud83d\\ude00\"",
+        ] {
+            let r = disp.dispatch(&ty, good).unwrap();
+            let p = &r.deliveries[0].path;
+            TaskDoc::parse(&fs::read(p).unwrap(), p).unwrap();
+        }
+    }
 }
