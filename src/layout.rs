@@ -272,7 +272,8 @@ pub fn task_file_name(seq: u64) -> String {
 /// unanchored and matched `abc1.json`).
 pub fn parse_task_file_name(name: &str) -> Option<u64> {
     let digits = name.strip_suffix(".json")?;
-    if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    // u64::MAX has 20 digits; parse() rejects larger values.
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     digits.parse().ok()
@@ -323,6 +324,24 @@ mod tests {
         ] {
             assert_eq!(parse_task_file_name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn every_sequence_name_parses_back() {
+        // Regression (found by fuzzing): sequences of 20 digits (>= 10^19) were ignored, so a
+        // task published under such a number was never seen by a worker.
+        for seq in [
+            0,
+            1,
+            9_999_999_999_999_999_999,
+            10_000_000_000_000_000_000,
+            u64::MAX,
+        ] {
+            assert_eq!(parse_task_file_name(&task_file_name(seq)), Some(seq));
+            assert_eq!(parse_final_file_name(&task_file_name(seq)), Some(seq));
+        }
+        assert_eq!(parse_task_file_name("18446744073709551616.json"), None);
+        assert_eq!(parse_task_file_name("000000000000000000001.json"), None);
     }
 
     #[test]
