@@ -153,7 +153,16 @@ impl Dispatcher {
         let invalid = |e: serde_json::Error| Error::InvalidPayload {
             reason: format!("not valid JSON: {e}"),
         };
-        serde_json::from_str::<serde_json::Value>(payload).map_err(invalid)?;
+        let value: serde_json::Value = serde_json::from_str(payload).map_err(invalid)?;
+        // The task file nests the payload one level deeper, and the reader allows 127 levels.
+        let openers = payload.bytes().filter(|b| *b == b'[' || *b == b'{').count();
+        if openers > MAX_PAYLOAD_DEPTH && depth(&value) > MAX_PAYLOAD_DEPTH {
+            return Err(Error::InvalidPayload {
+                reason: format!(
+                    "nested deeper than {MAX_PAYLOAD_DEPTH} arrays/objects (the task file could not be read back)"
+                ),
+            });
+        }
         let payload: &RawValue = serde_json::from_str(payload).map_err(invalid)?;
         let id = crate::id::new_task_id();
         let mut listeners = self.listeners_for(event_type)?;
@@ -275,6 +284,17 @@ impl Dispatcher {
     }
 }
 
+/// Deepest payload nesting accepted: serde_json reads 127 levels, the task object is one.
+const MAX_PAYLOAD_DEPTH: usize = 126;
+
+fn depth(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// Fails with EACCES/EROFS naming the root when it is not writable (checked once, up front).
 pub(crate) fn check_writable(root: &std::path::Path) -> Result<()> {
     let c = CString::new(root.as_os_str().as_bytes()).map_err(|_| Error::InvalidOption {
@@ -316,10 +336,20 @@ mod tests {
         l.ensure().unwrap();
         let disp = Dispatcher::new(d.path(), FsyncPolicy::Never).unwrap();
         let ty = EventType::parse("a").unwrap();
-        for bad in ["1e400", "[-1e999]", "{\"a\":\"\\ud800\"}"] {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        for bad in [
+            "1e400".to_string(),
+            "[-1e999]".into(),
+            "{\"a\":\"\\ud800\"}".into(),
+            nested(127),
+        ] {
+            let bad = bad.as_str();
             match disp.dispatch(&ty, bad) {
                 Err(Error::InvalidPayload { reason }) => {
-                    assert!(reason.contains("JSON"), "{reason}")
+                    assert!(
+                        reason.contains("JSON") || reason.contains("nested"),
+                        "{reason}"
+                    )
                 }
                 other => panic!("{bad}: {other:?}"),
             }
@@ -331,10 +361,13 @@ mod tests {
             0
         );
         for good in [
-            "1e300",
-            "123456789012345678901234567890",
-            "\"\\ud83d\\ude00\"",
+            "1e300".to_string(),
+            "123456789012345678901234567890".into(),
+            "\"\\ud83d\\ude00\"".into(),
+            nested(126),
+            format!("[{}]", "{}".repeat(200).replace("}{", "},{")),
         ] {
+            let good = good.as_str();
             let r = disp.dispatch(&ty, good).unwrap();
             let p = &r.deliveries[0].path;
             TaskDoc::parse(&fs::read(p).unwrap(), p).unwrap();
