@@ -37,6 +37,7 @@ mod handler_name;
 mod id;
 mod layout;
 mod outcome;
+pub mod pg;
 mod queue;
 mod signals;
 mod task;

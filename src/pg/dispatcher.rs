@@ -1,0 +1,148 @@
+//! Dispatch on PostgreSQL: one call of `hurah.dispatch_at()` per event, so the fan-out (level,
+//! ancestors, root), the per-listener sequences and the NOTIFYs live in one place that
+//! applications can also call from their own transactions.
+
+use super::{connect, db, migrate};
+use crate::dispatcher::DispatchOptions;
+use crate::error::{Error, Result};
+use crate::event_type::EventType;
+use postgres::Client;
+use std::sync::{Arc, Mutex};
+
+/// One listener's copy of a dispatched task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgDelivery {
+    /// The listener's id in `hurah.listeners`.
+    pub listener_id: i64,
+    /// The listener's event type (`""` for a root listener).
+    pub event_type: String,
+    /// The listener's handler name.
+    pub handler_name: String,
+    /// The task's sequence in that listener.
+    pub sequence: u64,
+}
+
+/// Where one dispatch went.
+#[derive(Clone, Debug)]
+pub struct PgReceipt {
+    /// The dispatch id stored in every copy.
+    pub id: String,
+    /// One entry per listener reached.
+    pub deliveries: Vec<PgDelivery>,
+}
+
+/// Writes tasks into `hurah.tasks`. Cloning shares the connection; calls are serialized on it.
+/// A broken connection (server restarted) is reopened on the next call.
+#[derive(Clone)]
+pub struct PgDispatcher {
+    dsn: String,
+    client: Arc<Mutex<Client>>,
+}
+
+impl std::fmt::Debug for PgDispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgDispatcher")
+            .field("dsn", &super::redact(&self.dsn))
+            .finish()
+    }
+}
+
+const DISPATCH_SQL: &str = "SELECT listener_id, event_type, handler_name, sequence, id \
+     FROM hurah.dispatch_at($1, $2::text::json, \
+          CASE WHEN $3::int8 IS NULL THEN NULL ELSE to_timestamp($3::int8 / 1000.0) END, $4)";
+
+impl PgDispatcher {
+    /// Connects to `dsn` and creates or upgrades the schema if needed.
+    pub fn new(dsn: &str) -> Result<Self> {
+        let mut client = connect(dsn)?;
+        migrate(&mut client)?;
+        Ok(PgDispatcher {
+            dsn: dsn.to_string(),
+            client: Arc::new(Mutex::new(client)),
+        })
+    }
+
+    /// The DSN this dispatcher connects to.
+    pub fn dsn(&self) -> &str {
+        &self.dsn
+    }
+
+    fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        let mut guard = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_closed() {
+            *guard = connect(&self.dsn)?;
+        }
+        f(&mut guard)
+    }
+
+    /// Dispatches `payload` (JSON text) now.
+    pub fn dispatch(&self, event_type: &EventType, payload: &str) -> Result<PgReceipt> {
+        self.dispatch_with(event_type, payload, DispatchOptions::default())
+    }
+
+    /// Dispatches `payload` (JSON text) to every listener of `event_type` (its level, each
+    /// ancestor, the root) in one transaction: all copies or none.
+    pub fn dispatch_with(
+        &self,
+        event_type: &EventType,
+        payload: &str,
+        options: DispatchOptions,
+    ) -> Result<PgReceipt> {
+        check_json(payload)?;
+        let id = crate::id::new_task_id();
+        let not_before = options.not_before_ms.map(|t| t as i64);
+        let et = event_type.to_string();
+        self.with_client(|c| {
+            let rows = c
+                .query(DISPATCH_SQL, &[&et, &payload, &not_before, &id])
+                .map_err(db("dispatch"))?;
+            Ok(receipt(id, rows))
+        })
+    }
+
+    /// Dispatches many events in one transaction (one commit, one round trip per event):
+    /// the batched form for producers that emit in bulk. All or nothing.
+    pub fn dispatch_many(&self, events: &[(EventType, String)]) -> Result<Vec<PgReceipt>> {
+        for (_, p) in events {
+            check_json(p)?;
+        }
+        self.with_client(|c| {
+            let mut tx = c.transaction().map_err(db("dispatch"))?;
+            let stmt = tx.prepare(DISPATCH_SQL).map_err(db("dispatch"))?;
+            let mut out = Vec::with_capacity(events.len());
+            let none: Option<i64> = None;
+            for (et, payload) in events {
+                let id = crate::id::new_task_id();
+                let rows = tx
+                    .query(&stmt, &[&et.to_string(), payload, &none, &id])
+                    .map_err(db("dispatch"))?;
+                out.push(receipt(id, rows));
+            }
+            tx.commit().map_err(db("dispatch: commit"))?;
+            Ok(out)
+        })
+    }
+}
+
+fn check_json(payload: &str) -> Result<()> {
+    serde_json::from_str::<&serde_json::value::RawValue>(payload)
+        .map(|_| ())
+        .map_err(|e| Error::InvalidPayload {
+            reason: format!("not valid JSON: {e}"),
+        })
+}
+
+fn receipt(id: String, rows: Vec<postgres::Row>) -> PgReceipt {
+    PgReceipt {
+        id,
+        deliveries: rows
+            .iter()
+            .map(|r| PgDelivery {
+                listener_id: r.get(0),
+                event_type: r.get(1),
+                handler_name: r.get(2),
+                sequence: r.get::<_, i64>(3) as u64,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,616 @@
+//! One listener's queue on PostgreSQL, seen by a worker: claim in batches with
+//! `FOR UPDATE SKIP LOCKED`, settle outcomes exactly like the file backend's `Queue::settle`,
+//! and return the claims of dead workers (their advisory lock is free).
+
+use super::{connect, db, migrate, LOCK_CLASS};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::event_type::EventType;
+use crate::handler_name::HandlerName;
+use crate::outcome::Outcome;
+use crate::queue::Recovery;
+use crate::task::{Task, TaskDoc};
+use postgres::Client;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A claimed task (the same [`Task`] the file backend hands to handlers).
+pub type PgClaim = Task;
+
+/// What became of a settled task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PgSettled {
+    /// SUCCESS: kept in state `archive`.
+    Archived,
+    /// SUCCESS with the archive off: the row was deleted.
+    Deleted,
+    /// In state `error`, the reason stored in `error`.
+    Failed,
+    /// Back in the inbox, due at once.
+    Requeued,
+    /// Back in the inbox, due at this time (ms since the epoch).
+    Delayed(u64),
+    /// The row was no longer this worker's claim (its connection was lost and another worker
+    /// recovered the task, which will run again): nothing changed.
+    Lost,
+}
+
+/// One listener's counts, for `status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgStatusRow {
+    /// Event type (`""` for the root).
+    pub event_type: String,
+    /// Handler name.
+    pub handler_name: String,
+    /// Due and unclaimed.
+    pub inbox: u64,
+    /// Not yet due.
+    pub delayed: u64,
+    /// Being run.
+    pub claimed: u64,
+    /// Succeeded (archive kept).
+    pub archive: u64,
+    /// Failed for good.
+    pub error: u64,
+}
+
+/// A worker's handle on one listener's queue: its own connection, holding the worker's
+/// advisory lock for as long as it is open.
+pub struct PgQueue {
+    dsn: String,
+    client: Client,
+    listener_id: i64,
+    event_type: EventType,
+    name: HandlerName,
+    worker_key: i32,
+    keep_archive: bool,
+}
+
+impl std::fmt::Debug for PgQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgQueue")
+            .field("listener_id", &self.listener_id)
+            .field("event_type", &self.event_type)
+            .field("name", &self.name)
+            .field("worker_key", &self.worker_key)
+            .finish()
+    }
+}
+
+const CLAIM_SQL: &str = "\
+WITH c AS (
+    SELECT seq, due FROM hurah.tasks
+     WHERE listener_id = $1 AND state = 'inbox' AND due <= clock_timestamp()
+       AND NOT (seq = ANY ($4::int8[]))
+     ORDER BY due, seq LIMIT $3 FOR UPDATE SKIP LOCKED)
+UPDATE hurah.tasks t
+   SET state = 'claimed', claimed_by = $2, updated_at = clock_timestamp(),
+       started = (t.seq = (SELECT seq FROM c ORDER BY due, seq LIMIT 1))
+  FROM c
+ WHERE t.listener_id = $1 AND t.seq = c.seq
+RETURNING t.seq, t.id, t.event, t.payload::text, t.attempts, t.retry_count,
+          (extract(epoch FROM t.delivery) * 1000)::int8,
+          CASE WHEN t.delayed THEN (extract(epoch FROM t.due) * 1000)::int8 END,
+          (extract(epoch FROM t.due) * 1000)::int8";
+
+/// Settles one claimed row and marks the next one of the batch as started, in one statement.
+const SETTLE_SQL: &str = "\
+WITH s AS (
+    UPDATE hurah.tasks
+       SET state = $4, attempts = $5, retry_count = $6, error = $7::text::jsonb,
+           due = CASE WHEN $8::int8 IS NULL THEN due ELSE to_timestamp($8::int8 / 1000.0) END,
+           delayed = ($8::int8 IS NOT NULL), claimed_by = NULL, started = false,
+           updated_at = clock_timestamp()
+     WHERE listener_id = $1 AND seq = $2 AND state = 'claimed' AND claimed_by = $3
+    RETURNING 1),
+n AS (
+    UPDATE hurah.tasks SET started = true
+     WHERE listener_id = $1 AND seq = $9 AND state = 'claimed' AND claimed_by = $3
+    RETURNING 1)
+SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM n)";
+
+const DELETE_SQL: &str = "\
+WITH s AS (
+    DELETE FROM hurah.tasks
+     WHERE listener_id = $1 AND seq = $2 AND state = 'claimed' AND claimed_by = $3
+    RETURNING 1),
+n AS (
+    UPDATE hurah.tasks SET started = true
+     WHERE listener_id = $1 AND seq = $4 AND state = 'claimed' AND claimed_by = $3
+    RETURNING 1)
+SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM n)";
+
+impl PgQueue {
+    /// Connects, creates or upgrades the schema if needed, registers the listener of handler
+    /// `name` on `event_type` (so dispatches reach it from now on) and takes this worker's
+    /// advisory lock.
+    pub fn open(dsn: &str, event_type: &EventType, name: &HandlerName) -> Result<Self> {
+        let mut client = connect(dsn)?;
+        migrate(&mut client)?;
+        let listener_id: i64 = client
+            .query_one(
+                "SELECT hurah.register($1, $2)",
+                &[&event_type.to_string(), &name.as_str()],
+            )
+            .map_err(db("register listener"))?
+            .get(0);
+        let worker_key = take_worker_lock(&mut client)?;
+        Ok(PgQueue {
+            dsn: dsn.to_string(),
+            client,
+            listener_id,
+            event_type: event_type.clone(),
+            name: name.clone(),
+            worker_key,
+            keep_archive: true,
+        })
+    }
+
+    /// Keep succeeded tasks in state `archive` (default) or delete them at once.
+    pub fn set_keep_archive(&mut self, keep: bool) -> &mut Self {
+        self.keep_archive = keep;
+        self
+    }
+
+    /// The listener's id in `hurah.listeners` (its NOTIFY channel is `hurah_<id>`).
+    pub fn listener_id(&self) -> i64 {
+        self.listener_id
+    }
+
+    /// The NOTIFY channel dispatches to this listener signal.
+    pub fn channel(&self) -> String {
+        format!("hurah_{}", self.listener_id)
+    }
+
+    /// The listener's event type.
+    pub fn event_type(&self) -> &EventType {
+        &self.event_type
+    }
+
+    /// The listener's handler name.
+    pub fn name(&self) -> &HandlerName {
+        &self.name
+    }
+
+    /// This worker's key: the advisory lock `(0x68757261, key)` it holds and the `claimed_by`
+    /// of its claims.
+    pub fn worker_key(&self) -> i32 {
+        self.worker_key
+    }
+
+    /// The DSN.
+    pub fn dsn(&self) -> &str {
+        &self.dsn
+    }
+
+    /// The connection (for tests and tools).
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// True when the connection is gone (server restarted, network cut).
+    pub fn is_broken(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Opens a new connection with a new worker key. Claims made under the old key are
+    /// returned by recovery (ours included: the old lock died with the old connection).
+    pub fn reconnect(&mut self) -> Result<()> {
+        let mut client = connect(&self.dsn)?;
+        self.worker_key = take_worker_lock(&mut client)?;
+        self.client = client;
+        Ok(())
+    }
+
+    /// Claims up to `max` due tasks, in run order (due time, then sequence), skipping rows
+    /// other workers hold and the sequences in `skip`. The first one is marked started.
+    pub fn claim(&mut self, max: usize, skip: &[i64]) -> Result<Vec<Task>> {
+        let rows = self
+            .client
+            .query(
+                CLAIM_SQL,
+                &[&self.listener_id, &self.worker_key, &(max as i64), &skip],
+            )
+            .map_err(db("claim"))?;
+        let mut out: Vec<(i64, i64, Task)> = Vec::with_capacity(rows.len());
+        for r in rows {
+            let seq: i64 = r.get(0);
+            let id: String = r.get(1);
+            let event: String = r.get(2);
+            let payload: String = r.get(3);
+            let attempts: i32 = r.get(4);
+            let retry_count: i32 = r.get(5);
+            let delivery: i64 = r.get(6);
+            let not_before: Option<i64> = r.get(7);
+            let due: i64 = r.get(8);
+            let mut s = String::with_capacity(payload.len() + 200);
+            s.push_str("{\"payload\":");
+            s.push_str(&payload);
+            s.push_str(&format!(
+                ",\"sequence\":{seq},\"count\":{seq},\"delivery\":\"{}\"",
+                clock::iso8601(delivery.max(0) as u64)
+            ));
+            if retry_count > 0 {
+                s.push_str(&format!(",\"retry_count\":{retry_count}"));
+            }
+            s.push_str(&format!(
+                ",\"event\":{},\"id\":{}",
+                Value::String(event),
+                Value::String(id)
+            ));
+            if attempts > 0 {
+                s.push_str(&format!(",\"attempts\":{attempts}"));
+            }
+            if let Some(nb) = not_before {
+                s.push_str(&format!(",\"not_before\":{nb}"));
+            }
+            s.push('}');
+            let path = PathBuf::from(format!("hurah.tasks/{}/{seq}", self.listener_id));
+            let doc = TaskDoc::parse(s.as_bytes(), &path)?;
+            out.push((
+                due,
+                seq,
+                Task {
+                    doc,
+                    seq: seq as u64,
+                    path,
+                    event_type: self.event_type.clone(),
+                },
+            ));
+        }
+        out.sort_by_key(|(due, seq, _)| (*due, *seq));
+        Ok(out.into_iter().map(|(_, _, t)| t).collect())
+    }
+
+    /// Moves a claimed task to where its outcome sends it, like the file backend's
+    /// `Queue::settle`; `next` (the following task of the batch) is marked started in the same
+    /// statement.
+    pub fn settle(
+        &mut self,
+        task: &Task,
+        outcome: &Outcome,
+        max_attempts: u64,
+        backoff: Option<Duration>,
+        next: Option<u64>,
+    ) -> Result<PgSettled> {
+        let seq = task.seq as i64;
+        let next = next.map(|n| n as i64).unwrap_or(-1);
+        let now = clock::now_ms();
+        let doc = &task.doc;
+        let attempts = doc.attempts();
+        let retry_count = doc.retry_count();
+        let error = |reason: &str, class: Option<&str>, n: u64| {
+            json!({"reason": reason, "class": class, "at": clock::iso8601(now), "attempts": n})
+                .to_string()
+        };
+        let (state, attempts, retry_count, err, due, settled) = match outcome {
+            Outcome::Success if !self.keep_archive => {
+                let row = self
+                    .client
+                    .query_one(
+                        DELETE_SQL,
+                        &[&self.listener_id, &seq, &self.worker_key, &next],
+                    )
+                    .map_err(db("settle"))?;
+                return Ok(if row.get::<_, i64>(0) == 1 {
+                    PgSettled::Deleted
+                } else {
+                    PgSettled::Lost
+                });
+            }
+            Outcome::Success => (
+                "archive",
+                attempts,
+                retry_count,
+                None,
+                None,
+                PgSettled::Archived,
+            ),
+            Outcome::Failure { reason, class } => (
+                "error",
+                attempts,
+                retry_count,
+                Some(error(reason, class.as_deref(), attempts + 1)),
+                None,
+                PgSettled::Failed,
+            ),
+            Outcome::Invalid { reason } => (
+                "error",
+                attempts,
+                retry_count,
+                Some(error(reason, None, attempts + 1)),
+                None,
+                PgSettled::Failed,
+            ),
+            Outcome::Retry { delay } => {
+                let attempts = attempts + 1;
+                let retry_count = retry_count + 1;
+                if attempts > max_attempts {
+                    (
+                        "error",
+                        attempts,
+                        retry_count,
+                        Some(error(
+                            &format!("Hit retry limit which is set to: {max_attempts}."),
+                            None,
+                            attempts,
+                        )),
+                        None,
+                        PgSettled::Failed,
+                    )
+                } else {
+                    match delay.or(backoff).filter(|d| !d.is_zero()) {
+                        Some(d) => {
+                            let due = now + d.as_millis() as u64;
+                            (
+                                "inbox",
+                                attempts,
+                                retry_count,
+                                None,
+                                Some(due as i64),
+                                PgSettled::Delayed(due),
+                            )
+                        }
+                        None => (
+                            "inbox",
+                            attempts,
+                            retry_count,
+                            None,
+                            None,
+                            PgSettled::Requeued,
+                        ),
+                    }
+                }
+            }
+        };
+        let row = self
+            .client
+            .query_one(
+                SETTLE_SQL,
+                &[
+                    &self.listener_id,
+                    &seq,
+                    &self.worker_key,
+                    &state,
+                    &(attempts as i32),
+                    &(retry_count as i32),
+                    &err,
+                    &due,
+                    &next,
+                ],
+            )
+            .map_err(db("settle"))?;
+        Ok(if row.get::<_, i64>(0) == 1 {
+            settled
+        } else {
+            PgSettled::Lost
+        })
+    }
+
+    /// Puts this worker's claimed tasks that have not started back in the inbox untouched
+    /// (a stop or an error in the middle of a batch).
+    pub fn release_unstarted(&mut self) -> Result<u64> {
+        self.client
+            .execute(
+                "UPDATE hurah.tasks SET state = 'inbox', claimed_by = NULL, \
+                 updated_at = clock_timestamp() \
+                 WHERE listener_id = $1 AND state = 'claimed' AND claimed_by = $2 AND NOT started",
+                &[&self.listener_id, &self.worker_key],
+            )
+            .map_err(db("release claims"))
+    }
+
+    /// Returns the claims of dead workers (whose advisory lock can be taken) to the inbox: a
+    /// task that had started counts one attempt and goes to `error` ("worker died ...") past
+    /// `max_attempts`; one that had not started goes back untouched.
+    pub fn recover_dead_workers(&mut self, max_attempts: u64) -> Result<Recovery> {
+        let keys: Vec<i32> = self
+            .client
+            .query(
+                "SELECT DISTINCT claimed_by FROM hurah.tasks \
+                 WHERE listener_id = $1 AND state = 'claimed' AND claimed_by <> $2",
+                &[&self.listener_id, &self.worker_key],
+            )
+            .map_err(db("recover"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut rec = Recovery::default();
+        let at = clock::iso8601(clock::now_ms());
+        let limit = max_attempts as i64;
+        for key in keys {
+            let free: bool = self
+                .client
+                .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_CLASS, &key])
+                .map_err(db("recover"))?
+                .get(0);
+            if !free {
+                continue; // alive
+            }
+            let result = (|| -> Result<()> {
+                let mut tx = self.client.transaction().map_err(db("recover"))?;
+                rec.requeued += tx
+                    .execute(
+                        "UPDATE hurah.tasks SET state = 'inbox', claimed_by = NULL, \
+                         updated_at = clock_timestamp() \
+                         WHERE listener_id = $1 AND state = 'claimed' AND claimed_by = $2 \
+                         AND NOT started",
+                        &[&self.listener_id, &key],
+                    )
+                    .map_err(db("recover"))? as usize;
+                let rows = tx
+                    .query(
+                        "UPDATE hurah.tasks SET attempts = attempts + 1, claimed_by = NULL, \
+                         started = false, updated_at = clock_timestamp(), \
+                         state = CASE WHEN attempts + 1 > $3::int8 THEN 'error' ELSE 'inbox' END, \
+                         error = CASE WHEN attempts + 1 > $3::int8 THEN jsonb_build_object( \
+                           'reason', format('worker died while running the task (attempt %s, limit %s)', \
+                                            attempts + 1, $3::int8 + 1), \
+                           'class', 'WorkerDied', 'at', $4::text, 'attempts', attempts + 1) END \
+                         WHERE listener_id = $1 AND state = 'claimed' AND claimed_by = $2 \
+                         AND started RETURNING state",
+                        &[&self.listener_id, &key, &limit, &at],
+                    )
+                    .map_err(db("recover"))?;
+                for r in rows {
+                    if r.get::<_, &str>(0) == "error" {
+                        rec.failed += 1;
+                    } else {
+                        rec.requeued += 1;
+                    }
+                }
+                tx.commit().map_err(db("recover: commit"))
+            })();
+            let _ = self
+                .client
+                .execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &key]);
+            result?;
+        }
+        Ok(rec)
+    }
+
+    /// The earliest future due time of this listener's inbox (ms since the epoch), if any.
+    pub fn next_due(&mut self) -> Result<Option<u64>> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT (extract(epoch FROM min(due)) * 1000)::int8 FROM hurah.tasks \
+                 WHERE listener_id = $1 AND state = 'inbox' AND due > clock_timestamp()",
+                &[&self.listener_id],
+            )
+            .map_err(db("next due"))?;
+        Ok(row.get::<_, Option<i64>>(0).map(|v| v.max(0) as u64))
+    }
+
+    /// Delayed tasks as `(due_ms, seq)`, earliest first.
+    pub fn delayed(&mut self) -> Result<Vec<(u64, u64)>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT (extract(epoch FROM due) * 1000)::int8, seq FROM hurah.tasks \
+                 WHERE listener_id = $1 AND state = 'inbox' AND due > clock_timestamp() \
+                 ORDER BY due, seq",
+                &[&self.listener_id],
+            )
+            .map_err(db("list delayed"))?
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64))
+            .collect())
+    }
+
+    /// This listener's failed tasks as `(seq, error, payload text)`, by sequence.
+    pub fn failed(&mut self) -> Result<Vec<(u64, Value, String)>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT seq, coalesce(error, 'null'::jsonb)::text, payload::text \
+                 FROM hurah.tasks WHERE listener_id = $1 AND state = 'error' ORDER BY seq",
+                &[&self.listener_id],
+            )
+            .map_err(db("list failed"))?
+            .iter()
+            .map(|r| {
+                let e: String = r.get(1);
+                (
+                    r.get::<_, i64>(0) as u64,
+                    serde_json::from_str(&e).unwrap_or(Value::Null),
+                    r.get::<_, String>(2),
+                )
+            })
+            .collect())
+    }
+
+    /// Moves a failed task back to the inbox for another run (error cleared, attempts reset).
+    pub fn retry_failed(&mut self, seq: u64) -> Result<()> {
+        let n = self
+            .client
+            .execute(
+                "UPDATE hurah.tasks SET state = 'inbox', error = NULL, attempts = 0, \
+                 due = clock_timestamp(), delayed = false, updated_at = clock_timestamp() \
+                 WHERE listener_id = $1 AND seq = $2 AND state = 'error'",
+                &[&self.listener_id, &(seq as i64)],
+            )
+            .map_err(db("retry failed task"))?;
+        if n == 0 {
+            return Err(Error::NotFound {
+                what: format!("failed task {seq}"),
+            });
+        }
+        let _ = self
+            .client
+            .execute(&format!("NOTIFY {}", self.channel()), &[]);
+        Ok(())
+    }
+
+    /// Counts per state for every listener of the database.
+    pub fn status(client: &mut Client) -> Result<Vec<PgStatusRow>> {
+        Ok(client
+            .query(
+                "SELECT l.event_type, l.handler_name, \
+                   count(*) FILTER (WHERE t.state = 'inbox' AND t.due <= clock_timestamp()), \
+                   count(*) FILTER (WHERE t.state = 'inbox' AND t.due > clock_timestamp()), \
+                   count(*) FILTER (WHERE t.state = 'claimed'), \
+                   count(*) FILTER (WHERE t.state = 'archive'), \
+                   count(*) FILTER (WHERE t.state = 'error') \
+                 FROM hurah.listeners l LEFT JOIN hurah.tasks t ON t.listener_id = l.id \
+                 GROUP BY l.id ORDER BY l.event_type, l.handler_name",
+                &[],
+            )
+            .map_err(db("status"))?
+            .iter()
+            .map(|r| PgStatusRow {
+                event_type: r.get(0),
+                handler_name: r.get(1),
+                inbox: r.get::<_, i64>(2) as u64,
+                delayed: r.get::<_, i64>(3) as u64,
+                claimed: r.get::<_, i64>(4) as u64,
+                archive: r.get::<_, i64>(5) as u64,
+                error: r.get::<_, i64>(6) as u64,
+            })
+            .collect())
+    }
+
+    /// Deletes archived tasks older than `older_than`; returns how many.
+    pub fn purge_archive(client: &mut Client, older_than: Duration) -> Result<u64> {
+        client
+            .execute(
+                "DELETE FROM hurah.tasks WHERE state = 'archive' \
+                 AND updated_at < clock_timestamp() - make_interval(secs => $1)",
+                &[&older_than.as_secs_f64()],
+            )
+            .map_err(db("purge"))
+    }
+}
+
+/// Takes a session advisory lock on a fresh random worker key that no leftover claim uses
+/// (claims of a dead worker with a recycled key are left for recovery).
+fn take_worker_lock(client: &mut Client) -> Result<i32> {
+    for _ in 0..64 {
+        let key = random_key();
+        let row = client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, $2) AND NOT EXISTS ( \
+                   SELECT 1 FROM hurah.tasks WHERE state = 'claimed' AND claimed_by = $2)",
+                &[&LOCK_CLASS, &key],
+            )
+            .map_err(db("take worker lock"))?;
+        if row.get::<_, bool>(0) {
+            return Ok(key);
+        }
+        let _ = client.execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &key]);
+    }
+    Err(Error::Database {
+        what: "take worker lock".into(),
+        reason: "no free worker key after 64 tries".into(),
+    })
+}
+
+fn random_key() -> i32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(clock::now_ms());
+    h.write_u32(std::process::id());
+    let k = (h.finish() & 0x7fff_ffff) as i32;
+    k.max(1)
+}

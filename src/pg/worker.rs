@@ -1,0 +1,414 @@
+//! Workers on PostgreSQL: [`pg_handle_once`] (the original `handle()`: everything due, once) and
+//! [`PgWorker`], the long-running loop that sleeps on `LISTEN` until tasks arrive, with a
+//! precise timer for the next delayed task and a slow safety poll.
+
+use super::queue::{PgQueue, PgSettled};
+use super::{connect, db};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::handler::{Handler, Level};
+use crate::outcome::Outcome;
+use crate::task::Task;
+use crate::worker::{RunStats, WorkerOptions};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::Client;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Default claim batch size.
+pub const DEFAULT_BATCH: usize = 32;
+
+/// Longest uninterrupted wait, so a stop request is seen within this time while idle.
+const STOP_CHECK: Duration = Duration::from_millis(250);
+
+fn log(handler: &mut dyn Handler, verbosity: Level, level: Level, msg: &str) {
+    if level <= verbosity {
+        handler.log(level, msg);
+    }
+}
+
+/// Runs one claimed batch in order; settles each task as it finishes (marking the next one
+/// started in the same statement). Returns early, releasing the unstarted rest, when `stop`
+/// says so between tasks.
+fn run_batch(
+    queue: &mut PgQueue,
+    handler: &mut dyn Handler,
+    batch: Vec<Task>,
+    verbosity: Level,
+    retried: &mut Vec<i64>,
+    stop: &mut dyn FnMut(&RunStats) -> bool,
+    stats: &mut RunStats,
+) -> Result<()> {
+    let n = batch.len();
+    for (i, task) in batch.iter().enumerate() {
+        let outcome = handler.handle_task(task);
+        stats.handled += 1;
+        let max = handler.max_attempts();
+        let backoff = match &outcome {
+            Outcome::Retry { delay: None } => handler.retry_delay(task.attempt()),
+            _ => None,
+        };
+        let seq = task.sequence();
+        match &outcome {
+            Outcome::Failure { reason, class } => log(
+                handler,
+                verbosity,
+                Level::Warning,
+                &format!(
+                    "Task {seq} failed: {reason}{}",
+                    class
+                        .as_ref()
+                        .map(|c| format!(" ({c})"))
+                        .unwrap_or_default()
+                ),
+            ),
+            Outcome::Invalid { reason } => log(
+                handler,
+                verbosity,
+                Level::Warning,
+                &format!("Task {seq} invalid: {reason}"),
+            ),
+            _ => {}
+        }
+        let stopping = stop(stats);
+        let next = if stopping {
+            None
+        } else {
+            batch.get(i + 1).map(|t| t.sequence())
+        };
+        match queue.settle(task, &outcome, max, backoff, next)? {
+            PgSettled::Archived | PgSettled::Deleted => stats.succeeded += 1,
+            PgSettled::Failed => {
+                if matches!(outcome, Outcome::Retry { .. }) {
+                    log(
+                        handler,
+                        verbosity,
+                        Level::Warning,
+                        &format!("Task {seq} hit retry limit which is set to: {max}"),
+                    );
+                }
+                stats.failed += 1
+            }
+            PgSettled::Requeued => {
+                retried.push(seq as i64);
+                stats.retried += 1
+            }
+            PgSettled::Delayed(_) => stats.retried += 1,
+            PgSettled::Lost => log(
+                handler,
+                verbosity,
+                Level::Warning,
+                &format!("Task {seq}: claim lost (connection dropped); it will run again"),
+            ),
+        }
+        if stopping && i + 1 < n {
+            queue.release_unstarted()?;
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Processes every task due in `queue` once, in order, then returns (the original
+/// `AbstractHandler::handle()`), claiming in batches of `DEFAULT_BATCH`. Dead workers' claims
+/// are recovered first. A RETRY without backoff waits for the next call, as in the file
+/// backend.
+pub fn pg_handle_once(queue: &mut PgQueue, handler: &mut dyn Handler) -> Result<RunStats> {
+    let verbosity = Level::from_env();
+    let mut stats = RunStats::default();
+    let rec = queue.recover_dead_workers(handler.max_attempts())?;
+    stats.recovered += rec.requeued as u64;
+    stats.failed += rec.failed as u64;
+    let mut retried = Vec::new();
+    loop {
+        let batch = queue.claim(DEFAULT_BATCH, &retried)?;
+        if batch.is_empty() {
+            break;
+        }
+        let r = run_batch(
+            queue,
+            handler,
+            batch,
+            verbosity,
+            &mut retried,
+            &mut |_| false,
+            &mut stats,
+        );
+        if let Err(e) = r {
+            let _ = queue.release_unstarted();
+            return Err(e);
+        }
+    }
+    Ok(stats)
+}
+
+/// Stops a running [`PgWorker`] from any thread: the current task finishes, unstarted claims
+/// go back, and `run` returns (within 250 ms when idle).
+#[derive(Clone, Debug, Default)]
+pub struct PgStopHandle(Arc<AtomicBool>);
+
+impl PgStopHandle {
+    /// Asks the worker to stop after the current task.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`PgStopHandle::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A long-running worker serving one or more listeners on PostgreSQL in one thread. Each
+/// queue has its own connection (holding its worker lock); one more connection `LISTEN`s.
+pub struct PgWorker<'h> {
+    entries: Vec<(PgQueue, Box<dyn Handler + 'h>)>,
+    stop: PgStopHandle,
+    batch: usize,
+    listen: Option<Client>,
+}
+
+impl Default for PgWorker<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'h> PgWorker<'h> {
+    /// An empty worker.
+    pub fn new() -> Self {
+        PgWorker {
+            entries: Vec::new(),
+            stop: PgStopHandle::default(),
+            batch: DEFAULT_BATCH,
+            listen: None,
+        }
+    }
+
+    /// Adds a listener's queue and the handler that runs its tasks.
+    pub fn add(&mut self, queue: PgQueue, handler: Box<dyn Handler + 'h>) -> &mut Self {
+        self.entries.push((queue, handler));
+        self
+    }
+
+    /// Claim batch size (default 32; 1 claims one task at a time).
+    pub fn set_batch(&mut self, batch: usize) -> &mut Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// A handle that stops this worker from another thread.
+    pub fn stop_handle(&self) -> PgStopHandle {
+        self.stop.clone()
+    }
+
+    fn listen(&mut self) -> Result<()> {
+        let Some((q, _)) = self.entries.first() else {
+            return Ok(());
+        };
+        let mut c = connect(q.dsn())?;
+        let sql: String = self
+            .entries
+            .iter()
+            .map(|(q, _)| format!("LISTEN {};", q.channel()))
+            .collect();
+        c.batch_execute(&sql).map_err(db("listen"))?;
+        self.listen = Some(c);
+        Ok(())
+    }
+
+    fn broken(&self) -> bool {
+        self.listen.as_ref().is_none_or(|c| c.is_closed())
+            || self.entries.iter().any(|(q, _)| q.is_broken())
+    }
+
+    /// Reconnects everything that is broken, with backoff, until it works or `give_up` says so.
+    fn reconnect(&mut self, log_to: Level, give_up: &dyn Fn() -> bool) -> Result<()> {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let mut result = Ok(());
+            for (q, _) in &mut self.entries {
+                if q.is_broken() {
+                    result = result.and_then(|_| q.reconnect());
+                }
+            }
+            if result.is_ok() && self.listen.as_ref().is_none_or(|c| c.is_closed()) {
+                result = self.listen();
+            }
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    if give_up() {
+                        return Err(e);
+                    }
+                    if let Some((_, h)) = self.entries.first_mut() {
+                        log(
+                            h.as_mut(),
+                            log_to,
+                            Level::Warning,
+                            &format!("{e}; reconnecting in {wait:?}"),
+                        );
+                    }
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Runs until a limit, a stop request or (with `stop_when_empty`) an empty queue. Uses
+    /// `max_jobs`, `max_time`, `memory_limit`, `stop_when_empty` and `rescan_interval` (the
+    /// safety poll and dead-worker recovery period) of `options`. A lost connection (server
+    /// restarted) is reopened with backoff; nothing is lost, tasks that were running when it
+    /// dropped run again (at-least-once).
+    pub fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
+        let verbosity = Level::from_env();
+        let start = Instant::now();
+        let deadline = options.max_time.map(|t| start + t);
+        let mut stats = RunStats::default();
+        if self.entries.is_empty() {
+            return Ok(stats);
+        }
+        self.listen()?;
+        let mut last_poll = Instant::now() - options.rescan_interval;
+        let stop = self.stop.clone();
+        let limit_hit = |s: &RunStats| {
+            stop.is_stopped()
+                || options.max_jobs.is_some_and(|m| s.handled >= m)
+                || deadline.is_some_and(|d| Instant::now() >= d)
+                || options
+                    .memory_limit
+                    .is_some_and(|m| crate::worker::resident_memory() > m)
+        };
+        loop {
+            if limit_hit(&stats) {
+                break;
+            }
+            let round = self.round(options, &mut stats, &mut last_poll, verbosity, &limit_hit);
+            let worked = match round {
+                Ok(w) => w,
+                Err(Error::Database { .. }) if self.broken() => {
+                    let give_up =
+                        || stop.is_stopped() || deadline.is_some_and(|d| Instant::now() >= d);
+                    self.reconnect(verbosity, &give_up)?;
+                    last_poll = Instant::now() - options.rescan_interval;
+                    continue;
+                }
+                Err(e) => {
+                    for (q, _) in &mut self.entries {
+                        let _ = q.release_unstarted();
+                    }
+                    return Err(e);
+                }
+            };
+            if worked {
+                continue;
+            }
+            if options.stop_when_empty {
+                break;
+            }
+            // Idle: sleep until a NOTIFY, the next due time, the safety poll or the deadline.
+            let mut next_due: Option<u64> = None;
+            let mut failed = None;
+            for (q, _) in &mut self.entries {
+                match q.next_due() {
+                    Ok(Some(d)) => next_due = Some(next_due.map_or(d, |n: u64| n.min(d))),
+                    Ok(None) => {}
+                    Err(e) => failed = Some(e),
+                }
+            }
+            if failed.is_some() && self.broken() {
+                continue; // the next round reconnects
+            }
+            let now = Instant::now();
+            let mut wake_at = last_poll + options.rescan_interval;
+            if let Some(d) = next_due {
+                let in_ms = d.saturating_sub(clock::now_ms());
+                wake_at = wake_at.min(now + Duration::from_millis(in_ms));
+            }
+            if let Some(d) = deadline {
+                wake_at = wake_at.min(d);
+            }
+            loop {
+                let left = wake_at.saturating_duration_since(Instant::now());
+                if left.is_zero() || stop.is_stopped() {
+                    break;
+                }
+                let Some(listen) = self.listen.as_mut() else {
+                    break;
+                };
+                let got = {
+                    let mut n = listen.notifications();
+                    let first = n.timeout_iter(left.min(STOP_CHECK)).next();
+                    match first {
+                        Ok(Some(_)) => {
+                            // Coalesce: drain whatever else already arrived.
+                            while let Ok(Some(_)) = n.iter().next() {}
+                            Some(true)
+                        }
+                        Err(_) => Some(false), // connection lost: the next round reconnects
+                        Ok(None) => None,
+                    }
+                };
+                if got.is_some() || listen.is_closed() {
+                    break;
+                }
+            }
+        }
+        for (q, _) in &mut self.entries {
+            let _ = q.release_unstarted();
+        }
+        Ok(stats)
+    }
+
+    /// One pass over every listener: recovery when the safety poll is due, then one batch each.
+    /// Returns whether any task was claimed.
+    fn round(
+        &mut self,
+        options: &WorkerOptions,
+        stats: &mut RunStats,
+        last_poll: &mut Instant,
+        verbosity: Level,
+        limit_hit: &dyn Fn(&RunStats) -> bool,
+    ) -> Result<bool> {
+        if last_poll.elapsed() >= options.rescan_interval {
+            for (q, h) in &mut self.entries {
+                let rec = q.recover_dead_workers(h.max_attempts())?;
+                stats.recovered += rec.requeued as u64;
+                stats.failed += rec.failed as u64;
+            }
+            *last_poll = Instant::now();
+        }
+        let mut worked = false;
+        for (q, h) in &mut self.entries {
+            if limit_hit(stats) {
+                break;
+            }
+            let want = match options.max_jobs {
+                Some(m) => (m.saturating_sub(stats.handled) as usize).clamp(1, self.batch),
+                None => self.batch,
+            };
+            let batch = q.claim(want, &[])?;
+            if batch.is_empty() {
+                continue;
+            }
+            worked = true;
+            let mut retried = Vec::new();
+            let r = run_batch(
+                q,
+                h.as_mut(),
+                batch,
+                verbosity,
+                &mut retried,
+                &mut |s| limit_hit(s),
+                stats,
+            );
+            if let Err(e) = r {
+                let _ = q.release_unstarted();
+                return Err(e);
+            }
+        }
+        Ok(worked)
+    }
+}
