@@ -67,12 +67,22 @@ impl PgDispatcher {
         &self.dsn
     }
 
-    fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+    /// Runs `f` on the connection. When it fails because the connection was lost (server
+    /// restarted, session terminated), `f` is run once more on a fresh connection. If the
+    /// lost connection had committed before its reply was lost, the event is then delivered
+    /// twice: dispatch is at-least-once across a connection loss, as claims are.
+    fn with_client<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
         let mut guard = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_closed() {
             *guard = connect(&self.dsn)?;
         }
-        f(&mut guard)
+        match f(&mut guard) {
+            Err(Error::Database { .. }) if guard.is_closed() => {
+                *guard = connect(&self.dsn)?;
+                f(&mut guard)
+            }
+            other => other,
+        }
     }
 
     /// Dispatches `payload` (JSON text) now.
@@ -96,7 +106,7 @@ impl PgDispatcher {
             let rows = c
                 .query(DISPATCH_SQL, &[&et, &payload, &not_before, &id])
                 .map_err(db("dispatch"))?;
-            Ok(receipt(id, rows))
+            Ok(receipt(id.clone(), rows))
         })
     }
 

@@ -219,7 +219,7 @@ impl<'h> PgWorker<'h> {
     }
 
     fn broken(&self) -> bool {
-        self.listen.as_ref().is_none_or(|c| c.is_closed())
+        self.listen.as_ref().map_or(true, |c| c.is_closed())
             || self.entries.iter().any(|(q, _)| q.is_broken())
     }
 
@@ -233,7 +233,7 @@ impl<'h> PgWorker<'h> {
                     result = result.and_then(|_| q.reconnect());
                 }
             }
-            if result.is_ok() && self.listen.as_ref().is_none_or(|c| c.is_closed()) {
+            if result.is_ok() && self.listen.as_ref().map_or(true, |c| c.is_closed()) {
                 result = self.listen();
             }
             match result {
