@@ -17,6 +17,8 @@ mod delayed;
 mod dispatch;
 #[path = "hurah/failed.rs"]
 mod failed;
+#[path = "hurah/migrate.rs"]
+mod migrate;
 #[path = "hurah/purge.rs"]
 mod purge;
 #[path = "hurah/status.rs"]
@@ -54,6 +56,8 @@ enum Command {
     Delayed(delayed::DelayedCommand),
     /// Delete old archived tasks
     Purge(purge::PurgeArgs),
+    /// Create or upgrade the PostgreSQL schema (hurah migrate postgresql://...)
+    Migrate(migrate::MigrateArgs),
 }
 
 /// Selects tasks: shared by `failed` and `delayed`.
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Dispatch(a) => dispatch::run(a),
         Command::Delayed(c) => delayed::run(c),
         Command::Purge(a) => purge::run(a),
+        Command::Migrate(a) => migrate::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
