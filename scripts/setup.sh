@@ -24,3 +24,60 @@ if ! command -v cbindgen >/dev/null 2>&1; then
   echo "setup: installing cbindgen (generates include/hurah.h)"
   cargo install cbindgen --locked --version '^0.29'
 fi
+
+# PostgreSQL backend (src/pg): its tests (tests/pg_*.rs, tests/backend_behaviour.rs) need a real
+# server and create a throw-away database per test on $HURAH_TEST_PG (default
+# postgresql://postgres@127.0.0.1:5432/postgres). Uses the server already listening on
+# 127.0.0.1:5432 if there is one; otherwise installs Debian's postgresql, starts its cluster and
+# lets the postgres role in over 127.0.0.1 without a password (a test machine). Also installs
+# libssl-dev, which the TLS connector (sslmode=prefer/require) builds against.
+ensure_postgres() {
+  local SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  if ! dpkg -s libssl-dev >/dev/null 2>&1; then
+    echo "setup: installing libssl-dev"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends libssl-dev
+  fi
+  if [ -n "${HURAH_TEST_PG:-}" ]; then
+    echo "setup: PostgreSQL tests use HURAH_TEST_PG (not checked here)"
+    return 0
+  fi
+  pg_up() {
+    if command -v pg_isready >/dev/null 2>&1; then
+      pg_isready -q -h 127.0.0.1 -p 5432
+    else
+      (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+    fi
+  }
+  if pg_up; then
+    echo "setup: using the PostgreSQL server on 127.0.0.1:5432"
+    return 0
+  fi
+  if ! dpkg -s postgresql >/dev/null 2>&1; then
+    echo "setup: installing postgresql"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends postgresql
+  fi
+  local ver
+  ver=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  if ! pg_lsclusters -h 2>/dev/null | awk '{print $1" "$2}' | grep -qx "$ver main"; then
+    $SUDO pg_createcluster "$ver" main
+  fi
+  local hba="/etc/postgresql/$ver/main/pg_hba.conf"
+  if ! $SUDO grep -q '^host all postgres 127.0.0.1/32 trust' "$hba"; then
+    # First match wins: put the test rule on top.
+    $SUDO sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+  fi
+  $SUDO pg_ctlcluster "$ver" main start 2>/dev/null || $SUDO pg_ctlcluster "$ver" main reload
+  for _ in $(seq 1 50); do
+    if pg_up; then
+      echo "setup: PostgreSQL $ver started on 127.0.0.1:5432"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "setup: PostgreSQL did not come up on 127.0.0.1:5432" >&2
+  return 1
+}
+ensure_postgres
