@@ -14,6 +14,8 @@
 
 #[path = "../bench/torture.rs"]
 mod campaign;
+#[path = "../fuzz/props.rs"]
+mod props;
 
 use hurah::*;
 use std::fs;
@@ -463,7 +465,14 @@ fn listener_deleted_under_a_running_worker_is_a_clear_error_or_ignored_and_nothi
     for i in 0..5 {
         disp.dispatch(&ty, &format!("{{\"k\":\"b{i}\"}}")).unwrap();
     }
-    let served = wait_runs(10);
+    let t = Instant::now();
+    while runs.lock().unwrap().len() < 10
+        && !worker.is_finished()
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let served = runs.lock().unwrap().len();
     stop.stop();
     let result = worker.join().unwrap();
     if served < 10 {
@@ -971,4 +980,46 @@ fn task_content_is_never_executed_by_the_core_or_the_shell_runner() {
     assert_eq!(files(&l.state_dir(State::Archive)).len(), 7);
     assert!(!marker.exists(), "task content was executed");
     assert_eq!(files(d.path()), [root], "nothing created outside the root");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Fuzzing: the committed corpus (with the inputs that found bugs) and a bounded mutation run
+// on stable. `HURAH_FUZZ_SECONDS=N` makes each run time-bounded instead (scripts/fuzz.sh uses
+// it when cargo-fuzz cannot run).
+
+fn fuzz(target: &str, iterations: u64) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let (iterations, deadline) = match std::env::var("HURAH_FUZZ_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        Some(s) => (u64::MAX, Some(Instant::now() + Duration::from_secs(s))),
+        None => (iterations, None),
+    };
+    let seed = std::env::var("HURAH_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(clock::now_ms);
+    let n = props::replay_and_mutate(&dir, target, iterations, deadline, seed);
+    eprintln!("fuzz {target}: corpus + {n} mutations (seed {seed})");
+}
+
+#[test]
+fn fuzz_task_file_parser_never_panics_and_accepted_files_round_trip() {
+    fuzz("task_doc", 5_000);
+}
+
+#[test]
+fn fuzz_event_types_and_handler_names_accept_only_safe_path_components() {
+    fuzz("names", 20_000);
+}
+
+#[test]
+fn fuzz_task_and_delayed_file_names_parse_back_what_the_library_writes() {
+    fuzz("file_names", 20_000);
+}
+
+#[test]
+fn fuzz_dispatch_accepts_exactly_the_json_the_worker_can_read() {
+    fuzz("dispatch_payload", 1_500);
 }
