@@ -94,7 +94,8 @@ echo
 echo "## 3. Faults and 5. security (\`cargo test --release --test torture\`)"
 echo
 echo '```'
-grep -E '^test |test result' "$out/tests.txt" | sort
+grep -E '^test ' "$out/tests.txt" | sort
+grep -E 'test result' "$out/tests.txt"
 grep -E '^SKIPPED' "$out/tests.txt" || true
 echo '```'
 echo
