@@ -54,6 +54,100 @@ report() { # title file
   echo
 }
 
+# --- Watching PHP workers (issue 4 point 9, issue 6 point 7) ---------------------------------
+# Wake latency with the inotify floor, throughput with 1 and 2 worker processes, worker RSS over
+# many tasks, delayed-task lateness. The PHP processes load a private copy of the extension, so
+# a concurrent `make ext` cannot swap it under a running benchmark.
+WAKE_N=${WAKE_N:-5000}
+WAKE_GAP_US=${WAKE_GAP_US:-1000}
+WAKE_ROUNDS=${WAKE_ROUNDS:-3}
+TP_N=${TP_N:-20000}
+TP_ROUNDS=${TP_ROUNDS:-3}
+RSS_N=${RSS_N:-$([ "${LONG:-0}" = 1 ] && echo 1000000 || echo 100000)}
+LATE_N=${LATE_N:-10000}
+LATE_SPAN=${LATE_SPAN:-10}
+LATE_ROUNDS=${LATE_ROUNDS:-2}
+
+worker_sections() {
+  local so dir kv f
+  so=$(mktemp --suffix=.so); cp build/hurah.so "$so"
+  dir="$SHM/hurah-bench-worker"; mkdir -p "$dir"
+  local WPHP=(php -n -d extension="$so" -d memory_limit=-1)
+  export HURAH_SO="$so"
+  cargo build --release -q -p hurah --example inotify_floor
+  f=$(mktemp)
+  g() { awk -v k="$1" '$1 == k { print $2 }' "$f"; }
+  pf() { awk -v a="$1" -v t="$2" 'BEGIN { print (a <= t ? "yes" : "**no**") }'; }
+
+  echo "## Watching PHP workers"
+  echo
+  echo "tmpfs, fsync never, no-op handleTask(). Load average when this part started: $(cut -d' ' -f1-3 /proc/loadavg) (2 cores shared with other builds: tails are sensitive to it)."
+  echo
+  echo "### Wake latency: dispatch() returns in one process → handleTask() entry in a watching worker"
+  echo
+  echo "$WAKE_N events, one every ~$WAKE_GAP_US µs (the worker is asleep on inotify each time); hrtime (CLOCK_MONOTONIC) in both processes. The floor is rename() returning in one thread → another thread waking from inotify, measured just before each round (target/release/examples/inotify_floor): raw = a thread blocked in read() on the inotify fd; notify = the notify crate's thread → channel → consumer thread, the path the worker uses. Negative values: the worker entered handleTask() before dispatch() had returned. Targets: p50 ≤ 300 µs, p99 ≤ 2000 µs. µs:"
+  echo
+  echo "| round | floor raw p50 / p99 / max | floor notify p50 / p99 / max | wake p50 | wake p90 | wake p99 | wake max | from dispatch() call start p50 | dispatch() call p50 | p50 ≤ 300 | p99 ≤ 2000 |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|"
+  for r in $(seq "$WAKE_ROUNDS"); do
+    { target/release/examples/inotify_floor "$dir/floor" "$WAKE_N" "$WAKE_GAP_US"
+      "${WPHP[@]}" bench/php_wake.php "$dir" "$WAKE_N" "$WAKE_GAP_US"; } > "$f"
+    echo "| $r | $(g floor_raw_p50) / $(g floor_raw_p99) / $(g floor_raw_max) | $(g floor_notify_p50) / $(g floor_notify_p99) / $(g floor_notify_max) | $(g wake_p50) | $(g wake_p90) | $(g wake_p99) | $(g wake_max) | $(g call_p50) | $(g dispatch_p50) | $(pf "$(g wake_p50)" 300) | $(pf "$(g wake_p99)" 2000) |"
+  done
+  echo
+
+  echo "### Throughput: watching PHP worker processes on one listener, $TP_N events"
+  echo
+  echo "Best of $TP_ROUNDS rounds. drain: the events are queued first, then the workers start together; end-to-end: the workers watch while one PHP process dispatches as fast as it can, timed from the first dispatch() call to the last handleTask() entry. Limits from bench_limit in the same run (best of the same rounds): handle = rename to claimed/, read, rename to archive/; dispatch = the protocol limit (bare create/write/rename + a stat per level + tracking.json)."
+  echo
+  for r in $(seq "$TP_ROUNDS"); do
+    "$LIMIT" "$dir/l" "$TP_N" 1 never
+    for k in 1 2; do
+      for m in drain e2e; do "${WPHP[@]}" bench/php_throughput.php "$dir" "$TP_N" "$k" "$m"; done
+    done
+  done | awk '$1 ~ /_us$|^limit_/ { if (!($1 in m) || $2 < m[$1]) m[$1] = $2 } $1 ~ /_split$/ { s[$1] = $2 } END { for (k in m) print k, m[k]; for (k in s) print k, s[k] }' > "$f"
+  local lh lp
+  lh=$(g limit_handle_bare); lp=$(g limit_dispatch_protocol)
+  local lpipe lser
+  lpipe=$(awk -v a="$lh" -v b="$lp" 'BEGIN { printf "%.3f", (a > b ? a : b) }')
+  lser=$(awk -v a="$lh" -v b="$lp" 'BEGIN { printf "%.3f", a + b }')
+  rate() { awk -v u="$1" 'BEGIN { printf "%.0f", 1e6 / u }'; }
+  frac() { awk -v l="$1" -v u="$2" 'BEGIN { printf "%.2f", l / u }'; }
+  echo "| measure | µs/event | events/s | fraction of the limit (≥ 0.67 wanted) |"
+  echo "|---|---:|---:|---|"
+  echo "| limit: handle, 1 core | $lh | $(rate "$lh") | |"
+  echo "| limit: dispatch (protocol), 1 core | $lp | $(rate "$lp") | |"
+  echo "| PHP drain, 1 worker | $(g drain_1_us) | $(rate "$(g drain_1_us)") | $(frac "$lh" "$(g drain_1_us)") of the handle limit |"
+  echo "| PHP drain, 2 workers (split $(g drain_2_split)) | $(g drain_2_us) | $(rate "$(g drain_2_us)") | $(frac "$lh" "$(g drain_2_us)") of the 1-core handle limit, $(frac "$(awk -v a="$lh" 'BEGIN { print a / 2 }')" "$(g drain_2_us)") of 2 × it |"
+  echo "| PHP end-to-end, 1 worker (producer's own dispatch: $(g e2e_1_dispatch_us) µs/event) | $(g e2e_1_us) | $(rate "$(g e2e_1_us)") | $(frac "$lpipe" "$(g e2e_1_us)") of the pipelined limit max(dispatch, handle) = $lpipe, $(frac "$lser" "$(g e2e_1_us)") of the 1-core limit dispatch + handle = $lser |"
+  echo "| PHP end-to-end, 2 workers (split $(g e2e_2_split); producer: $(g e2e_2_dispatch_us) µs/event) | $(g e2e_2_us) | $(rate "$(g e2e_2_us)") | $(frac "$lpipe" "$(g e2e_2_us)") of the pipelined limit, $(frac "$lser" "$(g e2e_2_us)") of the 1-core limit |"
+  echo
+
+  echo "### Worker memory over $RSS_N tasks"
+  echo
+  echo "One watching PHP worker; the tasks are dispatched in batches of 10000 and archive/ is emptied between batches. Target: RSS flat (± 5 MB) after warm-up."
+  echo
+  "${WPHP[@]}" bench/php_rss.php "$dir" "$RSS_N" 10000 > "$f"
+  kb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
+  echo "| tasks | RSS before watch() | RSS after 10000 tasks | RSS at the end | growth after warm-up | memory_get_usage() after 10000 / at the end | wall time |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| $(g rss_tasks) | $(kb "$(g rss_before_kb)") | $(kb "$(g rss_warm_kb)") | $(kb "$(g rss_end_kb)") | $(g rss_growth_kb) kB | $(g php_mem_warm_kb) kB / $(g php_mem_end_kb) kB | $(g rss_seconds) s |"
+  echo
+
+  echo "### Delayed tasks: lateness of handleTask() entry after the due time"
+  echo
+  echo "$LATE_N tasks dispatched with at: due times spread evenly over $LATE_SPAN s (first due 1.5 s after dispatching starts) to a watching PHP worker; lateness = microtime at handleTask() entry − due time. Targets: p99 ≤ 2 ms, max ≤ 10 ms. ms:"
+  echo
+  echo "| round | p50 | p90 | p99 | max | run early | p99 ≤ 2 | max ≤ 10 |"
+  echo "|---|---:|---:|---:|---:|---:|---|---|"
+  for r in $(seq "$LATE_ROUNDS"); do
+    "${WPHP[@]}" bench/php_lateness.php "$dir" "$LATE_N" "$LATE_SPAN" > "$f"
+    echo "| $r | $(g late_p50) | $(g late_p90) | $(g late_p99) | $(g late_max) | $(g early_count) | $(pf "$(g late_p99)" 2) | $(pf "$(g late_max)" 10) |"
+  done
+  echo
+  rm -rf "$dir" "$so" "$f"
+}
+
 {
   echo "# Benchmarks"
   echo
@@ -66,6 +160,7 @@ report() { # title file
   done
   measure "$DISK" "$N_DISK" 1 always > "$out"
   report "disk ($(df -T "$PWD" | awk 'NR==2 {print $2}')), fsync always, $N_DISK events to 1 listener" "$out"
+  [ "${WORKER_BENCH:-1}" = 0 ] || worker_sections
 } | tee BENCHMARKS.md.tmp
 mv BENCHMARKS.md.tmp BENCHMARKS.md
 rm -f "$out"

@@ -133,10 +133,8 @@ mod tests {
         names
             .iter()
             .map(|(t, n)| {
-                let l = Layout::new(dir).listener(
-                    &EventType::parse(t).unwrap(),
-                    &HandlerName::new(n).unwrap(),
-                );
+                let l = Layout::new(dir)
+                    .listener(&EventType::parse(t).unwrap(), &HandlerName::new(n).unwrap());
                 Queue::open(l.clone(), FsyncPolicy::Never).unwrap();
                 l
             })
