@@ -10,6 +10,14 @@ pub fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Microseconds since the Unix epoch, now.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_micros() as u64
+}
+
 /// `2023-10-02T13:18:35+00:00` for a time in ms since the epoch (UTC, as PHP's `c` format with
 /// the CLI's default time zone).
 pub fn iso8601(ms: u64) -> String {
