@@ -454,3 +454,87 @@ fn status_failed_retry_and_purge() {
         .get(0);
     assert_eq!(n, 0);
 }
+
+#[test]
+fn group_commit_settles_like_per_task_settles() {
+    let db = TestDb::new();
+    let q = PgQueue::open(&db.dsn, &et("a"), &hn("h")).unwrap();
+    let d = PgDispatcher::new(&db.dsn).unwrap();
+    for code in 0..5 {
+        d.dispatch(&et("a"), &code.to_string()).unwrap();
+    }
+    for i in 10..50 {
+        d.dispatch(&et("a"), &i.to_string()).unwrap();
+    }
+    let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let s2 = Arc::clone(&seen);
+    let mut w = PgWorker::new();
+    w.set_batch(7).set_group_commit(true);
+    w.add(
+        q,
+        Box::new(Quiet(move |t: &Task| {
+            let v = t.payload().as_u64().unwrap();
+            s2.lock().unwrap().push(v);
+            if v < 5 {
+                Outcome::from_code(v as i64)
+            } else {
+                Outcome::Success
+            }
+        })),
+    );
+    let s = w
+        .run(&WorkerOptions {
+            stop_when_empty: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((s.handled, s.succeeded, s.failed), (45, 41, 4), "{s:?}");
+    let v = seen.lock().unwrap().clone();
+    let mut sorted = v.clone();
+    sorted.sort();
+    assert_eq!(v, sorted, "ascending order across batches");
+    let mut q = PgQueue::open(&db.dsn, &et("a"), &hn("h")).unwrap();
+    let reasons: Vec<String> = q
+        .failed()
+        .unwrap()
+        .into_iter()
+        .map(|(_, e, _)| e["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reasons[0], "Task failed");
+    assert_eq!(reasons[1], "Hit retry limit which is set to: 0.");
+    assert_eq!(reasons[2], "Task was invalid");
+}
+
+#[test]
+fn worker_dying_mid_batch_charges_only_the_running_task() {
+    let db = TestDb::new();
+    let mut dying = PgQueue::open(&db.dsn, &et("a"), &hn("h")).unwrap();
+    let d = PgDispatcher::new(&db.dsn).unwrap();
+    for i in 1..=3 {
+        d.dispatch(&et("a"), &i.to_string()).unwrap();
+    }
+    let batch = dying.claim(3, &[]).unwrap();
+    assert_eq!(batch.len(), 3);
+    // Task 1 finished (not settled yet, group commit), task 2 is running, task 3 waits.
+    dying
+        .mark_started(Some(batch[0].sequence()), batch[1].sequence())
+        .unwrap();
+    drop(dying);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut q = PgQueue::open(&db.dsn, &et("a"), &hn("h")).unwrap();
+    let mut runs = Vec::new();
+    let s = pg_handle_once(
+        &mut q,
+        &mut Quiet(|t: &Task| {
+            runs.push((t.payload().as_u64().unwrap(), t.attempt()));
+            Outcome::Success
+        }),
+    )
+    .unwrap();
+    // maxAttempts 0: the running task used its only run; the others run as if new.
+    assert_eq!((s.recovered, s.failed), (2, 1), "{s:?}");
+    assert_eq!(runs, [(1, 1), (3, 1)]);
+    let f = q.failed().unwrap();
+    assert_eq!(f[0].0, 2);
+    assert_eq!(f[0].1["class"], "WorkerDied");
+}

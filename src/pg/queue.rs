@@ -81,7 +81,7 @@ impl std::fmt::Debug for PgQueue {
 const CLAIM_SQL: &str = "\
 WITH c AS (
     SELECT seq, due FROM hurah.tasks
-     WHERE listener_id = $1 AND state = 'inbox' AND due <= clock_timestamp()
+     WHERE listener_id = $1 AND state = 'inbox' AND due <= statement_timestamp()
        AND NOT (seq = ANY ($4::int8[]))
      ORDER BY due, seq LIMIT $3 FOR UPDATE SKIP LOCKED)
 UPDATE hurah.tasks t
@@ -276,94 +276,29 @@ impl PgQueue {
     ) -> Result<PgSettled> {
         let seq = task.seq as i64;
         let next = next.map(|n| n as i64).unwrap_or(-1);
-        let now = clock::now_ms();
-        let doc = &task.doc;
-        let attempts = doc.attempts();
-        let retry_count = doc.retry_count();
-        let error = |reason: &str, class: Option<&str>, n: u64| {
-            json!({"reason": reason, "class": class, "at": clock::iso8601(now), "attempts": n})
-                .to_string()
-        };
-        let (state, attempts, retry_count, err, due, settled) = match outcome {
-            Outcome::Success if !self.keep_archive => {
-                let row = self
-                    .client
-                    .query_one(
-                        DELETE_SQL,
-                        &[&self.listener_id, &seq, &self.worker_key, &next],
-                    )
-                    .map_err(db("settle"))?;
-                return Ok(if row.get::<_, i64>(0) == 1 {
-                    PgSettled::Deleted
-                } else {
-                    PgSettled::Lost
-                });
-            }
-            Outcome::Success => (
-                "archive",
-                attempts,
-                retry_count,
-                None,
-                None,
-                PgSettled::Archived,
-            ),
-            Outcome::Failure { reason, class } => (
-                "error",
-                attempts,
-                retry_count,
-                Some(error(reason, class.as_deref(), attempts + 1)),
-                None,
-                PgSettled::Failed,
-            ),
-            Outcome::Invalid { reason } => (
-                "error",
-                attempts,
-                retry_count,
-                Some(error(reason, None, attempts + 1)),
-                None,
-                PgSettled::Failed,
-            ),
-            Outcome::Retry { delay } => {
-                let attempts = attempts + 1;
-                let retry_count = retry_count + 1;
-                if attempts > max_attempts {
-                    (
-                        "error",
-                        attempts,
-                        retry_count,
-                        Some(error(
-                            &format!("Hit retry limit which is set to: {max_attempts}."),
-                            None,
-                            attempts,
-                        )),
-                        None,
-                        PgSettled::Failed,
-                    )
-                } else {
-                    match delay.or(backoff).filter(|d| !d.is_zero()) {
-                        Some(d) => {
-                            let due = now + d.as_millis() as u64;
-                            (
-                                "inbox",
-                                attempts,
-                                retry_count,
-                                None,
-                                Some(due as i64),
-                                PgSettled::Delayed(due),
-                            )
-                        }
-                        None => (
-                            "inbox",
-                            attempts,
-                            retry_count,
-                            None,
-                            None,
-                            PgSettled::Requeued,
-                        ),
-                    }
-                }
-            }
-        };
+        if matches!(outcome, Outcome::Success) && !self.keep_archive {
+            let row = self
+                .client
+                .query_one(
+                    DELETE_SQL,
+                    &[&self.listener_id, &seq, &self.worker_key, &next],
+                )
+                .map_err(db("settle"))?;
+            return Ok(if row.get::<_, i64>(0) == 1 {
+                PgSettled::Deleted
+            } else {
+                PgSettled::Lost
+            });
+        }
+        let Plan {
+            state,
+            attempts,
+            retry_count,
+            error: err,
+            due,
+            settled,
+        } = plan(&task.doc, outcome, max_attempts, backoff, clock::now_ms());
+        let due = due.map(|d| d as i64);
         let row = self
             .client
             .query_one(
@@ -386,6 +321,109 @@ impl PgQueue {
         } else {
             PgSettled::Lost
         })
+    }
+
+    /// Marks a claimed task as started before its handler runs, and `prev` (the task that
+    /// just finished, not settled yet) as no longer running (group-commit mode, where settles
+    /// do not carry the mark). One round trip; its commit does not wait for the WAL flush
+    /// (`synchronous_commit = off` for this transaction only): the mark only has to outlive
+    /// this worker, not the server.
+    pub fn mark_started(&mut self, prev: Option<u64>, seq: u64) -> Result<()> {
+        let prev = prev.map(|p| p as i64).unwrap_or(-1);
+        self.client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL synchronous_commit = off; \
+                 UPDATE hurah.tasks SET started = (seq = {seq}) WHERE listener_id = {} \
+                 AND seq IN ({prev}, {seq}) AND state = 'claimed' AND claimed_by = {}; COMMIT",
+                self.listener_id, self.worker_key
+            ))
+            .map_err(db("mark started"))
+    }
+
+    /// Settles several claimed tasks in one statement (one commit): the group-commit form of
+    /// [`PgQueue::settle`], same outcomes. `items` are `(task, outcome, max_attempts,
+    /// backoff)`; the result is in the same order.
+    pub fn settle_many(
+        &mut self,
+        items: &[(&Task, &Outcome, u64, Option<Duration>)],
+    ) -> Result<Vec<PgSettled>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = clock::now_ms();
+        let mut seqs = Vec::with_capacity(items.len());
+        let mut states = Vec::with_capacity(items.len());
+        let mut attempts_v = Vec::with_capacity(items.len());
+        let mut retries_v = Vec::with_capacity(items.len());
+        let mut errors = Vec::with_capacity(items.len());
+        let mut dues = Vec::with_capacity(items.len());
+        let mut deletes = Vec::new();
+        let mut results = Vec::with_capacity(items.len());
+        for (task, outcome, max, backoff) in items {
+            let seq = task.seq as i64;
+            if matches!(outcome, Outcome::Success) && !self.keep_archive {
+                deletes.push(seq);
+                results.push((seq, PgSettled::Deleted));
+                continue;
+            }
+            let p = plan(&task.doc, outcome, *max, *backoff, now);
+            seqs.push(seq);
+            states.push(p.state);
+            attempts_v.push(p.attempts as i32);
+            retries_v.push(p.retry_count as i32);
+            errors.push(p.error);
+            dues.push(p.due.map(|d| d as i64));
+            results.push((seq, p.settled));
+        }
+        let rows = self
+            .client
+            .query(
+                "WITH v AS (
+                   SELECT * FROM unnest($3::int8[], $4::text[], $5::int4[], $6::int4[],
+                                        $7::text[], $8::int8[])
+                       AS v(seq, state, attempts, retry_count, error, due)),
+                 u AS (
+                   UPDATE hurah.tasks t
+                      SET state = v.state, attempts = v.attempts, retry_count = v.retry_count,
+                          error = v.error::jsonb,
+                          due = CASE WHEN v.due IS NULL THEN t.due
+                                     ELSE to_timestamp(v.due / 1000.0) END,
+                          delayed = (v.due IS NOT NULL), claimed_by = NULL, started = false,
+                          updated_at = clock_timestamp()
+                     FROM v
+                    WHERE t.listener_id = $1 AND t.seq = v.seq AND t.state = 'claimed'
+                      AND t.claimed_by = $2
+                   RETURNING t.seq),
+                 d AS (
+                   DELETE FROM hurah.tasks
+                    WHERE listener_id = $1 AND seq = ANY ($9::int8[]) AND state = 'claimed'
+                      AND claimed_by = $2
+                   RETURNING seq)
+                 SELECT seq FROM u UNION ALL SELECT seq FROM d",
+                &[
+                    &self.listener_id,
+                    &self.worker_key,
+                    &seqs,
+                    &states,
+                    &attempts_v,
+                    &retries_v,
+                    &errors,
+                    &dues,
+                    &deletes,
+                ],
+            )
+            .map_err(db("settle"))?;
+        let done: std::collections::HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+        Ok(results
+            .into_iter()
+            .map(|(seq, s)| {
+                if done.contains(&seq) {
+                    s
+                } else {
+                    PgSettled::Lost
+                }
+            })
+            .collect())
     }
 
     /// Puts this worker's claimed tasks that have not started back in the inbox untouched
@@ -580,6 +618,86 @@ impl PgQueue {
                 &[&older_than.as_secs_f64()],
             )
             .map_err(db("purge"))
+    }
+}
+
+/// Where an outcome sends a task: the same rules as the file backend's `Queue::settle`.
+struct Plan {
+    state: &'static str,
+    attempts: u64,
+    retry_count: u64,
+    error: Option<String>,
+    due: Option<u64>,
+    settled: PgSettled,
+}
+
+fn plan(
+    doc: &TaskDoc,
+    outcome: &Outcome,
+    max_attempts: u64,
+    backoff: Option<Duration>,
+    now: u64,
+) -> Plan {
+    let attempts = doc.attempts();
+    let retry_count = doc.retry_count();
+    let error = |reason: &str, class: Option<&str>, n: u64| {
+        Some(
+            json!({"reason": reason, "class": class, "at": clock::iso8601(now), "attempts": n})
+                .to_string(),
+        )
+    };
+    let failed = |error| Plan {
+        state: "error",
+        attempts,
+        retry_count,
+        error,
+        due: None,
+        settled: PgSettled::Failed,
+    };
+    match outcome {
+        Outcome::Success => Plan {
+            state: "archive",
+            attempts,
+            retry_count,
+            error: None,
+            due: None,
+            settled: PgSettled::Archived,
+        },
+        Outcome::Failure { reason, class } => failed(error(reason, class.as_deref(), attempts + 1)),
+        Outcome::Invalid { reason } => failed(error(reason, None, attempts + 1)),
+        Outcome::Retry { delay } => {
+            let attempts = attempts + 1;
+            let retry_count = retry_count + 1;
+            if attempts > max_attempts {
+                return Plan {
+                    state: "error",
+                    attempts,
+                    retry_count,
+                    error: error(
+                        &format!("Hit retry limit which is set to: {max_attempts}."),
+                        None,
+                        attempts,
+                    ),
+                    due: None,
+                    settled: PgSettled::Failed,
+                };
+            }
+            let due = delay
+                .or(backoff)
+                .filter(|d| !d.is_zero())
+                .map(|d| now + d.as_millis() as u64);
+            Plan {
+                state: "inbox",
+                attempts,
+                retry_count,
+                error: None,
+                due,
+                settled: match due {
+                    Some(d) => PgSettled::Delayed(d),
+                    None => PgSettled::Requeued,
+                },
+            }
+        }
     }
 }
 
