@@ -65,16 +65,42 @@ pub struct Delivery {
 pub struct Dispatcher {
     layout: Layout,
     fsync: FsyncPolicy,
+    /// Set when the root is a `postgresql://` / `postgres://` URL (PostgreSQL backend).
+    pg: Option<crate::pg::PgDispatcher>,
 }
 
 impl Dispatcher {
     /// A dispatcher on `root`, creating it if missing. Fails if the root cannot be created or is
     /// not writable.
+    ///
+    /// A root that is a `postgresql://` or `postgres://` URL selects the PostgreSQL backend
+    /// ([`crate::pg`]): it connects (creating or upgrading the schema if needed) and
+    /// [`Dispatcher::dispatch_with`] inserts the tasks there; `fsync` does not apply (the
+    /// server's `synchronous_commit` does). Connection problems are [`Error::Database`], a
+    /// malformed URL [`Error::InvalidOption`].
     pub fn new(root: impl Into<PathBuf>, fsync: FsyncPolicy) -> Result<Self> {
+        let root = root.into();
+        if let Some(dsn) = root.to_str().filter(|s| crate::pg::is_dsn(s)) {
+            let pg = crate::pg::PgDispatcher::new(dsn)?;
+            return Ok(Dispatcher {
+                layout: Layout::new(root),
+                fsync,
+                pg: Some(pg),
+            });
+        }
         let layout = Layout::new(root);
         layout.ensure_root()?;
         check_writable(layout.root())?;
-        Ok(Dispatcher { layout, fsync })
+        Ok(Dispatcher {
+            layout,
+            fsync,
+            pg: None,
+        })
+    }
+
+    /// The PostgreSQL dispatcher, when the root is a database URL.
+    pub fn pg(&self) -> Option<&crate::pg::PgDispatcher> {
+        self.pg.as_ref()
     }
 
     /// The layout of the root.
@@ -162,6 +188,11 @@ impl Dispatcher {
                     "nested deeper than {MAX_PAYLOAD_DEPTH} arrays/objects (the task file could not be read back)"
                 ),
             });
+        }
+        if let Some(pg) = &self.pg {
+            return pg
+                .dispatch_with(event_type, payload, options)
+                .map(|r| pg_receipt(&self.layout, r));
         }
         let payload: &RawValue = serde_json::from_str(payload).map_err(invalid)?;
         let id = crate::id::new_task_id();
@@ -292,6 +323,27 @@ fn depth(v: &serde_json::Value) -> usize {
         serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
         serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
         _ => 0,
+    }
+}
+
+/// A PostgreSQL receipt in the file backend's shape: the listener as `layout` would name it
+/// (under the URL), the path `hurah.tasks/<listener id>/<seq>` (the row, as `Task::path()`).
+fn pg_receipt(layout: &Layout, r: crate::pg::PgReceipt) -> Receipt {
+    Receipt {
+        id: r.id,
+        deliveries: r
+            .deliveries
+            .into_iter()
+            .filter_map(|d| {
+                let et = EventType::parse(&d.event_type).ok()?;
+                let name = crate::handler_name::HandlerName::new(&d.handler_name).ok()?;
+                Some(Delivery {
+                    listener: layout.listener(&et, &name),
+                    sequence: d.sequence,
+                    path: PathBuf::from(format!("hurah.tasks/{}/{}", d.listener_id, d.sequence)),
+                })
+            })
+            .collect(),
     }
 }
 

@@ -538,3 +538,66 @@ fn worker_dying_mid_batch_charges_only_the_running_task() {
     assert_eq!(f[0].0, 2);
     assert_eq!(f[0].1["class"], "WorkerDied");
 }
+
+#[test]
+fn core_dispatcher_accepts_a_dsn_root() {
+    let db = TestDb::new();
+    let mut q = PgQueue::open(&db.dsn, &et("product"), &hn("h")).unwrap();
+    let d = Dispatcher::new(&db.dsn, FsyncPolicy::Always).unwrap();
+    assert!(d.pg().is_some());
+    let r = d
+        .dispatch(&et("product/created"), r#"{"product_id":1}"#)
+        .unwrap();
+    assert_eq!(r.deliveries.len(), 1);
+    assert_eq!(r.deliveries[0].sequence, 1);
+    assert_eq!(r.deliveries[0].listener.name().as_str(), "h");
+    // The same validation as the file backend: nothing is written for a bad payload.
+    for bad in ["{", "1e400"] {
+        assert!(matches!(
+            d.dispatch(&et("product"), bad),
+            Err(Error::InvalidPayload { .. })
+        ));
+    }
+    let mut ids = Vec::new();
+    pg_handle_once(
+        &mut q,
+        &mut Quiet(|t: &Task| {
+            ids.push(t.id());
+            Outcome::Success
+        }),
+    )
+    .unwrap();
+    assert_eq!(ids, [r.id]);
+    // Connection problems surface from Dispatcher::new.
+    assert!(matches!(
+        Dispatcher::new("postgresql://postgres@127.0.0.1:1/x", FsyncPolicy::Never),
+        Err(Error::Database { .. })
+    ));
+}
+
+#[test]
+fn a_payload_the_task_reader_refuses_goes_to_error_and_the_rest_runs() {
+    let db = TestDb::new();
+    let mut q = PgQueue::open(&db.dsn, &et("a"), &hn("h")).unwrap();
+    let mut app = db.client();
+    app.batch_execute(
+        "SELECT * FROM hurah.dispatch('a', '1'); \
+         SELECT * FROM hurah.dispatch('a', '1e400'); \
+         SELECT * FROM hurah.dispatch('a', '3');",
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    let s = pg_handle_once(
+        &mut q,
+        &mut Quiet(|t: &Task| {
+            seen.push(t.payload().as_u64().unwrap());
+            Outcome::Success
+        }),
+    )
+    .unwrap();
+    assert_eq!(seen, [1, 3]);
+    assert_eq!(s.succeeded, 2);
+    let f = q.failed().unwrap();
+    assert_eq!(f[0].0, 2);
+    assert_eq!(f[0].1["class"], "CorruptTask");
+}

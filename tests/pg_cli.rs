@@ -48,3 +48,18 @@ fn migrate_errors_name_the_problem() {
     assert_eq!(code, 64, "{err}");
     assert!(!err.contains(":pw@"), "password redacted: {err}");
 }
+
+#[test]
+fn dispatch_verb_accepts_a_dsn() {
+    let db = pg_support::TestDb::new();
+    hurah::pg::PgQueue::open(
+        &db.dsn,
+        &hurah::EventType::parse("a").unwrap(),
+        &hurah::HandlerName::new("h").unwrap(),
+    )
+    .unwrap();
+    let (code, out, err) = hurah(&["dispatch", &db.dsn, "a/b", "{\"x\":1}", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["deliveries"][0]["sequence"], 1, "{v}");
+}

@@ -29,8 +29,8 @@ mod queue;
 mod schema;
 mod worker;
 
-pub use dispatcher::PgDispatcher;
-pub use queue::{PgClaim, PgQueue, PgStatusRow};
+pub use dispatcher::{PgDelivery, PgDispatcher, PgReceipt};
+pub use queue::{PgClaim, PgQueue, PgSettled, PgStatusRow};
 pub use schema::{migrate, schema_version, MIGRATIONS};
 pub use worker::{pg_handle_once, PgStopHandle, PgWorker};
 

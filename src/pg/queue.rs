@@ -92,7 +92,7 @@ UPDATE hurah.tasks t
 RETURNING t.seq, t.id, t.event, t.payload::text, t.attempts, t.retry_count,
           (extract(epoch FROM t.delivery) * 1000)::int8,
           CASE WHEN t.delayed THEN (extract(epoch FROM t.due) * 1000)::int8 END,
-          (extract(epoch FROM t.due) * 1000)::int8";
+          (extract(epoch FROM t.due) * 1000000)::int8";
 
 /// Settles one claimed row and marks the next one of the batch as started, in one statement.
 const SETTLE_SQL: &str = "\
@@ -214,6 +214,11 @@ impl PgQueue {
             )
             .map_err(db("claim"))?;
         let mut out: Vec<(i64, i64, Task)> = Vec::with_capacity(rows.len());
+        // The row the claim marked started: the first in run order.
+        let first_claimed = rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(8), r.get::<_, i64>(0)))
+            .min();
         for r in rows {
             let seq: i64 = r.get(0);
             let id: String = r.get(1);
@@ -223,7 +228,7 @@ impl PgQueue {
             let retry_count: i32 = r.get(5);
             let delivery: i64 = r.get(6);
             let not_before: Option<i64> = r.get(7);
-            let due: i64 = r.get(8);
+            let due: i64 = r.get(8); // µs: the claim's own order
             let mut s = String::with_capacity(payload.len() + 200);
             s.push_str("{\"payload\":");
             s.push_str(&payload);
@@ -247,7 +252,16 @@ impl PgQueue {
             }
             s.push('}');
             let path = PathBuf::from(format!("hurah.tasks/{}/{seq}", self.listener_id));
-            let doc = TaskDoc::parse(s.as_bytes(), &path)?;
+            let doc = match TaskDoc::parse(s.as_bytes(), &path) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    // Valid for PostgreSQL's json type but not for the task reader (a number
+                    // out of range, nesting too deep), e.g. from hurah.dispatch() in SQL:
+                    // to error with the reason, as the file backend does with corrupt files.
+                    self.fail_corrupt(seq, &e.to_string())?;
+                    continue;
+                }
+            };
             out.push((
                 due,
                 seq,
@@ -260,7 +274,28 @@ impl PgQueue {
             ));
         }
         out.sort_by_key(|(due, seq, _)| (*due, *seq));
+        if let (Some(first), Some(marked)) = (out.first(), first_claimed) {
+            if (first.0, first.1) != marked {
+                // The row marked started was corrupt and went to error: mark the first real one.
+                self.mark_started(None, first.1 as u64)?;
+            }
+        }
         Ok(out.into_iter().map(|(_, _, t)| t).collect())
+    }
+
+    fn fail_corrupt(&mut self, seq: i64, reason: &str) -> Result<()> {
+        let err = json!({"reason": reason, "class": "CorruptTask",
+                         "at": clock::iso8601(clock::now_ms()), "attempts": 1})
+        .to_string();
+        self.client
+            .execute(
+                "UPDATE hurah.tasks SET state = 'error', error = $4::text::jsonb, \
+                 claimed_by = NULL, started = false, updated_at = clock_timestamp() \
+                 WHERE listener_id = $1 AND seq = $2 AND claimed_by = $3 AND state = 'claimed'",
+                &[&self.listener_id, &seq, &self.worker_key, &err],
+            )
+            .map_err(db("settle corrupt task"))?;
+        Ok(())
     }
 
     /// Moves a claimed task to where its outcome sends it, like the file backend's
