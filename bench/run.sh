@@ -72,7 +72,7 @@ worker_sections() {
   local so dir kv f
   so=$(mktemp --suffix=.so); cp build/hurah.so "$so"
   dir="$SHM/hurah-bench-worker"; mkdir -p "$dir"
-  local WPHP=(php -n -d extension="$so" -d memory_limit=-1)
+  local WPHP=(env HURAH_FSYNC=never php -n -d extension="$so" -d memory_limit=-1)
   export HURAH_SO="$so"
   cargo build --release -q -p hurah --example inotify_floor
   f=$(mktemp)
