@@ -83,6 +83,15 @@ pub struct Queue {
 impl Queue {
     /// Opens the queue, creating the listener's directories if needed (this registers it).
     pub fn open(listener: Listener, fsync: FsyncPolicy) -> Result<Self> {
+        if listener.dir().to_str().is_some_and(crate::pg::is_dsn) {
+            // Never create a directory tree named after a database URL.
+            return Err(Error::InvalidOption {
+                name: "root".into(),
+                reason: "a postgresql:// root needs the PostgreSQL queue (hurah::pg::AnyQueue \
+                         or hurah::pg::PgQueue); this handler only runs on a directory"
+                    .into(),
+            });
+        }
         listener.ensure()?;
         Ok(Queue {
             listener,

@@ -601,3 +601,42 @@ fn a_payload_the_task_reader_refuses_goes_to_error_and_the_rest_runs() {
     assert_eq!(f[0].0, 2);
     assert_eq!(f[0].1["class"], "CorruptTask");
 }
+
+#[test]
+fn any_queue_opens_either_backend_and_file_queue_refuses_a_dsn() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    for root in [db.dsn.as_str(), dir.path().to_str().unwrap()] {
+        let mut q = pg::AnyQueue::open(
+            std::path::Path::new(root),
+            &et("a"),
+            &hn("h"),
+            FsyncPolicy::Never,
+        )
+        .unwrap();
+        assert_eq!(q.label(), "a:h");
+        Dispatcher::new(root, FsyncPolicy::Never)
+            .unwrap()
+            .dispatch(&et("a/b"), "7")
+            .unwrap();
+        let s = pg::handle_once_any(&mut q, &mut Quiet(|_: &Task| Outcome::Success)).unwrap();
+        assert_eq!(s.succeeded, 1, "{root}");
+    }
+    // A file-backend queue on a URL would create a directory tree named after it: refused.
+    let cwd_before: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let l = Layout::new(&db.dsn).listener(&et("a"), &hn("h"));
+    assert!(matches!(
+        Queue::open(l, FsyncPolicy::Never),
+        Err(Error::InvalidOption { ref name, .. }) if name == "root"
+    ));
+    let cwd_after: Vec<_> = std::fs::read_dir(".")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(cwd_before.len(), cwd_after.len());
+}

@@ -63,3 +63,111 @@ fn dispatch_verb_accepts_a_dsn() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["deliveries"][0]["sequence"], 1, "{v}");
 }
+
+fn count(db: &pg_support::TestDb, state: &str) -> i64 {
+    db.client()
+        .query_one(
+            "SELECT count(*) FROM hurah.tasks WHERE state = $1",
+            &[&state],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn work_verb_runs_a_shell_command_per_task_on_postgres() {
+    let db = pg_support::TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Registers the listener, nothing due yet.
+    let exec = format!(
+        "cat >> {0}; echo >> {0}; test \"$(cat {0} | wc -l)\" != 2 || exit 75",
+        out.display()
+    );
+    let (code, _, err) = hurah(&["work", &db.dsn, "a", "h", "--exec", &exec, "--once"]);
+    assert_eq!(code, 0, "{err}");
+    for i in 1..=3 {
+        let (code, _, err) = hurah(&["dispatch", &db.dsn, "a", &i.to_string()]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, _, err) = hurah(&[
+        "work",
+        &db.dsn,
+        "a",
+        "h",
+        "--exec",
+        &exec,
+        "--stop-when-empty",
+        "--max-attempts",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("handled 4, succeeded 3"), "{err}");
+    let lines = std::fs::read_to_string(&out).unwrap();
+    // Task 2 exited 75 (RETRY) once and ran again right after.
+    assert_eq!(
+        lines
+            .lines()
+            .filter(|l| l.contains("\"payload\":2"))
+            .count(),
+        2,
+        "{lines}"
+    );
+    assert_eq!(count(&db, "archive"), 3);
+}
+
+#[test]
+fn kill_9_of_a_worker_mid_task_is_recovered_with_the_attempt_counted() {
+    let db = pg_support::TestDb::new();
+    let (code, _, err) = hurah(&["work", &db.dsn, "a", "h", "--exec", "true", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, _) = hurah(&["dispatch", &db.dsn, "a", "1"]);
+    assert_eq!(code, 0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hurah"))
+        .args(["work", &db.dsn, "a", "h", "--exec", "sleep 5", "-q"])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count(&db, "claimed") == 0 {
+        assert!(std::time::Instant::now() < deadline, "never claimed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SIGKILL: no cleanup at all; PostgreSQL frees the worker's advisory lock with its session.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (code, _, err) = hurah(&[
+        "work",
+        &db.dsn,
+        "a",
+        "h",
+        "--exec",
+        "test \"$HURAH_ATTEMPT\" = 2",
+        "--once",
+        "--max-attempts",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("succeeded 1") && err.contains("recovered 1"),
+        "{err}"
+    );
+    assert_eq!(count(&db, "archive"), 1);
+    assert_eq!(count(&db, "claimed"), 0);
+}
+
+#[test]
+fn work_verb_stops_on_sigterm_when_idle() {
+    let db = pg_support::TestDb::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hurah"))
+        .args(["work", &db.dsn, "a", "h", "--exec", "true"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let t = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(2));
+}

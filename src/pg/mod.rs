@@ -24,11 +24,13 @@
 //! TLS follows the DSN's `sslmode` (`disable`, `prefer` (default), `require`) with libpq's
 //! meaning: encrypted, certificate not verified.
 
+mod any;
 mod dispatcher;
 mod queue;
 mod schema;
 mod worker;
 
+pub use any::{dsn_of, handle_once_any, AnyQueue};
 pub use dispatcher::{PgDelivery, PgDispatcher, PgReceipt};
 pub use queue::{PgClaim, PgQueue, PgSettled, PgStatusRow};
 pub use schema::{migrate, schema_version, MIGRATIONS};

@@ -245,6 +245,8 @@ pub struct PgWorker<'h> {
     batch: usize,
     group_commit: bool,
     listen: Option<Client>,
+    also_stop_on: Option<crate::worker::StopHandle>,
+    verbosity: Option<Level>,
 }
 
 impl Default for PgWorker<'_> {
@@ -262,6 +264,8 @@ impl<'h> PgWorker<'h> {
             batch: DEFAULT_BATCH,
             group_commit: false,
             listen: None,
+            also_stop_on: None,
+            verbosity: None,
         }
     }
 
@@ -283,6 +287,19 @@ impl<'h> PgWorker<'h> {
     /// counted for them). Attempt counting for the task that was running stays exact.
     pub fn set_group_commit(&mut self, on: bool) -> &mut Self {
         self.group_commit = on;
+        self
+    }
+
+    /// Also stop when `stop` (a file-backend [`crate::StopHandle`], e.g. the one
+    /// [`crate::install_signal_handlers`] drives on SIGTERM/SIGINT) is stopped.
+    pub fn also_stop_on(&mut self, stop: crate::worker::StopHandle) -> &mut Self {
+        self.also_stop_on = Some(stop);
+        self
+    }
+
+    /// Log verbosity (default: `HURAH_LOG_LEVEL`, else info).
+    pub fn set_verbosity(&mut self, level: Level) -> &mut Self {
+        self.verbosity = Some(level);
         self
     }
 
@@ -351,7 +368,7 @@ impl<'h> PgWorker<'h> {
     /// restarted) is reopened with backoff; nothing is lost, tasks that were running when it
     /// dropped run again (at-least-once).
     pub fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
-        let verbosity = Level::from_env();
+        let verbosity = self.verbosity.unwrap_or_else(Level::from_env);
         let start = Instant::now();
         let deadline = options.max_time.map(|t| start + t);
         let mut stats = RunStats::default();
@@ -361,8 +378,20 @@ impl<'h> PgWorker<'h> {
         self.listen()?;
         let mut last_poll = Instant::now() - options.rescan_interval;
         let stop = self.stop.clone();
-        let limit_hit = |s: &RunStats| {
+        if let Some(other) = &self.also_stop_on {
+            if other.is_stopped() {
+                stop.stop();
+            }
+        }
+        let other = self.also_stop_on.clone();
+        let stopped = || {
+            if other.as_ref().is_some_and(|o| o.is_stopped()) {
+                stop.stop();
+            }
             stop.is_stopped()
+        };
+        let limit_hit = |s: &RunStats| {
+            stopped()
                 || options.max_jobs.is_some_and(|m| s.handled >= m)
                 || deadline.is_some_and(|d| Instant::now() >= d)
                 || options
@@ -377,8 +406,7 @@ impl<'h> PgWorker<'h> {
             let worked = match round {
                 Ok(w) => w,
                 Err(Error::Database { .. }) if self.broken() => {
-                    let give_up =
-                        || stop.is_stopped() || deadline.is_some_and(|d| Instant::now() >= d);
+                    let give_up = || stopped() || deadline.is_some_and(|d| Instant::now() >= d);
                     self.reconnect(verbosity, &give_up)?;
                     last_poll = Instant::now() - options.rescan_interval;
                     continue;
@@ -420,7 +448,7 @@ impl<'h> PgWorker<'h> {
             }
             loop {
                 let left = wake_at.saturating_duration_since(Instant::now());
-                if left.is_zero() || stop.is_stopped() {
+                if left.is_zero() || stopped() {
                     break;
                 }
                 let Some(listen) = self.listen.as_mut() else {
