@@ -860,9 +860,13 @@ fn check_kill_campaign(dir: &Path, listeners: &[Listener], r: &mut KillReport) {
                 if prev.end == Some('R') {
                     continue;
                 }
+                // The controller logs "K <pid>" after the victim is dead (kill, then wait), so
+                // another worker may already have recovered the claim and logged its rerun: a
+                // kill of the earlier run's process logged any time after that run started
+                // explains the repeat (a killed process never runs anything again).
                 let killed_between = kills
                     .get(&prev.pid)
-                    .is_some_and(|ks| ks.iter().any(|&k| k > prev.start && k < next.start));
+                    .is_some_and(|ks| ks.iter().any(|&k| k > prev.start));
                 if killed_between {
                     r.duplicates += 1;
                     if prev.end.is_none() {

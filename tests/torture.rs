@@ -159,13 +159,23 @@ impl Tmpfs {
         Ok(Tmpfs(dir.to_path_buf()))
     }
 
+    /// Remounts with `mode`. The kernel refuses `ro` (EBUSY) while any file on the mount is
+    /// open for writing, which another thread or a forked child can briefly cause: retry.
     fn remount(&self, mode: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,{mode}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(st.success(), "remount {mode}");
+        let mut last = String::new();
+        for _ in 0..50 {
+            let out = Command::new("mount")
+                .args(["-o", &format!("remount,{mode}")])
+                .arg(&self.0)
+                .output()
+                .unwrap();
+            if out.status.success() {
+                return;
+            }
+            last = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("remount {mode} failed for 5 s: {last}");
     }
 }
 
