@@ -640,3 +640,33 @@ fn any_queue_opens_either_backend_and_file_queue_refuses_a_dsn() {
         .collect();
     assert_eq!(cwd_before.len(), cwd_after.len());
 }
+
+#[test]
+fn delayed_copies_are_cancelled_by_dispatch_id() {
+    let db = TestDb::new();
+    let mut q1 = PgQueue::open(&db.dsn, &et("a"), &hn("h1")).unwrap();
+    let mut q2 = PgQueue::open(&db.dsn, &et(""), &hn("h2")).unwrap();
+    let d = Dispatcher::new(&db.dsn, FsyncPolicy::Never).unwrap();
+    let later = DispatchOptions {
+        not_before_ms: Some(clock::now_ms() + 60_000),
+    };
+    let r = d.dispatch_with(&et("a"), "1", later).unwrap();
+    let keep = d.dispatch_with(&et("a"), "2", later).unwrap();
+    let now = d.dispatch(&et("a"), "3").unwrap();
+    // The path the PHP Dispatcher::cancel() takes.
+    let c = delayed::cancel_id(d.layout(), &r.id).unwrap();
+    assert_eq!((c.cancelled, c.too_late), (2, 0), "both listeners' copies");
+    assert_eq!(
+        delayed::cancel_id(d.layout(), &now.id).unwrap().cancelled,
+        0,
+        "due: not cancelled"
+    );
+    assert_eq!(q1.delayed().unwrap().len(), 1);
+    assert_eq!(q2.delayed().unwrap().len(), 1);
+    assert_eq!(
+        delayed::cancel_id(d.layout(), &keep.id).unwrap().cancelled,
+        2
+    );
+    let s = pg_handle_once(&mut q1, &mut Quiet(|_: &Task| Outcome::Success)).unwrap();
+    assert_eq!(s.succeeded, 1);
+}

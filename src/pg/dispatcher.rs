@@ -134,6 +134,25 @@ impl PgDispatcher {
     }
 }
 
+/// Cancels the delayed copies of dispatch `id` (not yet due; delayed retries included) in every
+/// listener of the database at `dsn`. Copies already due, running or done are left alone, as
+/// the file backend leaves tasks already promoted to `inbox/`.
+pub fn cancel_id(dsn: &str, id: &str) -> Result<crate::delayed::Cancelled> {
+    let mut c = connect(dsn)?;
+    migrate(&mut c)?;
+    let n = c
+        .execute(
+            "DELETE FROM hurah.tasks WHERE id = $1 AND state = 'inbox' AND delayed \
+             AND due > clock_timestamp()",
+            &[&id],
+        )
+        .map_err(db("cancel"))?;
+    Ok(crate::delayed::Cancelled {
+        cancelled: n,
+        too_late: 0,
+    })
+}
+
 fn check_json(payload: &str) -> Result<()> {
     serde_json::from_str::<&serde_json::value::RawValue>(payload)
         .map(|_| ())

@@ -31,7 +31,7 @@ mod schema;
 mod worker;
 
 pub use any::{dsn_of, handle_once_any, AnyQueue};
-pub use dispatcher::{PgDelivery, PgDispatcher, PgReceipt};
+pub use dispatcher::{cancel_id, PgDelivery, PgDispatcher, PgReceipt};
 pub use queue::{PgClaim, PgQueue, PgSettled, PgStatusRow};
 pub use schema::{migrate, schema_version, MIGRATIONS};
 pub use worker::{pg_handle_once, PgStopHandle, PgWorker};
