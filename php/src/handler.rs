@@ -50,7 +50,9 @@ pub struct AbstractHandler {
     pub(crate) listener: hurah::Listener,
     pub(crate) fsync: hurah::FsyncPolicy,
     /// `None` while `handle()` runs (re-entrant calls are refused).
-    pub(crate) queue: Option<hurah::Queue>,
+    pub(crate) queue: Option<hurah::pg::AnyQueue>,
+    /// The PostgreSQL URL when the event root is one (PostgreSQL backend).
+    pub(crate) dsn: Option<String>,
     /// Lines from `addFailureInfo()` for the task being handled.
     pub(crate) failure_info: Vec<String>,
     /// True while `watch()` or a `Worker` runs this handler.
@@ -70,13 +72,17 @@ impl AbstractHandler {
             ));
         }
         let fsync = hurah::FsyncPolicy::from_env().map_err(from_core)?;
+        let dsn = hurah::pg::dsn_of(std::path::Path::new(&root)).map(str::to_string);
+        let queue =
+            hurah::pg::AnyQueue::open(std::path::Path::new(&root), &event_type, &name, fsync)
+                .map_err(from_core)?;
         let listener = hurah::Layout::new(root).listener(&event_type, &name);
-        let queue = hurah::Queue::open(listener.clone(), fsync).map_err(from_core)?;
         Ok(AbstractHandler {
             name,
             listener,
             fsync,
             queue: Some(queue),
+            dsn,
             failure_info: Vec::new(),
             watching: false,
         })
@@ -112,7 +118,7 @@ impl AbstractHandler {
             .take()
             .ok_or_else(|| hurah_exception("handle() is already running for this handler"))?;
         let mut bridge = Bridge::new(obj);
-        let result = hurah::handle_once(&mut queue, &mut bridge);
+        let result = hurah::pg::handle_once_any(&mut queue, &mut bridge);
         drop(bridge);
         // SAFETY: `obj` is `$this`, alive for the whole call; no other Rust reference to it
         // is used from here on.

@@ -83,6 +83,14 @@ fn parse_options(options: Option<&ZendHashTable>) -> PhpResult<hurah::WorkerOpti
 /// the caller) in one core worker. Each gets its own queue handle for the run.
 pub(crate) fn run(objs: &[*mut ZendObject], options: Option<&ZendHashTable>) -> PhpResult<Zval> {
     let opts = parse_options(options)?;
+    // SAFETY: live handler objects held by the caller; each borrow ends in its iteration.
+    let on_pg = objs.iter().any(|&o| {
+        ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
+            .is_some_and(|h| h.dsn.is_some())
+    });
+    if on_pg {
+        return run_pg(objs, &opts);
+    }
     let mut worker = hurah::Worker::new();
     let mut marked: Vec<*mut ZendObject> = Vec::new();
     let unmark = |marked: &[*mut ZendObject]| {
@@ -126,6 +134,86 @@ pub(crate) fn run(objs: &[*mut ZendObject], options: Option<&ZendHashTable>) -> 
     worker.set_memory_probe(Box::new(|| unsafe { zend_memory_usage(false) } as u64));
     let guard = hurah::install_signal_handlers(&worker.stop_handle(), worker.verbosity());
     let result = worker.run(&opts);
+    drop(guard);
+    drop(worker);
+    unmark(&marked);
+    crate::convert::rethrow_pending()?;
+    let stats = result.map_err(from_core)?;
+    let mut ht = ZendHashTable::new();
+    for (k, v) in [
+        ("handled", stats.handled),
+        ("succeeded", stats.succeeded),
+        ("failed", stats.failed),
+        ("retried", stats.retried),
+        ("recovered", stats.recovered),
+    ] {
+        ht.insert(k, v as i64)
+            .map_err(|e| hurah_exception(e.to_string()))?;
+    }
+    let mut z = Zval::new();
+    z.set_hashtable(ht);
+    Ok(z)
+}
+
+/// [`run`] for handlers whose event root is a PostgreSQL URL: one core `PgWorker` (LISTEN/NOTIFY
+/// wake-ups), the same options, signals and stats. Handlers on a directory and on PostgreSQL
+/// cannot share one worker.
+fn run_pg(objs: &[*mut ZendObject], opts: &hurah::WorkerOptions) -> PhpResult<Zval> {
+    let mut worker = hurah::pg::PgWorker::new();
+    let mut marked: Vec<*mut ZendObject> = Vec::new();
+    let unmark = |marked: &[*mut ZendObject]| {
+        for &o in marked {
+            // SAFETY: live handler objects held by the caller.
+            if let Some(h) =
+                ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
+            {
+                h.watching = false;
+            }
+        }
+    };
+    for &o in objs {
+        // SAFETY: live handler objects held by the caller; this borrow ends in this iteration.
+        let Some(h) = ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
+        else {
+            unmark(&marked);
+            return Err(hurah_exception(
+                "not an initialized handler (did its constructor call parent::__construct()?)",
+            ));
+        };
+        if h.watching {
+            unmark(&marked);
+            return Err(hurah_exception(format!(
+                "handler {} is already being watched",
+                h.name
+            )));
+        }
+        let Some(dsn) = h.dsn.clone() else {
+            unmark(&marked);
+            return Err(hurah_exception(format!(
+                "handler {} runs on a directory; handlers on PostgreSQL and on a directory \
+                 cannot share one worker",
+                h.name
+            )));
+        };
+        let queue = match hurah::pg::PgQueue::open(&dsn, h.listener.event_type(), &h.name) {
+            Ok(q) => q,
+            Err(e) => {
+                unmark(&marked);
+                return Err(from_core(e));
+            }
+        };
+        h.watching = true;
+        marked.push(o);
+        worker.add(queue, Box::new(Bridge::new(o)));
+    }
+    // SAFETY: zend_memory_usage only reads the allocator's counters.
+    worker.set_memory_probe(Box::new(|| unsafe { zend_memory_usage(false) } as u64));
+    // The signal plumbing drives a core StopHandle; the PostgreSQL worker follows it.
+    let signals_from = hurah::Worker::new();
+    let stop = signals_from.stop_handle();
+    let guard = hurah::install_signal_handlers(&stop, signals_from.verbosity());
+    worker.also_stop_on(stop);
+    let result = worker.run(opts);
     drop(guard);
     drop(worker);
     unmark(&marked);

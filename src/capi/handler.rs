@@ -13,8 +13,8 @@ use super::status::{boundary, guard, hurah_error, hurah_status, Failure};
 use super::strings::{c_path, c_utf8, put_out};
 use super::task::hurah_task;
 use crate::{
-    handle_once, EventType, FsyncPolicy, Handler, HandlerName, Layout, Level, Listener, Outcome,
-    Queue, RunStats, StopHandle, Task, Worker,
+    EventType, FsyncPolicy, Handler, HandlerName, Layout, Level, Listener, Outcome, Queue,
+    RunStats, StopHandle, Task, Worker,
 };
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,9 +81,17 @@ pub struct hurah_handler {
     retry_delay: Option<Duration>,
     log: hurah_log_callback,
     log_user_data: *mut c_void,
-    queue: Mutex<Queue>,
+    queue: Mutex<crate::pg::AnyQueue>,
     running: AtomicBool,
     stop: Arc<StopPipe>,
+}
+
+/// The URL of a handler whose root is a PostgreSQL URL (its queue knows it).
+fn dsn_of_handler(h: &hurah_handler) -> Option<String> {
+    match &*h.queue.lock().unwrap_or_else(|p| p.into_inner()) {
+        crate::pg::AnyQueue::Pg(q) => Some(q.dsn().to_string()),
+        crate::pg::AnyQueue::Files(_) => None,
+    }
 }
 
 /// The async-signal-safe half of stopping: a sticky flag and a self-pipe.
@@ -266,10 +274,9 @@ pub unsafe extern "C" fn hurah_handler_new(
         let callback = callback.ok_or_else(|| Failure::null("callback"))?;
         // SAFETY: forwarded contract.
         let opts = unsafe { opts_or_default(opts) };
-        let layout = Layout::new(root);
-        layout.ensure_root()?;
-        let listener = layout.listener(&event_type, &name);
-        let queue = Queue::open(listener.clone(), opts.fsync)?;
+        // A directory root (created if missing) or a postgresql:// URL.
+        let queue = crate::pg::AnyQueue::open(&root, &event_type, &name, opts.fsync)?;
+        let listener = Layout::new(root).listener(&event_type, &name);
         let stop = StopPipe::new().map_err(|e| crate::Error::io("pipe", "<stop pipe>", e))?;
         let h = hurah_handler {
             listener,
@@ -373,7 +380,7 @@ pub unsafe extern "C" fn hurah_handler_handle(
         let _running = Running::enter(h)?;
         let mut queue = h.queue.lock().unwrap_or_else(|p| p.into_inner());
         let mut bridge = Bridge { h, stop: None };
-        let s = handle_once(&mut queue, &mut bridge)?;
+        let s = crate::pg::handle_once_any(&mut queue, &mut bridge)?;
         // SAFETY: as above.
         unsafe { put_out(stats, s.into()) };
         Ok(())
@@ -414,6 +421,26 @@ pub unsafe extern "C" fn hurah_handler_watch(
         // SAFETY: forwarded contract.
         let opts = unsafe { opts_or_default(opts) };
         let _running = Running::enter(h)?;
+        if let Some(dsn) = dsn_of_handler(h) {
+            // PostgreSQL: LISTEN/NOTIFY worker, same options and stop semantics.
+            let queue = crate::pg::PgQueue::open(&dsn, h.listener.event_type(), h.listener.name())?;
+            let signals_from = Worker::new();
+            let stop = signals_from.stop_handle();
+            let mut worker = crate::pg::PgWorker::new();
+            worker.also_stop_on(stop.clone());
+            worker.add(
+                queue,
+                Box::new(Bridge {
+                    h,
+                    stop: Some(stop.clone()),
+                }),
+            );
+            let _forwarder = Forwarder::start(&h.stop, stop)?;
+            let s = worker.run(&opts.watch)?;
+            // SAFETY: as above.
+            unsafe { put_out(stats, s.into()) };
+            return Ok(());
+        }
         let queue = Queue::open(h.listener.clone(), h.fsync)?;
         let mut worker = Worker::new();
         let stop = worker.stop_handle();

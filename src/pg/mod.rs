@@ -129,6 +129,75 @@ pub fn parse_dsn(dsn: &str) -> Result<Config> {
     Ok(config)
 }
 
+mod tls {
+    //! rustls (ring) client configuration with libpq `sslmode=require` semantics: the channel is
+    //! encrypted, the server certificate is not verified (as libpq does below `verify-ca`).
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    struct AcceptAnyServerCert(Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AcceptAnyServerCert {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    /// An encrypting, non-verifying client configuration.
+    pub(super) fn unverified_config() -> Result<ClientConfig, rustls::Error> {
+        let provider = Arc::new(ring::default_provider());
+        let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(provider)))
+            .with_no_client_auth();
+        Ok(config)
+    }
+}
+
 /// Opens a connection. Refused connections, unknown hosts, bad credentials and timeouts are
 /// [`Error::Database`] naming `host:port/db` and the reason; never a hang past the connect
 /// timeout.
@@ -139,15 +208,11 @@ pub fn connect(dsn: &str) -> Result<Client> {
         SslMode::Disable => config.connect(postgres::NoTls),
         _ => {
             // libpq's `prefer`/`require`: encrypt, do not verify the certificate.
-            let tls = native_tls::TlsConnector::builder()
-                .danger_accept_invalid_certs(true)
-                .danger_accept_invalid_hostnames(true)
-                .build()
-                .map_err(|e| Error::Database {
-                    what: what.clone(),
-                    reason: format!("TLS setup failed: {e}"),
-                })?;
-            config.connect(postgres_native_tls::MakeTlsConnector::new(tls))
+            let tls = tls::unverified_config().map_err(|e| Error::Database {
+                what: what.clone(),
+                reason: format!("TLS setup failed: {e}"),
+            })?;
+            config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
         }
     };
     client.map_err(|e| db_error(what, e))

@@ -247,6 +247,7 @@ pub struct PgWorker<'h> {
     listen: Option<Client>,
     also_stop_on: Option<crate::worker::StopHandle>,
     verbosity: Option<Level>,
+    memory_probe: Box<dyn Fn() -> u64 + 'h>,
 }
 
 impl Default for PgWorker<'_> {
@@ -266,6 +267,7 @@ impl<'h> PgWorker<'h> {
             listen: None,
             also_stop_on: None,
             verbosity: None,
+            memory_probe: Box::new(crate::worker::resident_memory),
         }
     }
 
@@ -294,6 +296,13 @@ impl<'h> PgWorker<'h> {
     /// [`crate::install_signal_handlers`] drives on SIGTERM/SIGINT) is stopped.
     pub fn also_stop_on(&mut self, stop: crate::worker::StopHandle) -> &mut Self {
         self.also_stop_on = Some(stop);
+        self
+    }
+
+    /// Replaces the memory probe used for `memory_limit` (default: resident set size). The PHP
+    /// adapter uses `memory_get_usage()`.
+    pub fn set_memory_probe(&mut self, probe: Box<dyn Fn() -> u64 + 'h>) -> &mut Self {
+        self.memory_probe = probe;
         self
     }
 
@@ -368,6 +377,13 @@ impl<'h> PgWorker<'h> {
     /// restarted) is reopened with backoff; nothing is lost, tasks that were running when it
     /// dropped run again (at-least-once).
     pub fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
+        let probe = std::mem::replace(&mut self.memory_probe, Box::new(|| 0));
+        let result = self.run_inner(options, &*probe);
+        self.memory_probe = probe;
+        result
+    }
+
+    fn run_inner(&mut self, options: &WorkerOptions, probe: &dyn Fn() -> u64) -> Result<RunStats> {
         let verbosity = self.verbosity.unwrap_or_else(Level::from_env);
         let start = Instant::now();
         let deadline = options.max_time.map(|t| start + t);
@@ -394,9 +410,7 @@ impl<'h> PgWorker<'h> {
             stopped()
                 || options.max_jobs.is_some_and(|m| s.handled >= m)
                 || deadline.is_some_and(|d| Instant::now() >= d)
-                || options
-                    .memory_limit
-                    .is_some_and(|m| crate::worker::resident_memory() > m)
+                || options.memory_limit.is_some_and(|m| probe() > m)
         };
         loop {
             if limit_hit(&stats) {

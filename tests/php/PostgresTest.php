@@ -1,0 +1,114 @@
+<?php
+declare(strict_types=1);
+
+namespace Hurah\Tests;
+
+use Hurah\Event\Dispatcher;
+use Hurah\Event\Worker;
+use Hurah\Exception\InvalidArgumentException;
+use Hurah\Exception\IoException;
+use PHPUnit\Framework\TestCase;
+
+/**
+ * The PHP API with a PostgreSQL URL as the event root. Each test gets its own database on the
+ * server named by HURAH_TEST_PG (default postgresql://postgres@127.0.0.1:5432/postgres), made
+ * and dropped with psql; skipped only when psql cannot reach it.
+ */
+final class PostgresTest extends TestCase
+{
+    private string $admin;
+    private string $db;
+    private string $dsn;
+
+    protected function setUp(): void
+    {
+        $this->admin = getenv('HURAH_TEST_PG') ?: 'postgresql://postgres@127.0.0.1:5432/postgres';
+        $this->db = 'hurah_php_' . getmypid() . '_' . bin2hex(random_bytes(3));
+        $this->psql($this->admin, "CREATE DATABASE {$this->db}", true);
+        $this->dsn = preg_replace('~^(postgres(?:ql)?://[^/]*)/[^/?]*~', '$1/' . $this->db, $this->admin);
+    }
+
+    protected function tearDown(): void
+    {
+        $this->psql($this->admin, "DROP DATABASE IF EXISTS {$this->db} WITH (FORCE)");
+    }
+
+    private function psql(string $dsn, string $sql, bool $skipOnFailure = false): string
+    {
+        exec('psql ' . escapeshellarg($dsn) . ' -qAtX -v ON_ERROR_STOP=1 -c ' . escapeshellarg($sql) . ' 2>&1', $out, $rc);
+        if ($rc !== 0 && $skipOnFailure) {
+            $this->markTestSkipped('no PostgreSQL test server via psql: ' . implode(' ', $out));
+        }
+        $this->assertSame(0, $rc, implode("\n", $out));
+        return implode("\n", $out);
+    }
+
+    public function testDispatchHandleAndWatchOnAUrl(): void
+    {
+        $h = new ScriptedHandler('mailer', 'product', $this->dsn);
+        $h->max = 1;
+        $d = new Dispatcher($this->dsn);
+        $d->dispatch('product/created', ['n' => 1, 'z' => 0, 'a' => 0]);
+        $d->dispatch('product', ['do' => 'failure']);
+        $d->dispatch('product/x', ['do' => 'retry']);
+        $d->dispatch('other', ['n' => 9]);
+        $h->handle();
+        $this->assertSame([1, 2, 3], $h->seqs());
+        $this->assertSame(['n' => 1, 'z' => 0, 'a' => 0], $h->seen[0]['payload'], 'key order kept');
+        $h->handle();
+        $this->assertSame([1, 2, 3, 3], $h->seqs(), 'the retry ran again, attempt 2');
+        $this->assertSame(2, $h->seen[3]['attempt']);
+        $this->assertSame(
+            "archive|\nerror|Task failed\nerror|Hit retry limit which is set to: 1.",
+            $this->psql($this->dsn, "SELECT state || '|' || coalesce(error->>'reason', '') FROM hurah.tasks ORDER BY seq")
+        );
+        $d->dispatch('product', ['n' => 4]);
+        $stats = $h->watch(['stopWhenEmpty' => true]);
+        $this->assertSame(1, $stats['handled']);
+        $w = new Worker();
+        $w->add($h);
+        $d->dispatch('product', ['n' => 5]);
+        $this->assertSame(1, $w->run(['stopWhenEmpty' => true])['succeeded']);
+    }
+
+    public function testOutboxThroughSql(): void
+    {
+        $h = new ScriptedHandler('mailer', 'order', $this->dsn);
+        $this->psql($this->dsn, "BEGIN; SELECT * FROM hurah.dispatch('order/placed', '{\"n\":1}'); ROLLBACK");
+        $h->handle();
+        $this->assertSame([], $h->seen, 'rolled back: no task');
+        $this->psql($this->dsn, "BEGIN; SELECT * FROM hurah.dispatch('order/placed', '{\"n\":2}'); COMMIT");
+        $h->handle();
+        $this->assertSame([['n' => 2]], array_column($h->seen, 'payload'));
+    }
+
+    public function testDelayAndCancel(): void
+    {
+        $h = new ScriptedHandler('mailer', 'a', $this->dsn);
+        $d = new Dispatcher($this->dsn);
+        $id = $d->dispatch('a', ['n' => 1], delay: 60);
+        $d->dispatch('a', ['n' => 2], delay: 0.3);
+        $this->assertSame(1, $d->cancel($id));
+        $h->handle();
+        $this->assertSame([], $h->seen);
+        usleep(350_000);
+        $h->handle();
+        $this->assertSame([['n' => 2]], array_column($h->seen, 'payload'));
+    }
+
+    public function testConnectionErrorsAreClear(): void
+    {
+        try {
+            new Dispatcher('postgresql://postgres@127.0.0.1:1/x');
+            $this->fail('connected');
+        } catch (IoException $e) {
+            $this->assertStringContainsString('127.0.0.1:1', $e->getMessage());
+        }
+        try {
+            new ScriptedHandler('h', 'a', 'postgresql://u:secret@host:notaport/db');
+            $this->fail('accepted');
+        } catch (InvalidArgumentException $e) {
+            $this->assertStringNotContainsString('secret', $e->getMessage());
+        }
+    }
+}
