@@ -29,16 +29,11 @@ fi
 # server and create a throw-away database per test on $HURAH_TEST_PG (default
 # postgresql://postgres@127.0.0.1:5432/postgres). Uses the server already listening on
 # 127.0.0.1:5432 if there is one; otherwise installs Debian's postgresql, starts its cluster and
-# lets the postgres role in over 127.0.0.1 without a password (a test machine). Also installs
-# libssl-dev, which the TLS connector (sslmode=prefer/require) builds against.
+# lets the postgres role in over 127.0.0.1 without a password (a test machine). TLS
+# (sslmode=prefer/require) uses rustls, so no OpenSSL headers are needed.
 ensure_postgres() {
   local SUDO=""
   if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-  if ! dpkg -s libssl-dev >/dev/null 2>&1; then
-    echo "setup: installing libssl-dev"
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends libssl-dev
-  fi
   if [ -n "${HURAH_TEST_PG:-}" ]; then
     echo "setup: PostgreSQL tests use HURAH_TEST_PG (not checked here)"
     return 0
