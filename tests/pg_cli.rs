@@ -171,3 +171,48 @@ fn work_verb_stops_on_sigterm_when_idle() {
     assert!(status.success(), "{status:?}");
     assert!(t.elapsed() < std::time::Duration::from_secs(2));
 }
+
+#[test]
+fn status_verb_on_postgres_counts_states_and_workers() {
+    let db = pg_support::TestDb::new();
+    let et = hurah::EventType::parse("a").unwrap();
+    let mut q =
+        hurah::pg::PgQueue::open(&db.dsn, &et, &hurah::HandlerName::new("h").unwrap()).unwrap();
+    for p in ["1", "2", "3"] {
+        assert_eq!(hurah(&["dispatch", &db.dsn, "a", p]).0, 0);
+    }
+    assert_eq!(
+        hurah(&["dispatch", &db.dsn, "a", "4", "--delay", "1h"]).0,
+        0
+    );
+    assert_eq!(q.claim(1, &[]).unwrap().len(), 1, "a live worker holds one");
+    let dying = {
+        let mut other =
+            hurah::pg::PgQueue::open(&db.dsn, &et, &hurah::HandlerName::new("h").unwrap()).unwrap();
+        assert_eq!(other.claim(1, &[]).unwrap().len(), 1);
+        other
+    };
+    drop(dying);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (code, out, err) = hurah(&["status", &db.dsn, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let r = &v[0];
+    assert_eq!(
+        (
+            &r["inbox"],
+            &r["delayed"],
+            &r["claimed"],
+            &r["live_workers"],
+            &r["dead_workers"]
+        ),
+        (&1.into(), &1.into(), &2.into(), &1.into(), &1.into()),
+        "{r}"
+    );
+    let (code, out, _) = hurah(&["status", &db.dsn]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("CLAIMED(live/dead)") && out.contains("2 (1/1)"),
+        "{out}"
+    );
+}

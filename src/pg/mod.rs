@@ -32,6 +32,8 @@ mod worker;
 
 pub use any::{dsn_of, handle_once_any, AnyQueue};
 pub use dispatcher::{cancel_id, PgDelivery, PgDispatcher, PgReceipt};
+/// The client type of [`connect`] (re-exported so callers need not depend on `postgres`).
+pub use postgres::Client as PgClient;
 pub use queue::{PgClaim, PgQueue, PgSettled, PgStatusRow};
 pub use schema::{migrate, schema_version, MIGRATIONS};
 pub use worker::{pg_handle_once, PgStopHandle, PgWorker};

@@ -53,6 +53,12 @@ pub struct PgStatusRow {
     pub archive: u64,
     /// Failed for good.
     pub error: u64,
+    /// Workers holding claims that are alive.
+    pub live_workers: u64,
+    /// Workers holding claims that are dead (recovered at the next recovery of any worker).
+    pub dead_workers: u64,
+    /// How long the next due task has been due (ms), if any.
+    pub oldest_due_ms: Option<u64>,
 }
 
 /// A worker's handle on one listener's queue: its own connection, holding the worker's
@@ -616,30 +622,58 @@ impl PgQueue {
         Ok(())
     }
 
-    /// Counts per state for every listener of the database.
+    /// Counts per state for every listener of the database, with the workers holding claims
+    /// (live, or dead: their advisory lock is free) and how long the next task has been due.
     pub fn status(client: &mut Client) -> Result<Vec<PgStatusRow>> {
-        Ok(client
+        let rows = client
             .query(
                 "SELECT l.event_type, l.handler_name, \
                    count(*) FILTER (WHERE t.state = 'inbox' AND t.due <= clock_timestamp()), \
                    count(*) FILTER (WHERE t.state = 'inbox' AND t.due > clock_timestamp()), \
                    count(*) FILTER (WHERE t.state = 'claimed'), \
                    count(*) FILTER (WHERE t.state = 'archive'), \
-                   count(*) FILTER (WHERE t.state = 'error') \
+                   count(*) FILTER (WHERE t.state = 'error'), \
+                   coalesce(array_agg(DISTINCT t.claimed_by) \
+                            FILTER (WHERE t.state = 'claimed'), '{}'), \
+                   (extract(epoch FROM clock_timestamp() - min(t.due) \
+                      FILTER (WHERE t.state = 'inbox' AND t.due <= clock_timestamp())) \
+                    * 1000)::int8 \
                  FROM hurah.listeners l LEFT JOIN hurah.tasks t ON t.listener_id = l.id \
                  GROUP BY l.id ORDER BY l.event_type, l.handler_name",
                 &[],
             )
-            .map_err(db("status"))?
+            .map_err(db("status"))?;
+        let mut keys: Vec<i32> = rows.iter().flat_map(|r| r.get::<_, Vec<i32>>(7)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut dead = std::collections::HashSet::new();
+        for k in keys {
+            let free: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_CLASS, &k])
+                .map_err(db("status"))?
+                .get(0);
+            if free {
+                dead.insert(k);
+                let _ = client.execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &k]);
+            }
+        }
+        Ok(rows
             .iter()
-            .map(|r| PgStatusRow {
-                event_type: r.get(0),
-                handler_name: r.get(1),
-                inbox: r.get::<_, i64>(2) as u64,
-                delayed: r.get::<_, i64>(3) as u64,
-                claimed: r.get::<_, i64>(4) as u64,
-                archive: r.get::<_, i64>(5) as u64,
-                error: r.get::<_, i64>(6) as u64,
+            .map(|r| {
+                let workers: Vec<i32> = r.get(7);
+                let d = workers.iter().filter(|k| dead.contains(k)).count() as u64;
+                PgStatusRow {
+                    event_type: r.get(0),
+                    handler_name: r.get(1),
+                    inbox: r.get::<_, i64>(2) as u64,
+                    delayed: r.get::<_, i64>(3) as u64,
+                    claimed: r.get::<_, i64>(4) as u64,
+                    archive: r.get::<_, i64>(5) as u64,
+                    error: r.get::<_, i64>(6) as u64,
+                    live_workers: workers.len() as u64 - d,
+                    dead_workers: d,
+                    oldest_due_ms: r.get::<_, Option<i64>>(8).map(|v| v.max(0) as u64),
+                }
             })
             .collect())
     }

@@ -200,11 +200,43 @@ fn render(rows: &[Row], as_json: bool) -> String {
     out
 }
 
+/// The rows of a PostgreSQL queue (`hurah status postgresql://...`).
+fn pg_rows(client: &mut hurah::pg::PgClient) -> Result<Vec<Row>, CliError> {
+    Ok(hurah::pg::PgQueue::status(client)?
+        .into_iter()
+        .map(|r| Row {
+            event_type: r.event_type,
+            handler: r.handler_name,
+            inbox: r.inbox,
+            delayed: r.delayed,
+            claimed: r.claimed,
+            live_workers: r.live_workers,
+            dead_workers: r.dead_workers,
+            error: r.error,
+            archive: r.archive,
+            oldest_due_ms: r.oldest_due_ms,
+        })
+        .collect())
+}
+
 pub fn run(a: StatusArgs) -> Result<(), CliError> {
+    let mut pg = match hurah::pg::dsn_of(&a.root) {
+        Some(dsn) => {
+            let mut c = hurah::pg::connect(dsn)?;
+            hurah::pg::migrate(&mut c)?;
+            Some(c)
+        }
+        None => None,
+    };
     loop {
-        let listeners = cli::select_listeners(&a.root, None)?;
         let now = hurah::clock::now_ms();
-        let rows: Vec<Row> = listeners.iter().map(|l| row(l, now)).collect();
+        let rows: Vec<Row> = match pg.as_mut() {
+            Some(c) => pg_rows(c)?,
+            None => cli::select_listeners(&a.root, None)?
+                .iter()
+                .map(|l| row(l, now))
+                .collect(),
+        };
         let text = render(&rows, a.json);
         match a.watch {
             None => {
@@ -214,7 +246,7 @@ pub fn run(a: StatusArgs) -> Result<(), CliError> {
             Some(every) => {
                 print!(
                     "\x1b[H\x1b[2J{}  {}\n\n{text}",
-                    a.root.display(),
+                    hurah::pg::redact(&a.root.display().to_string()),
                     cli::iso_ms(now)
                 );
                 use std::io::Write;
