@@ -216,3 +216,103 @@ fn status_verb_on_postgres_counts_states_and_workers() {
         "{out}"
     );
 }
+
+#[test]
+fn failed_delayed_and_purge_verbs_on_postgres() {
+    let db = pg_support::TestDb::new();
+    let mut q = hurah::pg::PgQueue::open(
+        &db.dsn,
+        &hurah::EventType::parse("a").unwrap(),
+        &hurah::HandlerName::new("h").unwrap(),
+    )
+    .unwrap();
+    for p in ["1", "2", "3"] {
+        assert_eq!(hurah(&["dispatch", &db.dsn, "a", p]).0, 0);
+    }
+    let (_, out, _) = hurah(&["dispatch", &db.dsn, "a", "4", "--delay", "1h"]);
+    let delayed_id = out.lines().next().unwrap().to_string();
+    let mut h = |t: &hurah::Task| {
+        if t.payload() == 2 {
+            hurah::Outcome::failure("two\tis bad")
+        } else {
+            hurah::Outcome::Success
+        }
+    };
+    hurah::pg::pg_handle_once(&mut q, &mut h).unwrap();
+    // failed list / show
+    let (code, out, err) = hurah(&["failed", "list", &db.dsn]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("a:h\t2\t") && out.contains("two is bad"),
+        "{out}"
+    );
+    let (code, out, _) = hurah(&["failed", "list", &db.dsn, "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["reason"], "two\tis bad");
+    assert_eq!(v[0]["attempts"], 1);
+    let (code, out, _) = hurah(&["failed", "show", &db.dsn, "--id", "2", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["task"]["payload"], 2);
+    assert_eq!(v[0]["task"]["error"]["reason"], "two\tis bad");
+    assert_eq!(
+        hurah(&["failed", "retry", &db.dsn]).0,
+        64,
+        "needs --id or --all"
+    );
+    assert_eq!(
+        hurah(&["failed", "retry", &db.dsn, "--id", "9"]).0,
+        1,
+        "no such task"
+    );
+    let (code, out, _) = hurah(&["failed", "retry", &db.dsn, "--id", "2"]);
+    assert_eq!((code, out.trim()), (0, "retried 1 task(s)"));
+    let mut seen = Vec::new();
+    hurah::pg::pg_handle_once(&mut q, &mut |t: &hurah::Task| {
+        seen.push((t.payload().as_u64().unwrap(), t.attempt()));
+        hurah::Outcome::failure("again")
+    })
+    .unwrap();
+    assert_eq!(seen, [(2, 1)], "attempts reset");
+    let (code, out, _) = hurah(&["failed", "delete", &db.dsn, "--all", "--listener", "a:h"]);
+    assert_eq!((code, out.trim()), (0, "deleted 1 task(s)"));
+    // delayed list / cancel
+    let (code, out, _) = hurah(&["delayed", "list", &db.dsn, "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["id"], delayed_id.as_str());
+    let (code, out, _) = hurah(&["delayed", "cancel", &db.dsn, "--id", &delayed_id, "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), r#"{"cancelled":1,"too_late":0}"#);
+    assert_eq!(
+        hurah(&["delayed", "cancel", &db.dsn, "--all"]).0,
+        1,
+        "nothing left"
+    );
+    // purge
+    let (code, out, _) = hurah(&[
+        "purge",
+        &db.dsn,
+        "--archive",
+        "--older-than",
+        "0s",
+        "--dry-run",
+    ]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, "would purge 2 archived task(s), kept 0")
+    );
+    let (code, out, _) = hurah(&["purge", &db.dsn, "--archive", "--older-than", "1h"]);
+    assert_eq!((code, out.trim()), (0, "purged 0 archived task(s), kept 2"));
+    let (code, out, _) = hurah(&[
+        "purge",
+        &db.dsn,
+        "--archive",
+        "--older-than",
+        "0s",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), r#"{"dry_run":false,"purged":2,"kept":0}"#);
+}

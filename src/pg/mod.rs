@@ -24,6 +24,7 @@
 //! TLS follows the DSN's `sslmode` (`disable`, `prefer` (default), `require`) with libpq's
 //! meaning: encrypted, certificate not verified.
 
+pub mod admin;
 mod any;
 mod dispatcher;
 mod queue;

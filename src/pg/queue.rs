@@ -600,13 +600,15 @@ impl PgQueue {
             .collect())
     }
 
-    /// Moves a failed task back to the inbox for another run (error cleared, attempts reset).
+    /// Moves a failed task back to the inbox for another run under its own sequence (error
+    /// cleared, attempts and retry_count reset, as `hurah failed retry`).
     pub fn retry_failed(&mut self, seq: u64) -> Result<()> {
         let n = self
             .client
             .execute(
                 "UPDATE hurah.tasks SET state = 'inbox', error = NULL, attempts = 0, \
-                 due = clock_timestamp(), delayed = false, updated_at = clock_timestamp() \
+                 retry_count = 0, due = least(due, clock_timestamp()), delayed = false, \
+                 updated_at = clock_timestamp() \
                  WHERE listener_id = $1 AND seq = $2 AND state = 'error'",
                 &[&self.listener_id, &(seq as i64)],
             )

@@ -53,6 +53,13 @@ fn select(sel: &Selection) -> Result<Vec<Delayed>, CliError> {
 }
 
 pub fn run(c: DelayedCommand) -> Result<(), CliError> {
+    let (verb, sel) = match &c {
+        DelayedCommand::List(s) => ("list", s),
+        DelayedCommand::Cancel(s) => ("cancel", s),
+    };
+    if let Some(dsn) = hurah::pg::dsn_of(&sel.root) {
+        return crate::pg_verbs::delayed(dsn, verb, sel);
+    }
     let now = hurah::clock::now_ms();
     match c {
         DelayedCommand::List(sel) => {

@@ -235,6 +235,15 @@ fn progress_on() -> bool {
 }
 
 pub fn run(c: FailedCommand) -> Result<(), CliError> {
+    let (verb, sel) = match &c {
+        FailedCommand::List(s) => ("list", s),
+        FailedCommand::Show(s) => ("show", s),
+        FailedCommand::Retry(a) => ("retry", &a.sel),
+        FailedCommand::Delete(s) => ("delete", s),
+    };
+    if let Some(dsn) = hurah::pg::dsn_of(&sel.root) {
+        return crate::pg_verbs::failed(dsn, verb, sel);
+    }
     match c {
         FailedCommand::List(sel) => list(&sel),
         FailedCommand::Show(sel) => show(&sel),

@@ -32,6 +32,17 @@ pub struct PurgeArgs {
 
 pub fn run(a: PurgeArgs) -> Result<(), CliError> {
     debug_assert!(a.archive);
+    if let Some(dsn) = hurah::pg::dsn_of(&a.root) {
+        let sel = hurah::pg::admin::PgSelection {
+            listener: a
+                .listener
+                .as_ref()
+                .map(|l| (l.event_type.to_string(), l.handler.to_string())),
+            older_than: Some(a.older_than),
+            ..Default::default()
+        };
+        return crate::pg_verbs::purge(dsn, sel, a.dry_run, a.json);
+    }
     let listeners = cli::select_listeners(&a.root, a.listener.as_ref())?;
     let cutoff_ms = hurah::clock::now_ms().saturating_sub(a.older_than.as_millis() as u64);
     let mut progress = Progress::new("checked");
