@@ -11,6 +11,11 @@
 //!
 //! Usage: inotify_floor <dir> [n] [gap_us]
 //! Prints `key value` lines (µs): floor_raw_p50/p99/max, floor_notify_p50/p99/max.
+//!
+//! `inotify_floor timer [n] [gap_us]` measures the timer floor for the delayed-task lateness
+//! benchmark instead: a thread sleeping in `mpsc::Receiver::recv_timeout()` until a deadline
+//! (as the worker waits for the next due time), `n` times `gap` apart; prints how late it
+//! wakes (floor_timer_p50/p99/max, µs).
 
 use notify::{RecursiveMode, Watcher};
 use std::ffi::CString;
@@ -120,8 +125,30 @@ fn via_notify(tmp: &Path, watched: &Path, n: usize, gap: Duration) -> Vec<f64> {
     v
 }
 
+fn timer(n: usize, gap: Duration) -> Vec<f64> {
+    let (_tx, rx) = mpsc::channel::<()>();
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let deadline = Instant::now() + gap;
+        let _ = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        out.push(
+            Instant::now()
+                .saturating_duration_since(deadline)
+                .as_secs_f64()
+                * 1e6,
+        );
+    }
+    out
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("timer") {
+        let n: usize = args.get(2).map_or(5000, |s| s.parse().unwrap());
+        let gap = Duration::from_micros(args.get(3).map_or(1000, |s| s.parse().unwrap()));
+        percentiles("floor_timer", timer(n, gap));
+        return;
+    }
     let dir = PathBuf::from(
         args.get(1)
             .expect("usage: inotify_floor <dir> [n] [gap_us]"),
