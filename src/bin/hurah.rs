@@ -30,7 +30,7 @@ mod work;
 
 use cli::{CliError, ListenerArg};
 
-/// Crash-safe file-based task queue (hurah/events compatible).
+/// Crash-safe task queue (hurah/events compatible): on a directory, or on PostgreSQL.
 #[derive(Parser, Debug)]
 #[command(name = "hurah", version = hurah::VERSION, propagate_version = true)]
 #[command(
@@ -65,7 +65,7 @@ enum Command {
 /// Selects tasks: shared by `failed` and `delayed`.
 #[derive(Args, Debug, Clone)]
 pub struct Selection {
-    /// Queue root directory
+    /// Queue root directory, or a postgresql:// URL (PostgreSQL backend)
     pub root: PathBuf,
     /// Only this listener, as EVENT_TYPE:HANDLER (":HANDLER" for a root listener)
     #[arg(long, value_name = "EVENT_TYPE:HANDLER", value_parser = cli::parse_listener)]

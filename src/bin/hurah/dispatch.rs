@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct DispatchArgs {
-    /// Queue root directory (created if missing)
+    /// Queue root directory (created if missing), or a postgresql:// URL (PostgreSQL backend)
     root: PathBuf,
     /// Event type, e.g. product/created ("" for root listeners only)
     event_type: String,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 #[command(after_help = "Age is measured from when the file entered archive/ (its ctime).")]
 pub struct PurgeArgs {
-    /// Queue root directory
+    /// Queue root directory, or a postgresql:// URL (PostgreSQL backend)
     root: PathBuf,
     /// Purge archive/ (the only state purge touches; required so intent is explicit)
     #[arg(long, required = true)]

@@ -18,7 +18,7 @@ directory whose lock can be taken belongs to a dead worker (its tasks go back to
 next recovery of any worker). OLDEST is how long the head of the inbox has been due."
 )]
 pub struct StatusArgs {
-    /// Queue root directory
+    /// Queue root directory, or a postgresql:// URL (PostgreSQL backend)
     root: PathBuf,
     /// Machine-readable output (a JSON array, one object per listener)
     #[arg(long)]

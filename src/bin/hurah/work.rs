@@ -31,7 +31,7 @@ stderr).\n\nSignals: SIGTERM/SIGINT finish the current task and exit 0; SIGHUP r
 SIGUSR1/SIGUSR2 raise/lower verbosity."
 )]
 pub struct WorkArgs {
-    /// Queue root directory
+    /// Queue root directory, or a postgresql:// URL (PostgreSQL backend)
     root: PathBuf,
     /// Event type to listen to (it also receives every more specific type; "" for all)
     event_type: String,
