@@ -670,3 +670,60 @@ fn delayed_copies_are_cancelled_by_dispatch_id() {
     let s = pg_handle_once(&mut q1, &mut Quiet(|_: &Task| Outcome::Success)).unwrap();
     assert_eq!(s.succeeded, 1);
 }
+
+#[test]
+fn worker_reconnects_when_only_its_listen_session_dies() {
+    let db = TestDb::new();
+    let q = PgQueue::open(&db.dsn, &et("a"), &hn("h")).unwrap();
+    let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let (stop, t) = spawn(
+        q,
+        move |t: &Task| {
+            s.lock().unwrap().push(t.payload().as_u64().unwrap());
+            Outcome::Success
+        },
+        32,
+        WorkerOptions {
+            rescan_interval: Duration::from_secs(3600),
+            ..Default::default()
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mut admin = db.client();
+    // Terminate only the session that LISTENs.
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .unwrap()
+        .len();
+    assert_eq!(killed, 1);
+    std::thread::sleep(Duration::from_millis(500));
+    // No busy loop meanwhile, and a NOTIFY still wakes it (new LISTEN session).
+    let d = PgDispatcher::new(&db.dsn).unwrap();
+    let sent = Instant::now();
+    d.dispatch(&et("a"), "1").unwrap();
+    while seen.lock().unwrap().is_empty() {
+        assert!(sent.elapsed() < Duration::from_secs(5), "not woken");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
+    let listening: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(listening, 1);
+    stop.stop();
+    t.join().unwrap().unwrap();
+}

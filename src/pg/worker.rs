@@ -438,6 +438,14 @@ impl<'h> PgWorker<'h> {
             if options.stop_when_empty {
                 break;
             }
+            if self.broken() {
+                // E.g. only the LISTEN session was terminated: waiting on it would return at
+                // once, forever. Reconnect (with backoff) before sleeping.
+                let give_up = || stopped() || deadline.is_some_and(|d| Instant::now() >= d);
+                self.reconnect(verbosity, &give_up)?;
+                last_poll = Instant::now() - options.rescan_interval;
+                continue;
+            }
             // Idle: sleep until a NOTIFY, the next due time, the safety poll or the deadline.
             let mut next_due: Option<u64> = None;
             let mut failed = None;
