@@ -149,6 +149,9 @@ impl AbstractHandler {
     /// The tasks waiting in the inbox, in ascending sequence order, as contexts (read without
     /// claiming them; the original returned a `TaskCollection`). Unreadable files are skipped.
     pub fn get_queue(&self) -> PhpResult<Vec<Zval>> {
+        if let Some(dsn) = &self.dsn {
+            return pg_peek(dsn, &self.listener, false);
+        }
         let dir = self.listener.state_dir(hurah::State::Inbox);
         let mut seqs: Vec<u64> = match std::fs::read_dir(&dir) {
             Ok(rd) => rd
@@ -178,6 +181,9 @@ impl AbstractHandler {
     /// 'context' => Context]` (read without claiming them). Cancel one with
     /// `Dispatcher::cancel($id)`. Unreadable files are skipped.
     pub fn get_delayed(&self) -> PhpResult<Vec<Zval>> {
+        if let Some(dsn) = &self.dsn {
+            return pg_peek(dsn, &self.listener, true);
+        }
         let entries = hurah::delayed::entries(&self.listener).map_err(from_core)?;
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
@@ -196,6 +202,48 @@ impl AbstractHandler {
         }
         Ok(out)
     }
+}
+
+/// `getQueue()` (`delayed` false) or `getDelayed()` (true) of a handler on PostgreSQL, in the
+/// same shapes as on a directory. Reads on a short-lived connection of its own (these calls may
+/// come from inside `handleTask()`, while the handler's queue is in use).
+fn pg_peek(dsn: &str, listener: &hurah::Listener, delayed: bool) -> PhpResult<Vec<Zval>> {
+    let mut c = hurah::pg::connect(dsn).map_err(from_core)?;
+    let sel = hurah::pg::admin::PgSelection {
+        listener: Some((
+            listener.event_type().to_string(),
+            listener.name().to_string(),
+        )),
+        ..Default::default()
+    };
+    let rows = if delayed {
+        hurah::pg::admin::delayed(&mut c, &sel)
+    } else {
+        hurah::pg::admin::inbox(&mut c, &sel)
+    }
+    .map_err(from_core)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let text = r.task.to_string();
+        let Ok(doc) = hurah::TaskDoc::parse(text.as_bytes(), std::path::Path::new(&r.id)) else {
+            continue;
+        };
+        let ctx = AbstractContext::from_doc(doc, Some(r.sequence)).into_context_zval()?;
+        if !delayed {
+            out.push(ctx);
+            continue;
+        }
+        let mut ht = ZendHashTable::new();
+        let err = |e: ext_php_rs::error::Error| hurah_exception(e.to_string());
+        ht.insert("sequence", r.sequence as i64).map_err(err)?;
+        ht.insert("id", Some(r.id)).map_err(err)?;
+        ht.insert("due", r.due_ms as f64 / 1000.0).map_err(err)?;
+        ht.insert("context", ctx).map_err(err)?;
+        let mut z = Zval::new();
+        z.set_hashtable(ht);
+        out.push(z);
+    }
+    Ok(out)
 }
 
 /// The PHP side of a handler as a core [`hurah::Handler`]: calls the subclass' `handleTask()`,

@@ -79,7 +79,8 @@ fn rows(client: &mut Client, state_cond: &str, sel: &PgSelection) -> Result<Vec<
            json_build_object('payload', t.payload, 'sequence', t.seq, 'count', t.seq, \
              'delivery', to_char(t.delivery AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
              'retry_count', t.retry_count, 'event', t.event, 'id', t.id, \
-             'attempts', t.attempts, 'error', t.error)::text \
+             'attempts', t.attempts, 'error', t.error, 'not_before', \
+             CASE WHEN t.delayed THEN (extract(epoch FROM t.due) * 1000)::int8 END)::text \
          FROM hurah.tasks t JOIN hurah.listeners l ON l.id = t.listener_id \
          WHERE {state_cond} AND {FILTER} \
          ORDER BY l.event_type, l.handler_name, t.due, t.seq"
@@ -98,7 +99,14 @@ fn rows(client: &mut Client, state_cond: &str, sel: &PgSelection) -> Result<Vec<
                 .get::<_, Option<String>>(5)
                 .and_then(|e| serde_json::from_str(&e).ok()),
             due_ms: r.get::<_, i64>(6).max(0) as u64,
-            task: serde_json::from_str(r.get::<_, &str>(7)).unwrap_or(Value::Null),
+            task: {
+                let mut task: Value =
+                    serde_json::from_str(r.get::<_, &str>(7)).unwrap_or(Value::Null);
+                if let Value::Object(m) = &mut task {
+                    m.retain(|k, v| !(v.is_null() && (k == "error" || k == "not_before")));
+                }
+                task
+            },
         })
         .collect())
 }
@@ -133,6 +141,15 @@ pub fn retry_failed(client: &mut Client, sel: &PgSelection) -> Result<u64> {
 /// Deletes the failed tasks matching `sel`. Returns how many.
 pub fn delete_failed(client: &mut Client, sel: &PgSelection) -> Result<u64> {
     delete_where(client, "t.state = 'error'", sel, "delete failed tasks")
+}
+
+/// Due, unclaimed tasks matching `sel`, in run order per listener (read without claiming).
+pub fn inbox(client: &mut Client, sel: &PgSelection) -> Result<Vec<PgTaskRow>> {
+    rows(
+        client,
+        "t.state = 'inbox' AND t.due <= clock_timestamp()",
+        sel,
+    )
 }
 
 /// Delayed tasks (in the inbox, not due yet) matching `sel`, earliest first per listener.

@@ -88,7 +88,18 @@ final class PostgresTest extends TestCase
         $d = new Dispatcher($this->dsn);
         $id = $d->dispatch('a', ['n' => 1], delay: 60);
         $d->dispatch('a', ['n' => 2], delay: 0.3);
+        $d->dispatch('a', ['n' => 0]);
+        $queue = $h->getQueue();
+        $this->assertCount(1, $queue);
+        $this->assertSame(['n' => 0], $queue[0]->getPayload());
+        $h->handle();
+        $delayed = $h->getDelayed();
+        $this->assertSame([2, 1], array_column($delayed, 'sequence'), 'earliest first');
+        $this->assertSame($id, $delayed[1]['id']);
+        $this->assertSame(['n' => 1], $delayed[1]['context']->getPayload());
+        $this->assertEqualsWithDelta(microtime(true) + 60, $delayed[1]['due'], 5);
         $this->assertSame(1, $d->cancel($id));
+        $h->seen = [];
         $h->handle();
         $this->assertSame([], $h->seen);
         usleep(350_000);
