@@ -316,3 +316,29 @@ fn failed_delayed_and_purge_verbs_on_postgres() {
     assert_eq!(code, 0);
     assert_eq!(out.trim(), r#"{"dry_run":false,"purged":2,"kept":0}"#);
 }
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after_comm.split_whitespace().collect();
+    // Fields 14 and 15 of stat (utime, stime), counted from field 3 after the command name.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_idle_worker_on_postgres_uses_almost_no_cpu() {
+    let db = pg_support::TestDb::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hurah"))
+        .args(["work", &db.dsn, "a", "h", "--exec", "true", "-q"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let before = cpu_ticks(child.id());
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let used = cpu_ticks(child.id()) - before;
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+    eprintln!("idle worker: {used} ticks of CPU in 3 s");
+    assert!(used <= 3, "{used} clock ticks (1/100 s) in 3 s idle");
+}
