@@ -60,7 +60,23 @@ fn migrations_are_versioned_and_idempotent() {
     let db = TestDb::new();
     let mut c = db.client();
     assert_eq!(pg::schema_version(&mut c).unwrap(), 0);
-    assert_eq!(pg::migrate(&mut c).unwrap(), vec![1]);
+    // An old schema (version 1) is upgraded by applying only what it lacks.
+    assert_eq!(pg::migrate_to(&mut c, 1).unwrap(), vec![1]);
+    assert_eq!(pg::schema_version(&mut c).unwrap(), 1);
+    let newer: Vec<i32> = pg::MIGRATIONS
+        .iter()
+        .map(|m| m.0)
+        .filter(|v| *v > 1)
+        .collect();
+    assert_eq!(pg::migrate(&mut c).unwrap(), newer);
+    let opts: Vec<String> = c
+        .query_one(
+            "SELECT reloptions FROM pg_class WHERE oid = 'hurah.tasks'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(opts.contains(&"fillfactor=80".to_string()), "{opts:?}");
     assert!(
         pg::migrate(&mut c).unwrap().is_empty(),
         "second run applies nothing"
@@ -78,7 +94,7 @@ fn migrations_are_versioned_and_idempotent() {
         })
         .collect();
     let applied: usize = handles.into_iter().map(|h| h.join().unwrap().len()).sum();
-    assert_eq!(applied, 1);
+    assert_eq!(applied, pg::MIGRATIONS.len(), "each version applied once");
 }
 
 #[test]

@@ -36,7 +36,7 @@ pub use dispatcher::{cancel_id, PgDelivery, PgDispatcher, PgReceipt};
 /// The client type of [`connect`] (re-exported so callers need not depend on `postgres`).
 pub use postgres::Client as PgClient;
 pub use queue::{PgClaim, PgQueue, PgSettled, PgStatusRow};
-pub use schema::{migrate, schema_version, MIGRATIONS};
+pub use schema::{migrate, migrate_to, schema_version, MIGRATIONS};
 pub use worker::{pg_handle_once, PgStopHandle, PgWorker};
 
 use crate::error::{Error, Result};
