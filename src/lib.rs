@@ -35,6 +35,7 @@ pub mod failed;
 mod handler;
 mod handler_name;
 mod id;
+mod inotify_wake;
 mod layout;
 mod outcome;
 pub mod pg;
@@ -56,6 +57,7 @@ pub use event_type::EventType;
 pub use handler::{Handler, Level};
 pub use handler_name::HandlerName;
 pub use id::{new_task_id, new_worker_id};
+pub use inotify_wake::InotifyWake;
 pub use layout::{
     delayed_file_name, parse_delayed_file_name, parse_final_file_name, parse_task_file_name,
     task_file_name, Layout, Listener, State,

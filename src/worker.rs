@@ -342,8 +342,15 @@ impl<'h> Worker<'h> {
 
     /// Runs with inotify wake-ups until a limit, a stop request or (with `stop_when_empty`) an
     /// empty queue. Nothing stays claimed when it returns.
+    ///
+    /// The wake source is [`crate::InotifyWake`] (inotify with an exact event mask); set
+    /// `HURAH_WAKE=notify` to use [`NotifyWake`] (the `notify` crate) instead.
     pub fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
-        let mut source = NotifyWake::new(self.stop.waker.clone())?;
+        if std::env::var("HURAH_WAKE").is_ok_and(|v| v == "notify") {
+            let mut source = NotifyWake::new(self.stop.waker.clone())?;
+            return self.run_with(options, &mut source);
+        }
+        let mut source = crate::InotifyWake::new(self.stop.waker.clone())?;
         self.run_with(options, &mut source)
     }
 
