@@ -85,7 +85,7 @@ worker_sections() {
   echo
   echo "### Wake latency: dispatch() returns in one process → handleTask() entry in a watching worker"
   echo
-  echo "$WAKE_N events, one every ~$WAKE_GAP_US µs (the worker is asleep on inotify each time); hrtime (CLOCK_MONOTONIC) in both processes. The floor is rename() returning in one thread → another thread waking from inotify, measured just before each round (target/release/examples/inotify_floor): raw = a thread blocked in read() on the inotify fd; notify = the notify crate's thread → channel → consumer thread, the path the worker uses. Negative values: the worker entered handleTask() before dispatch() had returned. Targets: p50 ≤ 300 µs, p99 ≤ 2000 µs. µs:"
+  echo "$WAKE_N events, one every ~$WAKE_GAP_US µs (the worker is asleep on inotify each time); hrtime (CLOCK_MONOTONIC) in both processes. The floor is rename() returning in one thread → another thread waking from inotify, measured just before each round (target/release/examples/inotify_floor): raw = a thread blocked in read() on the inotify fd (the worker's default wake source, InotifyWake, adds a channel hop to this); notify = the notify crate's thread → channel → consumer thread (HURAH_WAKE=notify). Negative values: the worker entered handleTask() before dispatch() had returned. Targets: p50 ≤ 300 µs, p99 ≤ 2000 µs. µs:"
   echo
   echo "| round | floor raw p50 / p99 / max | floor notify p50 / p99 / max | wake p50 | wake p90 | wake p99 | wake max | from dispatch() call start p50 | dispatch() call p50 | p50 ≤ 300 | p99 ≤ 2000 |"
   echo "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|"
