@@ -281,7 +281,7 @@ impl Queue {
                         .map(Settled::Failed);
                 }
                 doc.set(keys::ATTEMPTS, attempts.into());
-                self.requeue(doc, &path, seq, delay.or(backoff), now)
+                self.requeue(doc, &path, seq, delay.or(backoff))
             }
         }
     }
@@ -301,11 +301,11 @@ impl Queue {
         path: &Path,
         seq: u64,
         delay: Option<Duration>,
-        now: u64,
     ) -> Result<Settled> {
         match delay.filter(|d| !d.is_zero()) {
             Some(d) => {
-                let due = now + d.as_millis() as u64;
+                // Rounded up from the µs clock: a retry never comes due before now + delay.
+                let due = (crate::clock::now_us() + d.as_micros() as u64).div_ceil(1000);
                 doc.set(keys::NOT_BEFORE, due.into());
                 self.rewrite(&doc, path)?;
                 let mut seq = seq;
