@@ -6,8 +6,42 @@ use super::{connect, db, migrate};
 use crate::dispatcher::DispatchOptions;
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
-use postgres::Client;
+use postgres::{Client, Statement};
 use std::sync::{Arc, Mutex};
+
+/// The dispatcher's connection and its prepared dispatch statement.
+struct Conn {
+    client: Client,
+    dispatch: Option<Statement>,
+}
+
+impl Conn {
+    /// After an error: is the connection gone (closed, or a FATAL such as "terminating
+    /// connection due to administrator command" that closes it)? An SQL error on a live
+    /// connection is not retried.
+    fn lost(&mut self) -> bool {
+        self.client.is_closed()
+            || self
+                .client
+                .is_valid(std::time::Duration::from_secs(2))
+                .is_err()
+    }
+
+    fn run<T>(&mut self, f: &mut impl FnMut(&mut Client, &Statement) -> Result<T>) -> Result<T> {
+        let st = match &self.dispatch {
+            Some(st) => st.clone(),
+            None => {
+                let st = self
+                    .client
+                    .prepare(DISPATCH_SQL)
+                    .map_err(db("dispatch: prepare"))?;
+                self.dispatch = Some(st.clone());
+                st
+            }
+        };
+        f(&mut self.client, &st)
+    }
+}
 
 /// One listener's copy of a dispatched task.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +70,7 @@ pub struct PgReceipt {
 #[derive(Clone)]
 pub struct PgDispatcher {
     dsn: String,
-    client: Arc<Mutex<Client>>,
+    client: Arc<Mutex<Conn>>,
 }
 
 impl std::fmt::Debug for PgDispatcher {
@@ -58,7 +92,10 @@ impl PgDispatcher {
         migrate(&mut client)?;
         Ok(PgDispatcher {
             dsn: dsn.to_string(),
-            client: Arc::new(Mutex::new(client)),
+            client: Arc::new(Mutex::new(Conn {
+                client,
+                dispatch: None,
+            })),
         })
     }
 
@@ -71,15 +108,23 @@ impl PgDispatcher {
     /// restarted, session terminated), `f` is run once more on a fresh connection. If the
     /// lost connection had committed before its reply was lost, the event is then delivered
     /// twice: dispatch is at-least-once across a connection loss, as claims are.
-    fn with_client<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
+    fn with_client<T>(&self, mut f: impl FnMut(&mut Client, &Statement) -> Result<T>) -> Result<T> {
         let mut guard = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_closed() {
-            *guard = connect(&self.dsn)?;
+        let conn = &mut *guard;
+        if conn.client.is_closed() {
+            *conn = Conn {
+                client: connect(&self.dsn)?,
+                dispatch: None,
+            };
         }
-        match f(&mut guard) {
-            Err(Error::Database { .. }) if guard.is_closed() => {
-                *guard = connect(&self.dsn)?;
-                f(&mut guard)
+        let first = conn.run(&mut f);
+        match first {
+            Err(Error::Database { .. }) if conn.lost() => {
+                *conn = Conn {
+                    client: connect(&self.dsn)?,
+                    dispatch: None,
+                };
+                conn.run(&mut f)
             }
             other => other,
         }
@@ -102,9 +147,9 @@ impl PgDispatcher {
         let id = crate::id::new_task_id();
         let not_before = options.not_before_ms.map(|t| t as i64);
         let et = event_type.to_string();
-        self.with_client(|c| {
+        self.with_client(|c, st| {
             let rows = c
-                .query(DISPATCH_SQL, &[&et, &payload, &not_before, &id])
+                .query(st, &[&et, &payload, &not_before, &id])
                 .map_err(db("dispatch"))?;
             Ok(receipt(id.clone(), rows))
         })
@@ -116,15 +161,14 @@ impl PgDispatcher {
         for (_, p) in events {
             check_json(p)?;
         }
-        self.with_client(|c| {
+        self.with_client(|c, stmt| {
             let mut tx = c.transaction().map_err(db("dispatch"))?;
-            let stmt = tx.prepare(DISPATCH_SQL).map_err(db("dispatch"))?;
             let mut out = Vec::with_capacity(events.len());
             let none: Option<i64> = None;
             for (et, payload) in events {
                 let id = crate::id::new_task_id();
                 let rows = tx
-                    .query(&stmt, &[&et.to_string(), payload, &none, &id])
+                    .query(stmt, &[&et.to_string(), payload, &none, &id])
                     .map_err(db("dispatch"))?;
                 out.push(receipt(id, rows));
             }

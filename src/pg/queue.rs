@@ -71,6 +71,8 @@ pub struct PgQueue {
     name: HandlerName,
     worker_key: i32,
     keep_archive: bool,
+    /// Prepared statements of the hot path, per connection (planned once, not per call).
+    stmts: std::collections::HashMap<&'static str, postgres::Statement>,
 }
 
 impl std::fmt::Debug for PgQueue {
@@ -127,6 +129,29 @@ n AS (
     RETURNING 1)
 SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM n)";
 
+const SETTLE_MANY_SQL: &str = "WITH v AS (
+   SELECT * FROM unnest($3::int8[], $4::text[], $5::int4[], $6::int4[],
+                        $7::text[], $8::int8[])
+       AS v(seq, state, attempts, retry_count, error, due)),
+ u AS (
+   UPDATE hurah.tasks t
+      SET state = v.state, attempts = v.attempts, retry_count = v.retry_count,
+          error = v.error::jsonb,
+          due = CASE WHEN v.due IS NULL THEN t.due
+                     ELSE to_timestamp(v.due / 1000.0) END,
+          delayed = (v.due IS NOT NULL), claimed_by = NULL, started = false,
+          updated_at = clock_timestamp()
+     FROM v
+    WHERE t.listener_id = $1 AND t.seq = v.seq AND t.state = 'claimed'
+      AND t.claimed_by = $2
+   RETURNING t.seq),
+ d AS (
+   DELETE FROM hurah.tasks
+    WHERE listener_id = $1 AND seq = ANY ($9::int8[]) AND state = 'claimed'
+      AND claimed_by = $2
+   RETURNING seq)
+ SELECT seq FROM u UNION ALL SELECT seq FROM d";
+
 impl PgQueue {
     /// Connects, creates or upgrades the schema if needed, registers the listener of handler
     /// `name` on `event_type` (so dispatches reach it from now on) and takes this worker's
@@ -150,7 +175,18 @@ impl PgQueue {
             name: name.clone(),
             worker_key,
             keep_archive: true,
+            stmts: Default::default(),
         })
+    }
+
+    /// The prepared form of `sql` on this connection.
+    fn stmt(&mut self, sql: &'static str) -> Result<postgres::Statement> {
+        if let Some(st) = self.stmts.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(sql).map_err(db("prepare"))?;
+        self.stmts.insert(sql, st.clone());
+        Ok(st)
     }
 
     /// Keep succeeded tasks in state `archive` (default) or delete them at once.
@@ -195,9 +231,15 @@ impl PgQueue {
         &mut self.client
     }
 
-    /// True when the connection is gone (server restarted, network cut).
+    /// True when the connection is known to be gone (server restarted, network cut).
     pub fn is_broken(&self) -> bool {
         self.client.is_closed()
+    }
+
+    /// After an error: true if the connection is gone, checking with a round trip when it
+    /// is not known yet (a FATAL error arrives before the connection is marked closed).
+    pub fn is_lost(&mut self) -> bool {
+        self.client.is_closed() || self.client.is_valid(Duration::from_secs(2)).is_err()
     }
 
     /// Opens a new connection with a new worker key. Claims made under the old key are
@@ -206,16 +248,18 @@ impl PgQueue {
         let mut client = connect(&self.dsn)?;
         self.worker_key = take_worker_lock(&mut client)?;
         self.client = client;
+        self.stmts.clear();
         Ok(())
     }
 
     /// Claims up to `max` due tasks, in run order (due time, then sequence), skipping rows
     /// other workers hold and the sequences in `skip`. The first one is marked started.
     pub fn claim(&mut self, max: usize, skip: &[i64]) -> Result<Vec<Task>> {
+        let st = self.stmt(CLAIM_SQL)?;
         let rows = self
             .client
             .query(
-                CLAIM_SQL,
+                &st,
                 &[&self.listener_id, &self.worker_key, &(max as i64), &skip],
             )
             .map_err(db("claim"))?;
@@ -318,12 +362,10 @@ impl PgQueue {
         let seq = task.seq as i64;
         let next = next.map(|n| n as i64).unwrap_or(-1);
         if matches!(outcome, Outcome::Success) && !self.keep_archive {
+            let st = self.stmt(DELETE_SQL)?;
             let row = self
                 .client
-                .query_one(
-                    DELETE_SQL,
-                    &[&self.listener_id, &seq, &self.worker_key, &next],
-                )
+                .query_one(&st, &[&self.listener_id, &seq, &self.worker_key, &next])
                 .map_err(db("settle"))?;
             return Ok(if row.get::<_, i64>(0) == 1 {
                 PgSettled::Deleted
@@ -340,10 +382,11 @@ impl PgQueue {
             settled,
         } = plan(&task.doc, outcome, max_attempts, backoff, clock::now_ms());
         let due = due.map(|d| d as i64);
+        let st = self.stmt(SETTLE_SQL)?;
         let row = self
             .client
             .query_one(
-                SETTLE_SQL,
+                &st,
                 &[
                     &self.listener_id,
                     &seq,
@@ -416,31 +459,11 @@ impl PgQueue {
             dues.push(p.due.map(|d| d as i64));
             results.push((seq, p.settled));
         }
+        let st = self.stmt(SETTLE_MANY_SQL)?;
         let rows = self
             .client
             .query(
-                "WITH v AS (
-                   SELECT * FROM unnest($3::int8[], $4::text[], $5::int4[], $6::int4[],
-                                        $7::text[], $8::int8[])
-                       AS v(seq, state, attempts, retry_count, error, due)),
-                 u AS (
-                   UPDATE hurah.tasks t
-                      SET state = v.state, attempts = v.attempts, retry_count = v.retry_count,
-                          error = v.error::jsonb,
-                          due = CASE WHEN v.due IS NULL THEN t.due
-                                     ELSE to_timestamp(v.due / 1000.0) END,
-                          delayed = (v.due IS NOT NULL), claimed_by = NULL, started = false,
-                          updated_at = clock_timestamp()
-                     FROM v
-                    WHERE t.listener_id = $1 AND t.seq = v.seq AND t.state = 'claimed'
-                      AND t.claimed_by = $2
-                   RETURNING t.seq),
-                 d AS (
-                   DELETE FROM hurah.tasks
-                    WHERE listener_id = $1 AND seq = ANY ($9::int8[]) AND state = 'claimed'
-                      AND claimed_by = $2
-                   RETURNING seq)
-                 SELECT seq FROM u UNION ALL SELECT seq FROM d",
+                &st,
                 &[
                     &self.listener_id,
                     &self.worker_key,

@@ -337,14 +337,24 @@ impl<'h> PgWorker<'h> {
             || self.entries.iter().any(|(q, _)| q.is_broken())
     }
 
+    /// After a database error: is any connection gone? Probes the queues' connections (a
+    /// FATAL error arrives before the connection is marked closed).
+    fn lost(&mut self) -> bool {
+        let mut lost = self.listen.as_ref().map_or(true, |c| c.is_closed());
+        for (q, _) in &mut self.entries {
+            lost |= q.is_lost();
+        }
+        lost
+    }
+
     /// Reconnects everything that is broken, with backoff, until it works or `give_up` says so.
     fn reconnect(&mut self, log_to: Level, give_up: &dyn Fn() -> bool) -> Result<()> {
         let mut wait = Duration::from_millis(100);
         loop {
             let mut result = Ok(());
             for (q, _) in &mut self.entries {
-                if q.is_broken() {
-                    result = result.and_then(|_| q.reconnect());
+                if result.is_ok() && q.is_lost() {
+                    result = q.reconnect();
                 }
             }
             if result.is_ok() && self.listen.as_ref().map_or(true, |c| c.is_closed()) {
@@ -419,7 +429,7 @@ impl<'h> PgWorker<'h> {
             let round = self.round(options, &mut stats, &mut last_poll, verbosity, &limit_hit);
             let worked = match round {
                 Ok(w) => w,
-                Err(Error::Database { .. }) if self.broken() => {
+                Err(Error::Database { .. }) if self.lost() => {
                     let give_up = || stopped() || deadline.is_some_and(|d| Instant::now() >= d);
                     self.reconnect(verbosity, &give_up)?;
                     last_poll = Instant::now() - options.rescan_interval;
