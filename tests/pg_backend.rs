@@ -523,7 +523,25 @@ fn group_commit_settles_like_per_task_settles() {
 
 #[test]
 fn worker_dying_mid_batch_charges_only_the_running_task() {
+    dying_mid_batch(false);
+}
+
+#[test]
+fn worker_dying_mid_batch_charges_only_the_running_task_with_async_commit() {
+    // With synchronous_commit = off the start marks take the prepared-statement path.
+    dying_mid_batch(true);
+}
+
+fn dying_mid_batch(async_commit: bool) {
     let db = TestDb::new();
+    if async_commit {
+        db.client()
+            .batch_execute(&format!(
+                "ALTER DATABASE {} SET synchronous_commit = off",
+                db.name
+            ))
+            .unwrap();
+    }
     let mut dying = PgQueue::open(&db.dsn, &et("a"), &hn("h")).unwrap();
     let d = PgDispatcher::new(&db.dsn).unwrap();
     for i in 1..=3 {

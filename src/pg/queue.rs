@@ -71,6 +71,8 @@ pub struct PgQueue {
     name: HandlerName,
     worker_key: i32,
     keep_archive: bool,
+    /// The session's `synchronous_commit` is off (set on the server, database or role).
+    async_commit: bool,
     /// Prepared statements of the hot path, per connection (planned once, not per call).
     stmts: std::collections::HashMap<&'static str, postgres::Statement>,
 }
@@ -129,6 +131,9 @@ n AS (
     RETURNING 1)
 SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM n)";
 
+const MARK_SQL: &str = "UPDATE hurah.tasks SET started = (seq = $2) \
+     WHERE listener_id = $1 AND seq IN ($2, $3) AND state = 'claimed' AND claimed_by = $4";
+
 const SETTLE_MANY_SQL: &str = "WITH v AS (
    SELECT * FROM unnest($3::int8[], $4::text[], $5::int4[], $6::int4[],
                         $7::text[], $8::int8[])
@@ -167,6 +172,7 @@ impl PgQueue {
             .map_err(db("register listener"))?
             .get(0);
         let worker_key = take_worker_lock(&mut client)?;
+        let async_commit = async_commit(&mut client)?;
         Ok(PgQueue {
             dsn: dsn.to_string(),
             client,
@@ -175,6 +181,7 @@ impl PgQueue {
             name: name.clone(),
             worker_key,
             keep_archive: true,
+            async_commit,
             stmts: Default::default(),
         })
     }
@@ -247,6 +254,7 @@ impl PgQueue {
     pub fn reconnect(&mut self) -> Result<()> {
         let mut client = connect(&self.dsn)?;
         self.worker_key = take_worker_lock(&mut client)?;
+        self.async_commit = async_commit(&mut client)?;
         self.client = client;
         self.stmts.clear();
         Ok(())
@@ -414,6 +422,17 @@ impl PgQueue {
     /// this worker, not the server.
     pub fn mark_started(&mut self, prev: Option<u64>, seq: u64) -> Result<()> {
         let prev = prev.map(|p| p as i64).unwrap_or(-1);
+        if self.async_commit {
+            // The session's commits do not wait for the flush anyway: one prepared statement.
+            let st = self.stmt(MARK_SQL)?;
+            self.client
+                .execute(
+                    &st,
+                    &[&self.listener_id, &(seq as i64), &prev, &self.worker_key],
+                )
+                .map_err(db("mark started"))?;
+            return Ok(());
+        }
         self.client
             .batch_execute(&format!(
                 "BEGIN; SET LOCAL synchronous_commit = off; \
@@ -816,6 +835,15 @@ fn take_worker_lock(client: &mut Client) -> Result<i32> {
         what: "take worker lock".into(),
         reason: "no free worker key after 64 tries".into(),
     })
+}
+
+/// True when this session's commits skip the WAL flush (`synchronous_commit = off`).
+fn async_commit(client: &mut Client) -> Result<bool> {
+    let v: String = client
+        .query_one("SELECT current_setting('synchronous_commit')", &[])
+        .map_err(db("read synchronous_commit"))?
+        .get(0);
+    Ok(v == "off")
 }
 
 fn random_key() -> i32 {
