@@ -253,13 +253,15 @@ impl Queue {
                 .move_final(&path, State::Archive, seq)
                 .map(Settled::Archived),
             Outcome::Failure { reason, class } => {
-                doc.set_error(reason, class.as_deref(), now);
+                let runs = doc.attempts() + 1;
+                doc.set_error(reason, class.as_deref(), now, runs);
                 self.rewrite(&doc, &path)?;
                 self.move_final(&path, State::Error, seq)
                     .map(Settled::Failed)
             }
             Outcome::Invalid { reason } => {
-                doc.set_error(reason, None, now);
+                let runs = doc.attempts() + 1;
+                doc.set_error(reason, None, now, runs);
                 self.rewrite(&doc, &path)?;
                 self.move_final(&path, State::Error, seq)
                     .map(Settled::Failed)
@@ -273,6 +275,7 @@ impl Queue {
                         &format!("Hit retry limit which is set to: {max_attempts}."),
                         None,
                         now,
+                        attempts,
                     );
                     doc.set(keys::ATTEMPTS, attempts.into());
                     self.rewrite(&doc, &path)?;
@@ -456,6 +459,7 @@ impl Queue {
                                 ),
                                 Some("WorkerDied"),
                                 clock::now_ms(),
+                                attempts,
                             );
                             doc.set(keys::ATTEMPTS, attempts.into());
                             self.rewrite(&doc, &path)?;

@@ -192,8 +192,9 @@ impl TaskDoc {
         n
     }
 
-    /// Stores why the task failed for good.
-    pub fn set_error(&mut self, reason: &str, class: Option<&str>, at_ms: u64) {
+    /// Stores why the task failed for good: `{"reason","class","at","attempts"}`, where
+    /// `attempts` is `runs`, the number of times the task ran (0 for a file that never could).
+    pub fn set_error(&mut self, reason: &str, class: Option<&str>, at_ms: u64, runs: u64) {
         let mut e = Map::new();
         e.insert("reason".into(), reason.into());
         e.insert(
@@ -201,7 +202,7 @@ impl TaskDoc {
             class.map(Value::from).unwrap_or(Value::Null),
         );
         e.insert("at".into(), crate::clock::iso8601(at_ms).into());
-        e.insert("attempts".into(), (self.attempts() + 1).into());
+        e.insert("attempts".into(), runs.into());
         self.set(keys::ERROR, Value::Object(e));
     }
 
@@ -230,7 +231,7 @@ impl TaskDoc {
             ),
         };
         let mut doc = TaskDoc { map };
-        doc.set_error(reason, Some("CorruptTask"), at_ms);
+        doc.set_error(reason, Some("CorruptTask"), at_ms, 0);
         doc
     }
 }
