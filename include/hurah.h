@@ -280,6 +280,24 @@ enum hurah_status hurah_dispatcher_dispatch(const struct hurah_dispatcher *d,
                                             char **id_out,
                                             struct hurah_error **err);
 
+// Cancels dispatch `id` (as returned by `hurah_dispatcher_dispatch()`): removes every copy of
+// it still waiting in a `delayed/` directory under the dispatcher's root. Copies already due
+// (moved to `inbox/`), running or done are left alone. `*cancelled` (if not NULL) receives how
+// many copies were removed; 0 is not an error (unknown id, or every copy already due).
+// Reads the id of every delayed task under the root, so it costs one small read per delayed
+// task.
+//
+// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or id is NULL); `HURAH_INVALID_UTF8`; the
+// file-system statuses; `HURAH_PANIC`. Thread-safe; safe while workers run.
+//
+// # Safety
+// `d` is NULL or a live dispatcher; `id` is NULL or NUL-terminated; `cancelled` is NULL or
+// writable; `err` is NULL or points to NULL or a live error.
+enum hurah_status hurah_dispatcher_cancel(const struct hurah_dispatcher *d,
+                                          const char *id,
+                                          uint64_t *cancelled,
+                                          struct hurah_error **err);
+
 // How many listeners a dispatch of `event_type` would reach now (its own level, each
 // ancestor, the root), into `*count`. Useful to warn when nobody listens yet.
 //

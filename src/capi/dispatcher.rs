@@ -139,6 +139,40 @@ pub unsafe extern "C" fn hurah_dispatcher_dispatch(
     })
 }
 
+/// Cancels dispatch `id` (as returned by `hurah_dispatcher_dispatch()`): removes every copy of
+/// it still waiting in a `delayed/` directory under the dispatcher's root. Copies already due
+/// (moved to `inbox/`), running or done are left alone. `*cancelled` (if not NULL) receives how
+/// many copies were removed; 0 is not an error (unknown id, or every copy already due).
+/// Reads the id of every delayed task under the root, so it costs one small read per delayed
+/// task.
+///
+/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or id is NULL); `HURAH_INVALID_UTF8`; the
+/// file-system statuses; `HURAH_PANIC`. Thread-safe; safe while workers run.
+///
+/// # Safety
+/// `d` is NULL or a live dispatcher; `id` is NULL or NUL-terminated; `cancelled` is NULL or
+/// writable; `err` is NULL or points to NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn hurah_dispatcher_cancel(
+    d: *const hurah_dispatcher,
+    id: *const c_char,
+    cancelled: *mut u64,
+    err: *mut *mut hurah_error,
+) -> hurah_status {
+    boundary(err, || {
+        // SAFETY: cancelled is NULL or writable.
+        unsafe { put_out(cancelled, 0) };
+        // SAFETY: d is NULL or live.
+        let d = unsafe { d.as_ref() }.ok_or_else(|| Failure::null("dispatcher"))?;
+        // SAFETY: forwarded contract.
+        let id = unsafe { c_utf8(id, "id") }?;
+        let c = crate::delayed::cancel_id(d.inner.layout(), id)?;
+        // SAFETY: as above.
+        unsafe { put_out(cancelled, c.cancelled) };
+        Ok(())
+    })
+}
+
 /// How many listeners a dispatch of `event_type` would reach now (its own level, each
 /// ancestor, the root), into `*count`. Useful to warn when nobody listens yet.
 ///

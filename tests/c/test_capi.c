@@ -288,10 +288,22 @@ static void test_success_and_accessors(const char *root)
     CHECK(st.handled == 0 && s.calls == 2);
 
     /* A delayed dispatch waits in delayed/. */
-    OK(hurah_dispatcher_dispatch(d, "product", "1", 1, 60000, NULL, NULL));
+    char *delayed_id = NULL;
+    OK(hurah_dispatcher_dispatch(d, "product", "1", 1, 60000, &delayed_id, NULL));
     CHECK(tl_count(root, "product/mailer_listener/delayed") == 1);
     OK(hurah_handler_handle(h, &st, NULL));
     CHECK(st.handled == 0);
+
+    /* ...until it is cancelled by its dispatch id; an unknown id cancels nothing. */
+    uint64_t cancelled = 99;
+    OK(hurah_dispatcher_cancel(d, "no-such-id", &cancelled, NULL));
+    CHECK(cancelled == 0);
+    OK(hurah_dispatcher_cancel(d, delayed_id, &cancelled, NULL));
+    CHECK(cancelled == 1);
+    CHECK(tl_count(root, "product/mailer_listener/delayed") == 0);
+    CHECK(hurah_dispatcher_cancel(d, NULL, &cancelled, NULL) == HURAH_NULL_POINTER);
+    CHECK(hurah_dispatcher_cancel(NULL, delayed_id, NULL, NULL) == HURAH_NULL_POINTER);
+    hurah_string_free(delayed_id);
 
     hurah_dispatcher_free(d);
     hurah_handler_free(h);
