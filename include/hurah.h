@@ -163,7 +163,7 @@ typedef struct hurah_handler hurah_handler;
 // | setting | read by |
 // |---|---|
 // | fsync | `hurah_dispatcher_new()`, `hurah_handler_new()` |
-// | max_attempts, retry_delay_ms, log | `hurah_handler_new()` |
+// | max_attempts, retry_delay_ms, retry backoff, log | `hurah_handler_new()` |
 // | max_jobs, max_time_ms, memory_limit, stop_when_empty, rescan_interval_ms | `hurah_handler_watch()` |
 //
 // Not thread-safe while being modified; a finished options object may be read by several
@@ -547,6 +547,20 @@ enum hurah_status hurah_options_set_max_attempts(struct hurah_options *opts,
 // `opts` is NULL or a live options object.
 enum hurah_status hurah_options_set_retry_delay_ms(struct hurah_options *opts,
                                                    uint64_t delay_ms);
+
+// Makes the retry delay grow: retry number n waits `retry_delay_ms × multiplier^(n-1)`,
+// capped at `max_delay_ms` (0: no cap), then spread by ± `jitter` (a fraction, 0.0–1.0) so
+// retries of many tasks do not arrive together. Needs a retry delay
+// (`hurah_options_set_retry_delay_ms()`); the defaults (1.0, 0, 0.0) keep it fixed.
+// Returns `HURAH_OK`, `HURAH_NULL_POINTER` (opts is NULL) or `HURAH_INVALID_ARGUMENT`
+// (multiplier below 1 or not finite, jitter outside 0–1 or not finite; nothing is changed).
+//
+// # Safety
+// `opts` is NULL or a live options object.
+enum hurah_status hurah_options_set_retry_backoff(struct hurah_options *opts,
+                                                  double multiplier,
+                                                  uint64_t max_delay_ms,
+                                                  double jitter);
 
 // Sends the handler's log lines to `callback` (NULL: silent, the default). `user_data` is
 // passed back as is; it must stay valid as long as a handler created with these options

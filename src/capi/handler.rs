@@ -78,7 +78,7 @@ pub struct hurah_handler {
     callback: unsafe extern "C" fn(*const hurah_task, *mut c_void) -> c_int,
     user_data: *mut c_void,
     max_attempts: u64,
-    retry_delay: Option<Duration>,
+    retry_backoff: Option<crate::Backoff>,
     log: hurah_log_callback,
     log_user_data: *mut c_void,
     queue: Mutex<crate::pg::AnyQueue>,
@@ -212,8 +212,8 @@ impl Handler for Bridge<'_> {
         self.h.max_attempts
     }
 
-    fn retry_delay(&mut self, _attempt: u64) -> Option<Duration> {
-        self.h.retry_delay
+    fn retry_delay(&mut self, attempt: u64) -> Option<Duration> {
+        self.h.retry_backoff.map(|b| b.delay_for(attempt))
     }
 
     fn log(&mut self, level: Level, message: &str) {
@@ -284,8 +284,17 @@ pub unsafe extern "C" fn hurah_handler_new(
             callback,
             user_data,
             max_attempts: opts.max_attempts,
-            retry_delay: (opts.retry_delay_ms > 0)
-                .then(|| Duration::from_millis(opts.retry_delay_ms)),
+            retry_backoff: (opts.retry_delay_ms > 0)
+                .then(|| {
+                    crate::Backoff::new(
+                        Duration::from_millis(opts.retry_delay_ms),
+                        opts.retry_multiplier,
+                        (opts.retry_max_delay_ms > 0)
+                            .then(|| Duration::from_millis(opts.retry_max_delay_ms)),
+                        opts.retry_jitter,
+                    )
+                })
+                .transpose()?,
             log: opts.log,
             log_user_data: opts.log_user_data,
             queue: Mutex::new(queue),

@@ -35,7 +35,7 @@ pub type hurah_log_callback =
 /// | setting | read by |
 /// |---|---|
 /// | fsync | `hurah_dispatcher_new()`, `hurah_handler_new()` |
-/// | max_attempts, retry_delay_ms, log | `hurah_handler_new()` |
+/// | max_attempts, retry_delay_ms, retry backoff, log | `hurah_handler_new()` |
 /// | max_jobs, max_time_ms, memory_limit, stop_when_empty, rescan_interval_ms | `hurah_handler_watch()` |
 ///
 /// Not thread-safe while being modified; a finished options object may be read by several
@@ -45,6 +45,9 @@ pub struct hurah_options {
     pub(crate) fsync: FsyncPolicy,
     pub(crate) max_attempts: u64,
     pub(crate) retry_delay_ms: u64,
+    pub(crate) retry_multiplier: f64,
+    pub(crate) retry_max_delay_ms: u64,
+    pub(crate) retry_jitter: f64,
     pub(crate) log: hurah_log_callback,
     pub(crate) log_user_data: *mut c_void,
     pub(crate) watch: WorkerOptions,
@@ -56,6 +59,9 @@ impl Default for hurah_options {
             fsync: FsyncPolicy::Always,
             max_attempts: 0,
             retry_delay_ms: 0,
+            retry_multiplier: 1.0,
+            retry_max_delay_ms: 0,
+            retry_jitter: 0.0,
             log: None,
             log_user_data: std::ptr::null_mut(),
             watch: WorkerOptions::default(),
@@ -157,6 +163,36 @@ pub unsafe extern "C" fn hurah_options_set_retry_delay_ms(
     unsafe {
         with_opts(opts, |o| {
             o.retry_delay_ms = delay_ms;
+            HURAH_OK
+        })
+    }
+}
+
+/// Makes the retry delay grow: retry number n waits `retry_delay_ms × multiplier^(n-1)`,
+/// capped at `max_delay_ms` (0: no cap), then spread by ± `jitter` (a fraction, 0.0–1.0) so
+/// retries of many tasks do not arrive together. Needs a retry delay
+/// (`hurah_options_set_retry_delay_ms()`); the defaults (1.0, 0, 0.0) keep it fixed.
+/// Returns `HURAH_OK`, `HURAH_NULL_POINTER` (opts is NULL) or `HURAH_INVALID_ARGUMENT`
+/// (multiplier below 1 or not finite, jitter outside 0–1 or not finite; nothing is changed).
+///
+/// # Safety
+/// `opts` is NULL or a live options object.
+#[no_mangle]
+pub unsafe extern "C" fn hurah_options_set_retry_backoff(
+    opts: *mut hurah_options,
+    multiplier: f64,
+    max_delay_ms: u64,
+    jitter: f64,
+) -> hurah_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_opts(opts, |o| {
+            if crate::Backoff::new(std::time::Duration::ZERO, multiplier, None, jitter).is_err() {
+                return hurah_status::HURAH_INVALID_ARGUMENT;
+            }
+            o.retry_multiplier = multiplier;
+            o.retry_max_delay_ms = max_delay_ms;
+            o.retry_jitter = jitter;
             HURAH_OK
         })
     }

@@ -107,6 +107,11 @@ static void test_options(void)
     OK(hurah_options_set_rescan_interval_ms(o, 1000));
     OK(hurah_options_set_max_attempts(o, 3));
     OK(hurah_options_set_retry_delay_ms(o, 10));
+    OK(hurah_options_set_retry_backoff(o, 2.0, 60000, 0.1));
+    CHECK_STATUS(hurah_options_set_retry_backoff(o, 0.5, 0, 0.0), HURAH_INVALID_ARGUMENT);
+    CHECK_STATUS(hurah_options_set_retry_backoff(o, 2.0, 0, 1.5), HURAH_INVALID_ARGUMENT);
+    CHECK_STATUS(hurah_options_set_retry_backoff(o, 0.0 / 0.0, 0, 0.0), HURAH_INVALID_ARGUMENT);
+    CHECK_STATUS(hurah_options_set_retry_backoff(NULL, 2.0, 0, 0.0), HURAH_NULL_POINTER);
     OK(hurah_options_set_max_jobs(o, 1));
     OK(hurah_options_set_max_time_ms(o, 1));
     OK(hurah_options_set_memory_limit(o, 1 << 30));
