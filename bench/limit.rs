@@ -64,6 +64,7 @@ fn protocol_dispatch(dirs: &[PathBuf], n: usize, sync: bool) -> f64 {
                 .read(true)
                 .write(true)
                 .create(true)
+                .truncate(false)
                 .open(d.join("tracking.json"))
                 .unwrap();
             unsafe { libc::flock(tr.as_raw_fd(), libc::LOCK_EX) };
