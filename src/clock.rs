@@ -1,21 +1,33 @@
 //! Wall-clock helpers: milliseconds since the epoch and the ISO-8601 form PHP's `date('c')` prints.
 
+use std::cell::Cell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_millis() as u64
+thread_local! {
+    /// How far this thread's clock runs ahead of the system clock (see [`advance_thread_clock`]).
+    static AHEAD_US: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Microseconds since the Unix epoch, now.
+/// Microseconds since the Unix epoch, now (plus this thread's [`advance_thread_clock`] offset).
 pub fn now_us() -> u64 {
-    SystemTime::now()
+    let real = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
-        .as_micros() as u64
+        .as_micros() as u64;
+    real + AHEAD_US.with(Cell::get)
+}
+
+/// Milliseconds since the Unix epoch, now (plus this thread's [`advance_thread_clock`] offset).
+pub fn now_ms() -> u64 {
+    now_us() / 1000
+}
+
+/// Moves this thread's clock forward by `by`: a controllable clock for tests of delays, due
+/// order and retry backoff. Everything the core schedules on (dispatch due times, the worker's
+/// promotion of delayed tasks, retry due times) reads the clock through [`now_ms`]/[`now_us`],
+/// so a worker run on the same thread sees the advanced time. Other threads are unaffected.
+pub fn advance_thread_clock(by: Duration) {
+    AHEAD_US.with(|a| a.set(a.get() + by.as_micros() as u64));
 }
 
 /// `2023-10-02T13:18:35+00:00` for a time in ms since the epoch (UTC, as PHP's `c` format with
