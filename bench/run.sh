@@ -21,10 +21,12 @@ out=$(mktemp)
 measure() { # dir n listeners fsync -> key value lines, best (min) of ROUNDS
   local dir=$1 n=$2 k=$3 fsync=$4 r
   mkdir -p "$dir"
+  # `sync` between programs: each one deletes its files at the end, and on a disk the journal
+  # work of that burst of unlinks would otherwise land on the next program's fsyncs.
   for r in $(seq "$ROUNDS"); do
-    "$LIMIT" "$dir/l" "$n" "$k" "$fsync"
-    "${PHP[@]}" bench/php_bench.php "$dir/p" "$n" "$k" "$fsync"
-    "$C_BENCH" "$dir/c" "$n" "$k" "$fsync"
+    "$LIMIT" "$dir/l" "$n" "$k" "$fsync"; sync
+    "${PHP[@]}" bench/php_bench.php "$dir/p" "$n" "$k" "$fsync"; sync
+    "$C_BENCH" "$dir/c" "$n" "$k" "$fsync"; sync
   done | awk '{ if (!($1 in m) || $2 < m[$1]) m[$1] = $2 } END { for (k in m) print k, m[k] }' | sort
   rm -rf "$dir"
 }
