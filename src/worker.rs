@@ -94,9 +94,40 @@ pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunSt
     Ok(stats)
 }
 
-fn log(handler: &mut dyn Handler, verbosity: Level, level: Level, msg: &str) {
+/// Passes a line to the handler's logger if `level` is within `verbosity`.
+pub(crate) fn log(handler: &mut dyn Handler, verbosity: Level, level: Level, msg: &str) {
     if level <= verbosity {
         handler.log(level, msg);
+    }
+}
+
+/// Logs a FAILURE or INVALID outcome (shared by the file and PostgreSQL workers).
+pub(crate) fn log_outcome(
+    handler: &mut dyn Handler,
+    verbosity: Level,
+    seq: u64,
+    outcome: &Outcome,
+) {
+    match outcome {
+        Outcome::Failure { reason, class } => log(
+            handler,
+            verbosity,
+            Level::Warning,
+            &format!(
+                "Task {seq} failed: {reason}{}",
+                class
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Outcome::Invalid { reason } => log(
+            handler,
+            verbosity,
+            Level::Warning,
+            &format!("Task {seq} invalid: {reason}"),
+        ),
+        _ => {}
     }
 }
 
@@ -146,27 +177,7 @@ fn run_claim(
                 _ => None,
             };
             let seq = task.sequence();
-            match &outcome {
-                Outcome::Failure { reason, class } => log(
-                    handler,
-                    verbosity,
-                    Level::Warning,
-                    &format!(
-                        "Task {seq} failed: {reason}{}",
-                        class
-                            .as_ref()
-                            .map(|c| format!(" ({c})"))
-                            .unwrap_or_default()
-                    ),
-                ),
-                Outcome::Invalid { reason } => log(
-                    handler,
-                    verbosity,
-                    Level::Warning,
-                    &format!("Task {seq} invalid: {reason}"),
-                ),
-                _ => {}
-            }
+            log_outcome(handler, verbosity, seq, &outcome);
             let result = queue.settle(task, &outcome, max, backoff)?;
             settled = Some(result.clone());
             match result {

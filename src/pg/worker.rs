@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::handler::{Handler, Level};
 use crate::outcome::Outcome;
 use crate::task::Task;
-use crate::worker::{RunStats, WorkerOptions};
+use crate::worker::{log, log_outcome, RunStats, WorkerOptions};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,12 +21,6 @@ pub const DEFAULT_BATCH: usize = 32;
 
 /// Longest uninterrupted wait, so a stop request is seen within this time while idle.
 const STOP_CHECK: Duration = Duration::from_millis(250);
-
-fn log(handler: &mut dyn Handler, verbosity: Level, level: Level, msg: &str) {
-    if level <= verbosity {
-        handler.log(level, msg);
-    }
-}
 
 /// Runs one claimed batch in order; settles each task as it finishes (marking the next one
 /// started in the same statement). Returns early, releasing the unstarted rest, when `stop`
@@ -123,30 +117,6 @@ fn run_batch_grouped(
         queue.release_unstarted()?;
     }
     Ok(())
-}
-
-fn log_outcome(handler: &mut dyn Handler, verbosity: Level, seq: u64, outcome: &Outcome) {
-    match outcome {
-        Outcome::Failure { reason, class } => log(
-            handler,
-            verbosity,
-            Level::Warning,
-            &format!(
-                "Task {seq} failed: {reason}{}",
-                class
-                    .as_ref()
-                    .map(|c| format!(" ({c})"))
-                    .unwrap_or_default()
-            ),
-        ),
-        Outcome::Invalid { reason } => log(
-            handler,
-            verbosity,
-            Level::Warning,
-            &format!("Task {seq} invalid: {reason}"),
-        ),
-        _ => {}
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
