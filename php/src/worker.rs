@@ -79,66 +79,51 @@ fn parse_options(options: Option<&ZendHashTable>) -> PhpResult<hurah::WorkerOpti
     Ok(o)
 }
 
-/// Runs the handler objects `objs` (instances of `AbstractHandler` subclasses, kept alive by
-/// the caller) in one core worker. Each gets its own queue handle for the run.
-pub(crate) fn run(objs: &[*mut ZendObject], options: Option<&ZendHashTable>) -> PhpResult<Zval> {
-    let opts = parse_options(options)?;
-    // SAFETY: live handler objects held by the caller; each borrow ends in its iteration.
-    let on_pg = objs.iter().any(|&o| {
-        ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
-            .is_some_and(|h| h.dsn.is_some())
-    });
-    if on_pg {
-        return run_pg(objs, &opts);
-    }
-    let mut worker = hurah::Worker::new();
-    let mut marked: Vec<*mut ZendObject> = Vec::new();
-    let unmark = |marked: &[*mut ZendObject]| {
-        for &o in marked {
-            // SAFETY: live handler objects held by the caller.
-            if let Some(h) =
-                ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
-            {
-                h.watching = false;
-            }
+/// Clears the `watching` mark of handler objects (live, held by the caller).
+fn unmark(objs: &[*mut ZendObject]) {
+    for &o in objs {
+        // SAFETY: live handler objects held by the caller.
+        if let Some(h) = ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o }) {
+            h.watching = false;
         }
-    };
+    }
+}
+
+/// Checks each handler object (initialized, not already watched), opens its queue with `open`
+/// and marks it as watching. On any error the handlers marked so far are unmarked, so a failed
+/// call leaves every handler as it was.
+fn mark_and_open<Q>(
+    objs: &[*mut ZendObject],
+    mut open: impl FnMut(&AbstractHandler) -> PhpResult<Q>,
+) -> PhpResult<Vec<(*mut ZendObject, Q)>> {
+    let mut opened = Vec::with_capacity(objs.len());
     for &o in objs {
         // SAFETY: live handler objects held by the caller; this borrow ends in this iteration.
-        let Some(h) = ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
-        else {
-            unmark(&marked);
-            return Err(hurah_exception(
-                "not an initialized handler (did its constructor call parent::__construct()?)",
-            ));
-        };
-        if h.watching {
-            unmark(&marked);
-            return Err(hurah_exception(format!(
-                "handler {} is already being watched",
-                h.name
-            )));
-        }
-        let queue = match hurah::Queue::open(h.listener.clone(), h.fsync) {
-            Ok(q) => q,
+        let checked =
+            match ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o }) {
+                None => Err(hurah_exception(
+                    "not an initialized handler (did its constructor call parent::__construct()?)",
+                )),
+                Some(h) if h.watching => Err(hurah_exception(format!(
+                    "handler {} is already being watched",
+                    h.name
+                ))),
+                Some(h) => open(h).inspect(|_| h.watching = true),
+            };
+        match checked {
+            Ok(q) => opened.push((o, q)),
             Err(e) => {
+                let marked: Vec<*mut ZendObject> = opened.iter().map(|(o, _)| *o).collect();
                 unmark(&marked);
-                return Err(from_core(e));
+                return Err(e);
             }
-        };
-        h.watching = true;
-        marked.push(o);
-        worker.add(queue, Box::new(Bridge::new(o)));
+        }
     }
-    // SAFETY: zend_memory_usage only reads the allocator's counters.
-    worker.set_memory_probe(Box::new(|| unsafe { zend_memory_usage(false) } as u64));
-    let guard = hurah::install_signal_handlers(&worker.stop_handle(), worker.verbosity());
-    let result = worker.run(&opts);
-    drop(guard);
-    drop(worker);
-    unmark(&marked);
-    crate::convert::rethrow_pending()?;
-    let stats = result.map_err(from_core)?;
+    Ok(opened)
+}
+
+/// The stats array `watch()` and `Worker::run()` return.
+fn stats_array(stats: hurah::RunStats) -> PhpResult<Zval> {
     let mut ht = ZendHashTable::new();
     for (k, v) in [
         ("handled", stats.handled),
@@ -155,55 +140,52 @@ pub(crate) fn run(objs: &[*mut ZendObject], options: Option<&ZendHashTable>) -> 
     Ok(z)
 }
 
+/// Runs the handler objects `objs` (instances of `AbstractHandler` subclasses, kept alive by
+/// the caller) in one core worker. Each gets its own queue handle for the run.
+pub(crate) fn run(objs: &[*mut ZendObject], options: Option<&ZendHashTable>) -> PhpResult<Zval> {
+    let opts = parse_options(options)?;
+    // SAFETY: live handler objects held by the caller; each borrow ends in its iteration.
+    let on_pg = objs.iter().any(|&o| {
+        ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
+            .is_some_and(|h| h.dsn.is_some())
+    });
+    if on_pg {
+        return run_pg(objs, &opts);
+    }
+    let opened = mark_and_open(objs, |h| {
+        hurah::Queue::open(h.listener.clone(), h.fsync).map_err(from_core)
+    })?;
+    let mut worker = hurah::Worker::new();
+    for (o, queue) in opened {
+        worker.add(queue, Box::new(Bridge::new(o)));
+    }
+    // SAFETY: zend_memory_usage only reads the allocator's counters.
+    worker.set_memory_probe(Box::new(|| unsafe { zend_memory_usage(false) } as u64));
+    let guard = hurah::install_signal_handlers(&worker.stop_handle(), worker.verbosity());
+    let result = worker.run(&opts);
+    drop(guard);
+    drop(worker);
+    unmark(objs);
+    crate::convert::rethrow_pending()?;
+    stats_array(result.map_err(from_core)?)
+}
+
 /// [`run`] for handlers whose event root is a PostgreSQL URL: one core `PgWorker` (LISTEN/NOTIFY
 /// wake-ups), the same options, signals and stats. Handlers on a directory and on PostgreSQL
 /// cannot share one worker.
 fn run_pg(objs: &[*mut ZendObject], opts: &hurah::WorkerOptions) -> PhpResult<Zval> {
-    let mut worker = hurah::pg::PgWorker::new();
-    let mut marked: Vec<*mut ZendObject> = Vec::new();
-    let unmark = |marked: &[*mut ZendObject]| {
-        for &o in marked {
-            // SAFETY: live handler objects held by the caller.
-            if let Some(h) =
-                ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
-            {
-                h.watching = false;
-            }
-        }
-    };
-    for &o in objs {
-        // SAFETY: live handler objects held by the caller; this borrow ends in this iteration.
-        let Some(h) = ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
-        else {
-            unmark(&marked);
-            return Err(hurah_exception(
-                "not an initialized handler (did its constructor call parent::__construct()?)",
-            ));
-        };
-        if h.watching {
-            unmark(&marked);
-            return Err(hurah_exception(format!(
-                "handler {} is already being watched",
-                h.name
-            )));
-        }
-        let Some(dsn) = h.dsn.clone() else {
-            unmark(&marked);
+    let opened = mark_and_open(objs, |h| {
+        let Some(dsn) = h.dsn.as_deref() else {
             return Err(hurah_exception(format!(
                 "handler {} runs on a directory; handlers on PostgreSQL and on a directory \
                  cannot share one worker",
                 h.name
             )));
         };
-        let queue = match hurah::pg::PgQueue::open(&dsn, h.listener.event_type(), &h.name) {
-            Ok(q) => q,
-            Err(e) => {
-                unmark(&marked);
-                return Err(from_core(e));
-            }
-        };
-        h.watching = true;
-        marked.push(o);
+        hurah::pg::PgQueue::open(dsn, h.listener.event_type(), &h.name).map_err(from_core)
+    })?;
+    let mut worker = hurah::pg::PgWorker::new();
+    for (o, queue) in opened {
         worker.add(queue, Box::new(Bridge::new(o)));
     }
     // SAFETY: zend_memory_usage only reads the allocator's counters.
@@ -216,21 +198,7 @@ fn run_pg(objs: &[*mut ZendObject], opts: &hurah::WorkerOptions) -> PhpResult<Zv
     let result = worker.run(opts);
     drop(guard);
     drop(worker);
-    unmark(&marked);
+    unmark(objs);
     crate::convert::rethrow_pending()?;
-    let stats = result.map_err(from_core)?;
-    let mut ht = ZendHashTable::new();
-    for (k, v) in [
-        ("handled", stats.handled),
-        ("succeeded", stats.succeeded),
-        ("failed", stats.failed),
-        ("retried", stats.retried),
-        ("recovered", stats.recovered),
-    ] {
-        ht.insert(k, v as i64)
-            .map_err(|e| hurah_exception(e.to_string()))?;
-    }
-    let mut z = Zval::new();
-    z.set_hashtable(ht);
-    Ok(z)
+    stats_array(result.map_err(from_core)?)
 }
