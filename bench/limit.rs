@@ -19,27 +19,33 @@ fn us_per(n: usize, t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e6 / n as f64
 }
 
+/// One task file the bare way: create in tmp/, write, (fdatasync), close, rename into inbox/,
+/// (fsync inbox/).
+fn publish(d: &Path, i: usize, sync: bool) {
+    let tmp = d.join(format!("tmp/{i}.tmp"));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .open(&tmp)
+        .unwrap();
+    f.write_all(PAYLOAD.as_bytes()).unwrap();
+    if sync {
+        f.sync_data().unwrap();
+    }
+    drop(f);
+    fs::rename(&tmp, d.join(format!("inbox/{i}.json"))).unwrap();
+    if sync {
+        File::open(d.join("inbox")).unwrap().sync_all().unwrap();
+    }
+}
+
 /// create in tmp/, write, (fdatasync), close, rename into inbox/ — per listener.
 fn bare_dispatch(dirs: &[PathBuf], n: usize, sync: bool) -> f64 {
     let t = Instant::now();
     for i in 0..n {
         for d in dirs {
-            let tmp = d.join(format!("tmp/{i}.tmp"));
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&tmp)
-                .unwrap();
-            f.write_all(PAYLOAD.as_bytes()).unwrap();
-            if sync {
-                f.sync_data().unwrap();
-            }
-            drop(f);
-            fs::rename(&tmp, d.join(format!("inbox/{i}.json"))).unwrap();
-            if sync {
-                File::open(d.join("inbox")).unwrap().sync_all().unwrap();
-            }
+            publish(d, i, sync);
         }
     }
     us_per(n, t)
@@ -70,22 +76,7 @@ fn protocol_dispatch(dirs: &[PathBuf], n: usize, sync: bool) -> f64 {
             unsafe { libc::flock(tr.as_raw_fd(), libc::LOCK_EX) };
             let mut s = [0u8; 512];
             let _ = (&tr).read(&mut s).unwrap();
-            let tmp = d.join(format!("tmp/{i}.tmp"));
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&tmp)
-                .unwrap();
-            f.write_all(PAYLOAD.as_bytes()).unwrap();
-            if sync {
-                f.sync_data().unwrap();
-            }
-            drop(f);
-            fs::rename(&tmp, d.join(format!("inbox/{i}.json"))).unwrap();
-            if sync {
-                File::open(d.join("inbox")).unwrap().sync_all().unwrap();
-            }
+            publish(d, i, sync);
             tr.write_all_at(br#"{"sequence":1,"count":1,"first":"2026-01-01T00:00:00+00:00","last":"2026-01-01T00:00:00+00:00"}"#, 0).unwrap();
         }
     }
