@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing hurah needs on Debian 12 (bookworm): PHP 8.2 headers and
-# CLI, libclang (ext-php-rs runs bindgen), PHPUnit, valgrind, a C compiler and cbindgen.
+# CLI, PDO pgsql (bench/pg.sh), libclang (ext-php-rs runs bindgen), PHPUnit, valgrind, a C
+# compiler and cbindgen.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 
 need=()
-for pkg in php8.2-dev php8.2-cli libclang-dev phpunit valgrind gcc make pkg-config php-psr-event-dispatcher php-psr-container php-psr-log; do
+for pkg in php8.2-dev php8.2-cli php8.2-pgsql libclang-dev phpunit valgrind gcc make pkg-config php-psr-event-dispatcher php-psr-container php-psr-log; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
