@@ -24,6 +24,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backend;
 mod backoff;
 pub mod clock;
 pub mod delayed;

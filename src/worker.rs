@@ -243,6 +243,16 @@ pub struct StopHandle {
 }
 
 impl StopHandle {
+    /// A handle not tied to a file-backend [`Worker`]'s wake channel: for workers that poll
+    /// [`StopHandle::is_stopped`] (the PostgreSQL worker) and for signal forwarding to them.
+    pub fn detached() -> StopHandle {
+        let (tx, _rx) = mpsc::channel();
+        StopHandle {
+            flag: Arc::new(AtomicBool::new(false)),
+            waker: Waker(tx),
+        }
+    }
+
     /// Asks the worker to stop after the current task.
     pub fn stop(&self) {
         self.flag.store(true, Ordering::SeqCst);

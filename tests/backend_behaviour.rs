@@ -1,139 +1,117 @@
 //! One behaviour suite, two backends: the same scenarios (fan-out to level, ancestors and root;
 //! ascending order; outcomes and stored reasons; max attempts; delays; recovery of a dead
-//! worker) run against the file backend and against PostgreSQL through a small test-local
-//! trait.
+//! worker; failed-task listing, retry and delete; cancel; the long-running worker) run against
+//! the file backend and against PostgreSQL through the core's one seam,
+//! `hurah::backend::Backend`, opened from a root exactly as the adapters open it.
 
 mod pg_support;
 
-use hurah::pg::{pg_handle_once, PgDispatcher, PgQueue};
+use hurah::backend::{self, Backend, ListenerQueue, TaskState};
+use hurah::pg::PgQueue;
 use hurah::*;
 use serde_json::Value;
 use std::time::Duration;
 
-trait Backend {
+/// A backend under test: the trait object the adapters use, plus what keeps its root alive.
+struct Fixture {
+    root: String,
+    backend: Box<dyn Backend>,
+    queues: Vec<Box<dyn ListenerQueue>>,
+    _keep: Box<dyn std::any::Any>,
+}
+
+impl Fixture {
+    fn files() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("q").to_str().unwrap().to_string();
+        Self::on(root, Box::new(dir))
+    }
+
+    fn postgres() -> Self {
+        let db = pg_support::TestDb::new();
+        Self::on(db.dsn.clone(), Box::new(db))
+    }
+
+    fn on(root: String, keep: Box<dyn std::any::Any>) -> Self {
+        Fixture {
+            backend: backend::open(&root, FsyncPolicy::Never).unwrap(),
+            root,
+            queues: Vec::new(),
+            _keep: keep,
+        }
+    }
+
     /// Registers handler `name` on `event_type`; returns a listener handle.
-    fn listener(&mut self, event_type: &str, name: &str) -> usize;
-    fn dispatch(&mut self, event_type: &str, payload: &str, delay: Option<Duration>);
+    fn listener(&mut self, event_type: &str, name: &str) -> usize {
+        let q = self
+            .backend
+            .open_listener(&ty(event_type), &HandlerName::new(name).unwrap())
+            .unwrap();
+        self.queues.push(q);
+        self.queues.len() - 1
+    }
+
+    fn dispatch(&mut self, event_type: &str, payload: &str, delay: Option<Duration>) -> String {
+        let opts = DispatchOptions {
+            not_before_ms: delay.map(|d| clock::now_ms() + d.as_millis() as u64),
+        };
+        self.backend
+            .dispatch(&ty(event_type), payload, opts)
+            .unwrap()
+            .id
+    }
+
     /// `handle_once` on one listener.
-    fn run(&mut self, l: usize, h: &mut dyn Handler) -> RunStats;
+    fn run(&mut self, l: usize, h: &mut dyn Handler) -> RunStats {
+        self.queues[l].handle_once(h).unwrap()
+    }
+
+    fn names(&self, l: usize) -> (EventType, HandlerName) {
+        (
+            self.queues[l].event_type().clone(),
+            self.queues[l].name().clone(),
+        )
+    }
+
+    fn tasks(&self, l: usize, state: TaskState) -> Vec<backend::TaskEntry> {
+        let (t, n) = self.names(l);
+        self.backend.tasks(&t, &n, state).unwrap()
+    }
+
     /// `(seq, error object)` of the listener's failed tasks, by sequence.
-    fn failed(&mut self, l: usize) -> Vec<(u64, Value)>;
-    /// A second worker claims the listener's next task and dies while running it.
-    fn die_while_running(&mut self, l: usize);
-}
+    fn failed(&mut self, l: usize) -> Vec<(u64, Value)> {
+        self.tasks(l, TaskState::Failed)
+            .into_iter()
+            .map(|e| (e.sequence, e.doc.unwrap().error().unwrap().clone()))
+            .collect()
+    }
 
-struct FileBackend {
-    dir: tempfile::TempDir,
-    queues: Vec<Queue>,
-}
-
-impl FileBackend {
-    fn new() -> Self {
-        FileBackend {
-            dir: tempfile::tempdir().unwrap(),
-            queues: Vec::new(),
+    /// A second worker claims the listener's next task and dies while running it. The one
+    /// backend-specific step: claiming without running is below the seam.
+    fn die_while_running(&mut self, l: usize) {
+        let (t, n) = self.names(l);
+        if backend::is_database_url(&self.root) {
+            let mut other = PgQueue::open(&self.root, &t, &n).unwrap();
+            assert_eq!(other.claim(1, &[]).unwrap().len(), 1);
+            // Dropping the queue closes its connection: PostgreSQL frees its advisory lock as
+            // it would for a killed process.
+            drop(other);
+            // The server notices the closed socket asynchronously; wait until the lock is free.
+            std::thread::sleep(Duration::from_millis(200));
+        } else {
+            let listener = Layout::new(&self.root).listener(&t, &n);
+            let mut other = Queue::open(listener, FsyncPolicy::Never).unwrap();
+            let seq = other.due().unwrap()[0];
+            assert!(other.claim(seq).unwrap().is_some());
+            // Dropping the queue closes its claim directory's lock: the twin of a process
+            // dying with the task file in claimed/<worker>/.
+            drop(other);
         }
     }
 }
 
-impl Backend for FileBackend {
-    fn listener(&mut self, event_type: &str, name: &str) -> usize {
-        let l = Layout::new(self.dir.path()).listener(
-            &EventType::parse(event_type).unwrap(),
-            &HandlerName::new(name).unwrap(),
-        );
-        self.queues
-            .push(Queue::open(l, FsyncPolicy::Never).unwrap());
-        self.queues.len() - 1
-    }
-    fn dispatch(&mut self, event_type: &str, payload: &str, delay: Option<Duration>) {
-        let d = Dispatcher::new(self.dir.path(), FsyncPolicy::Never).unwrap();
-        let opts = DispatchOptions {
-            not_before_ms: delay.map(|d| clock::now_ms() + d.as_millis() as u64),
-        };
-        d.dispatch_with(&EventType::parse(event_type).unwrap(), payload, opts)
-            .unwrap();
-    }
-    fn run(&mut self, l: usize, h: &mut dyn Handler) -> RunStats {
-        handle_once(&mut self.queues[l], h).unwrap()
-    }
-    fn failed(&mut self, l: usize) -> Vec<(u64, Value)> {
-        let listener = self.queues[l].listener().clone();
-        failed::entries(&listener)
-            .unwrap()
-            .into_iter()
-            .map(|(seq, path)| {
-                let doc: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-                (seq, doc["error"].clone())
-            })
-            .collect()
-    }
-    fn die_while_running(&mut self, l: usize) {
-        let mut other = Queue::open(self.queues[l].listener().clone(), FsyncPolicy::Never).unwrap();
-        let seq = other.due().unwrap()[0];
-        assert!(other.claim(seq).unwrap().is_some());
-        // Dropping the queue closes its claim directory's lock: the twin of a process dying
-        // with the task file in claimed/<worker>/.
-        std::mem::forget(other.listener().clone());
-        drop(other);
-    }
-}
-
-struct PgBackend {
-    db: pg_support::TestDb,
-    queues: Vec<PgQueue>,
-}
-
-impl PgBackend {
-    fn new() -> Self {
-        PgBackend {
-            db: pg_support::TestDb::new(),
-            queues: Vec::new(),
-        }
-    }
-}
-
-impl Backend for PgBackend {
-    fn listener(&mut self, event_type: &str, name: &str) -> usize {
-        self.queues.push(
-            PgQueue::open(
-                &self.db.dsn,
-                &EventType::parse(event_type).unwrap(),
-                &HandlerName::new(name).unwrap(),
-            )
-            .unwrap(),
-        );
-        self.queues.len() - 1
-    }
-    fn dispatch(&mut self, event_type: &str, payload: &str, delay: Option<Duration>) {
-        let d = PgDispatcher::new(&self.db.dsn).unwrap();
-        let opts = DispatchOptions {
-            not_before_ms: delay.map(|d| clock::now_ms() + d.as_millis() as u64),
-        };
-        d.dispatch_with(&EventType::parse(event_type).unwrap(), payload, opts)
-            .unwrap();
-    }
-    fn run(&mut self, l: usize, h: &mut dyn Handler) -> RunStats {
-        pg_handle_once(&mut self.queues[l], h).unwrap()
-    }
-    fn failed(&mut self, l: usize) -> Vec<(u64, Value)> {
-        self.queues[l]
-            .failed()
-            .unwrap()
-            .into_iter()
-            .map(|(seq, e, _)| (seq, e))
-            .collect()
-    }
-    fn die_while_running(&mut self, l: usize) {
-        let q = &self.queues[l];
-        let mut other = PgQueue::open(&self.db.dsn, q.event_type(), q.name()).unwrap();
-        assert_eq!(other.claim(1, &[]).unwrap().len(), 1);
-        // Dropping the queue closes its connection: PostgreSQL frees its advisory lock as it
-        // would for a killed process.
-        drop(other);
-        // The server notices the closed socket asynchronously; wait until the lock is free.
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn ty(s: &str) -> EventType {
+    EventType::parse(s).unwrap()
 }
 
 struct Rec<F: FnMut(&Task) -> Outcome> {
@@ -165,7 +143,7 @@ fn ok(_: &Task) -> Outcome {
     Outcome::Success
 }
 
-fn fan_out(b: &mut dyn Backend) {
+fn fan_out(b: &mut Fixture) {
     let exact = b.listener("product/created", "exact");
     let parent = b.listener("product", "parent");
     let root = b.listener("", "root");
@@ -193,7 +171,7 @@ fn fan_out(b: &mut dyn Backend) {
     assert_eq!(b.run(parent, &mut h).handled, 1);
 }
 
-fn ascending_order(b: &mut dyn Backend) {
+fn ascending_order(b: &mut Fixture) {
     let l = b.listener("a", "h");
     for i in 1..=40 {
         b.dispatch("a", &i.to_string(), None);
@@ -204,7 +182,7 @@ fn ascending_order(b: &mut dyn Backend) {
     assert_eq!(got, (1..=40).collect::<Vec<_>>());
 }
 
-fn outcomes_and_reasons(b: &mut dyn Backend) {
+fn outcomes_and_reasons(b: &mut Fixture) {
     let l = b.listener("a", "h");
     for code in 0..5 {
         b.dispatch("a", &code.to_string(), None);
@@ -245,7 +223,7 @@ fn outcomes_and_reasons(b: &mut dyn Backend) {
     );
 }
 
-fn max_attempts(b: &mut dyn Backend) {
+fn max_attempts(b: &mut Fixture) {
     let l = b.listener("a", "h");
     b.dispatch("a", "1", None);
     let mut h = rec(2, |_: &Task| Outcome::Retry { delay: None });
@@ -262,7 +240,7 @@ fn max_attempts(b: &mut dyn Backend) {
     assert_eq!(f[0].1["attempts"], 3);
 }
 
-fn delays(b: &mut dyn Backend) {
+fn delays(b: &mut Fixture) {
     let l = b.listener("a", "h");
     b.dispatch("a", "1", Some(Duration::from_millis(400)));
     let mut h = rec(0, ok);
@@ -289,7 +267,7 @@ fn delays(b: &mut dyn Backend) {
     assert_eq!(h.seen.last().unwrap().1, 2, "second attempt");
 }
 
-fn dead_worker_recovery(b: &mut dyn Backend) {
+fn dead_worker_recovery(b: &mut Fixture) {
     let l = b.listener("a", "h");
     b.dispatch("a", "1", None);
     b.dispatch("a", "2", None);
@@ -316,13 +294,158 @@ fn dead_worker_recovery(b: &mut dyn Backend) {
     assert_eq!(f[0].1["class"], "WorkerDied");
 }
 
+fn failed_tasks_listed_retried_and_deleted(b: &mut Fixture) {
+    let l = b.listener("a", "h");
+    for i in 1..=3 {
+        b.dispatch("a", &i.to_string(), None);
+    }
+    let mut h = rec(0, |_: &Task| Outcome::Failure {
+        reason: "boom".into(),
+        class: Some("E".into()),
+    });
+    assert_eq!(b.run(l, &mut h).failed, 3);
+    let f = b.tasks(l, TaskState::Failed);
+    assert_eq!(f.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 2, 3]);
+    let e = f[0].error.as_ref().unwrap();
+    assert_eq!((e.reason.as_str(), e.class.as_deref()), ("boom", Some("E")));
+    assert!(e.at.as_ref().unwrap().len() >= 20, "{e:?}");
+    assert_eq!(f[0].attempts, 1);
+    assert!(f[0].id.is_some());
+    let (t, n) = b.names(l);
+    // One by sequence; an unknown sequence is NotFound and changes nothing.
+    let mut done = 0;
+    b.backend.retry_failed(&t, &n, Some(2), &mut done).unwrap();
+    assert_eq!(done, 1);
+    let mut done = 0;
+    let err = b
+        .backend
+        .retry_failed(&t, &n, Some(99), &mut done)
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert_eq!(done, 0);
+    let inbox = b.tasks(l, TaskState::Inbox);
+    assert_eq!(inbox.iter().map(|e| e.sequence).collect::<Vec<_>>(), [2]);
+    assert_eq!(inbox[0].attempts, 0, "attempts reset");
+    let mut h = rec(0, ok);
+    assert_eq!(b.run(l, &mut h).succeeded, 1);
+    assert_eq!(h.seen[0], (Value::from(2), 1));
+    // Delete one, then all.
+    let mut done = 0;
+    b.backend.delete_failed(&t, &n, Some(1), &mut done).unwrap();
+    assert_eq!(done, 1);
+    let mut done = 0;
+    b.backend.delete_failed(&t, &n, None, &mut done).unwrap();
+    assert_eq!(done, 1);
+    assert!(b.tasks(l, TaskState::Failed).is_empty());
+    let mut done = 0;
+    b.backend.retry_failed(&t, &n, None, &mut done).unwrap();
+    assert_eq!(done, 0, "nothing left: not an error with None");
+}
+
+fn delayed_listed_and_cancelled(b: &mut Fixture) {
+    let l = b.listener("a", "h");
+    let keep = b.dispatch("a", "1", Some(Duration::from_secs(60)));
+    let gone = b.dispatch("a", "2", Some(Duration::from_secs(30)));
+    let d = b.tasks(l, TaskState::Delayed);
+    // Earliest due first.
+    assert_eq!(
+        d.iter().map(|e| e.id.clone().unwrap()).collect::<Vec<_>>(),
+        [gone.clone(), keep.clone()]
+    );
+    assert!(d[0].due_ms.unwrap() > clock::now_ms() + 20_000);
+    assert_eq!(d[0].doc.as_ref().unwrap().payload(), &Value::from(2));
+    assert!(b.tasks(l, TaskState::Inbox).is_empty());
+    assert_eq!(b.backend.cancel(&gone).unwrap().cancelled, 1);
+    assert_eq!(b.backend.cancel(&gone).unwrap().cancelled, 0);
+    let d = b.tasks(l, TaskState::Delayed);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].id.as_deref(), Some(keep.as_str()));
+}
+
+fn worker_loop_runs_until_empty_and_stops_on_request(b: &mut Fixture) {
+    let a = b.listener("a", "one");
+    let c = b.listener("c", "two");
+    for i in 0..5 {
+        b.dispatch("a", &i.to_string(), None);
+        b.dispatch("c", &i.to_string(), None);
+    }
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut w = b.backend.worker();
+    for (l, tag) in [(a, "a"), (c, "c")] {
+        let (t, n) = b.names(l);
+        let q = b.backend.open_listener(&t, &n).unwrap();
+        let seen = seen.clone();
+        w.add(
+            q,
+            Box::new(rec(0, move |t: &Task| {
+                seen.lock().unwrap().push(format!("{tag}{}", t.payload()));
+                Outcome::Success
+            })),
+        )
+        .unwrap();
+    }
+    let opts = WorkerOptions {
+        stop_when_empty: true,
+        ..Default::default()
+    };
+    let s = w.run(&opts).unwrap();
+    assert_eq!((s.handled, s.succeeded), (10, 10), "{s:?}");
+    let seen = seen.lock().unwrap().clone();
+    for tag in ["a", "c"] {
+        let mine: Vec<&String> = seen.iter().filter(|s| s.starts_with(tag)).collect();
+        assert_eq!(mine.len(), 5, "{seen:?}");
+        assert!(mine.windows(2).all(|w| w[0] < w[1]), "ascending: {seen:?}");
+    }
+    // A stop request from another thread ends an idle run.
+    let stop = w.stop_handle();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        stop.stop();
+    });
+    let started = std::time::Instant::now();
+    let s = w
+        .run(&WorkerOptions {
+            max_time: Some(Duration::from_secs(30)),
+            ..Default::default()
+        })
+        .unwrap();
+    t.join().unwrap();
+    assert_eq!(s.handled, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped by the handle"
+    );
+}
+
+fn worker_refuses_a_listener_of_the_other_backend(b: &mut Fixture) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = backend::open(dir.path().to_str().unwrap(), FsyncPolicy::Never).unwrap();
+    let mut db = None;
+    let other: Box<dyn Backend> = if backend::is_database_url(&b.root) {
+        files
+    } else {
+        // Any PostgreSQL backend will do: the file worker refuses its queue before using it.
+        let dsn = db.insert(pg_support::TestDb::new()).dsn.clone();
+        backend::open(&dsn, FsyncPolicy::Never).unwrap()
+    };
+    let q = other
+        .open_listener(&ty("a"), &HandlerName::new("h").unwrap())
+        .unwrap();
+    let mut w = b.backend.worker();
+    let err = w.add(q, Box::new(rec(0, ok))).unwrap_err();
+    assert!(err.to_string().contains("cannot share one worker"), "{err}");
+    drop(w);
+    drop(other);
+    drop(db);
+}
+
 macro_rules! both {
     ($($name:ident),*) => {
         mod file {
-            $( #[test] fn $name() { super::$name(&mut super::FileBackend::new()); } )*
+            $( #[test] fn $name() { super::$name(&mut super::Fixture::files()); } )*
         }
         mod postgres {
-            $( #[test] fn $name() { super::$name(&mut super::PgBackend::new()); } )*
+            $( #[test] fn $name() { super::$name(&mut super::Fixture::postgres()); } )*
         }
     };
 }
@@ -333,5 +456,9 @@ both!(
     outcomes_and_reasons,
     max_attempts,
     delays,
-    dead_worker_recovery
+    dead_worker_recovery,
+    failed_tasks_listed_retried_and_deleted,
+    delayed_listed_and_cancelled,
+    worker_loop_runs_until_empty_and_stops_on_request,
+    worker_refuses_a_listener_of_the_other_backend
 );

@@ -12,7 +12,7 @@ use crate::task::Task;
 use crate::worker::{log, log_outcome, RunStats, WorkerOptions};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -215,9 +215,11 @@ pub struct PgWorker<'h> {
     batch: usize,
     group_commit: bool,
     listen: Option<Client>,
-    also_stop_on: Option<crate::worker::StopHandle>,
-    verbosity: Option<Level>,
-    memory_probe: Box<dyn Fn() -> u64 + 'h>,
+    /// The core stop handle (driven by signal forwarding and [`crate::backend::WorkerLoop`]).
+    also_stop_on: crate::worker::StopHandle,
+    /// A [`Level`] as u8, read at every round: SIGUSR1/SIGUSR2 change it while running.
+    verbosity: Arc<AtomicU8>,
+    memory_probe: Box<dyn FnMut() -> u64 + 'h>,
 }
 
 impl Default for PgWorker<'_> {
@@ -235,8 +237,8 @@ impl<'h> PgWorker<'h> {
             batch: DEFAULT_BATCH,
             group_commit: false,
             listen: None,
-            also_stop_on: None,
-            verbosity: None,
+            also_stop_on: crate::worker::StopHandle::detached(),
+            verbosity: Arc::new(AtomicU8::new(Level::from_env() as u8)),
             memory_probe: Box::new(crate::worker::resident_memory),
         }
     }
@@ -265,26 +267,37 @@ impl<'h> PgWorker<'h> {
     /// Also stop when `stop` (a file-backend [`crate::StopHandle`], e.g. the one
     /// [`crate::install_signal_handlers`] drives on SIGTERM/SIGINT) is stopped.
     pub fn also_stop_on(&mut self, stop: crate::worker::StopHandle) -> &mut Self {
-        self.also_stop_on = Some(stop);
+        self.also_stop_on = stop;
         self
     }
 
     /// Replaces the memory probe used for `memory_limit` (default: resident set size). The PHP
     /// adapter uses `memory_get_usage()`.
-    pub fn set_memory_probe(&mut self, probe: Box<dyn Fn() -> u64 + 'h>) -> &mut Self {
+    pub fn set_memory_probe(&mut self, probe: Box<dyn FnMut() -> u64 + 'h>) -> &mut Self {
         self.memory_probe = probe;
         self
     }
 
     /// Log verbosity (default: `HURAH_LOG_LEVEL`, else info).
     pub fn set_verbosity(&mut self, level: Level) -> &mut Self {
-        self.verbosity = Some(level);
+        self.verbosity.store(level as u8, Ordering::SeqCst);
         self
+    }
+
+    /// The shared verbosity (a [`Level`] as u8), adjustable while running (signals).
+    pub fn verbosity(&self) -> Arc<AtomicU8> {
+        Arc::clone(&self.verbosity)
     }
 
     /// A handle that stops this worker from another thread.
     pub fn stop_handle(&self) -> PgStopHandle {
         self.stop.clone()
+    }
+
+    /// The core [`crate::StopHandle`] this worker also obeys (the one [`PgWorker::also_stop_on`]
+    /// set, else its own): what signal forwarding and the backend seam drive.
+    pub fn core_stop_handle(&self) -> crate::worker::StopHandle {
+        self.also_stop_on.clone()
     }
 
     fn listen(&mut self) -> Result<()> {
@@ -358,13 +371,15 @@ impl<'h> PgWorker<'h> {
     /// dropped run again (at-least-once).
     pub fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
         let probe = std::mem::replace(&mut self.memory_probe, Box::new(|| 0));
-        let result = self.run_inner(options, &*probe);
-        self.memory_probe = probe;
+        let probe = std::cell::RefCell::new(probe);
+        let result = self.run_inner(options, &|| (probe.borrow_mut())());
+        self.memory_probe = probe.into_inner();
         result
     }
 
     fn run_inner(&mut self, options: &WorkerOptions, probe: &dyn Fn() -> u64) -> Result<RunStats> {
-        let verbosity = self.verbosity.unwrap_or_else(Level::from_env);
+        let shared = Arc::clone(&self.verbosity);
+        let level = || Level::from_u8(shared.load(Ordering::SeqCst));
         let start = Instant::now();
         let deadline = options.max_time.map(|t| start + t);
         let mut stats = RunStats::default();
@@ -374,14 +389,9 @@ impl<'h> PgWorker<'h> {
         self.listen()?;
         let mut last_poll = Instant::now() - options.rescan_interval;
         let stop = self.stop.clone();
-        if let Some(other) = &self.also_stop_on {
-            if other.is_stopped() {
-                stop.stop();
-            }
-        }
         let other = self.also_stop_on.clone();
         let stopped = || {
-            if other.as_ref().is_some_and(|o| o.is_stopped()) {
+            if other.is_stopped() {
                 stop.stop();
             }
             stop.is_stopped()
@@ -396,12 +406,12 @@ impl<'h> PgWorker<'h> {
             if limit_hit(&stats) {
                 break;
             }
-            let round = self.round(options, &mut stats, &mut last_poll, verbosity, &limit_hit);
+            let round = self.round(options, &mut stats, &mut last_poll, level(), &limit_hit);
             let worked = match round {
                 Ok(w) => w,
                 Err(Error::Database { .. }) if self.lost() => {
                     let give_up = || stopped() || deadline.is_some_and(|d| Instant::now() >= d);
-                    self.reconnect(verbosity, &give_up)?;
+                    self.reconnect(level(), &give_up)?;
                     last_poll = Instant::now() - options.rescan_interval;
                     continue;
                 }
@@ -422,7 +432,7 @@ impl<'h> PgWorker<'h> {
                 // E.g. only the LISTEN session was terminated: waiting on it would return at
                 // once, forever. Reconnect (with backoff) before sleeping.
                 let give_up = || stopped() || deadline.is_some_and(|d| Instant::now() >= d);
-                self.reconnect(verbosity, &give_up)?;
+                self.reconnect(level(), &give_up)?;
                 last_poll = Instant::now() - options.rescan_interval;
                 continue;
             }

@@ -1,0 +1,268 @@
+//! [`PgBackend`]: the PostgreSQL implementation of the core's [`Backend`] seam, so adapters
+//! given a `postgresql://` root use the same calls as on a directory.
+
+use super::admin::{self, PgSelection, PgTaskRow};
+use super::{connect, migrate, redact, PgDispatcher, PgQueue, PgWorker};
+use crate::backend::{
+    foreign_queue, Backend, ListenerQueue, TaskEntry, TaskError, TaskState, WorkerLoop,
+};
+use crate::delayed::Cancelled;
+use crate::dispatcher::{DispatchOptions, Receipt};
+use crate::error::{Error, Result};
+use crate::event_type::EventType;
+use crate::handler::Handler;
+use crate::handler_name::HandlerName;
+use crate::task::TaskDoc;
+use crate::worker::{RunStats, StopHandle, WorkerOptions};
+use postgres::Client;
+use std::any::Any;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU8;
+use std::sync::{Arc, Mutex};
+
+/// The PostgreSQL backend on one database URL. Dispatches on one connection (reopened if
+/// lost); listing, retrying and deleting use a second one, so they work while the dispatcher
+/// or a handler of the same process is busy.
+#[derive(Debug)]
+pub struct PgBackend {
+    /// The core dispatcher on the URL (it validates payloads as the file backend does, then
+    /// inserts through its [`PgDispatcher`]).
+    dispatcher: crate::dispatcher::Dispatcher,
+    admin: Mutex<Option<AdminConn>>,
+}
+
+struct AdminConn(Client);
+
+impl std::fmt::Debug for AdminConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminConn")
+    }
+}
+
+impl PgBackend {
+    /// Connects to `dsn` (creating or upgrading the schema if needed).
+    pub fn open(dsn: &str) -> Result<PgBackend> {
+        Ok(PgBackend {
+            dispatcher: crate::dispatcher::Dispatcher::new(dsn, crate::FsyncPolicy::Never)?,
+            admin: Mutex::new(None),
+        })
+    }
+
+    /// The URL as given.
+    pub fn dsn(&self) -> &str {
+        self.pg().dsn()
+    }
+
+    /// The dispatcher (for batches: [`PgDispatcher::dispatch_many`]).
+    pub fn pg(&self) -> &PgDispatcher {
+        self.dispatcher.pg().expect("opened on a URL")
+    }
+
+    /// Runs `f` on the admin connection, (re)connecting first if there is none or it dropped.
+    fn admin<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        let mut guard = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.as_ref().is_none_or(|c| c.0.is_closed()) {
+            let mut c = connect(self.dsn())?;
+            migrate(&mut c)?;
+            *guard = Some(AdminConn(c));
+        }
+        let c = &mut guard.as_mut().expect("connected above").0;
+        let r = f(c);
+        if r.is_err() && c.is_closed() {
+            *guard = None;
+        }
+        r
+    }
+
+    fn selection(event_type: &EventType, name: &HandlerName, seq: Option<u64>) -> PgSelection {
+        PgSelection {
+            listener: Some((event_type.to_string(), name.to_string())),
+            seq,
+            ..Default::default()
+        }
+    }
+
+    fn not_found(event_type: &EventType, name: &HandlerName, seq: u64) -> Error {
+        Error::NotFound {
+            what: format!("failed task {seq} of {event_type}:{name}"),
+        }
+    }
+}
+
+fn entry(r: PgTaskRow, state: TaskState) -> TaskEntry {
+    let location = PathBuf::from(format!(
+        "{}:{}#{}",
+        r.event_type, r.handler_name, r.sequence
+    ));
+    let doc = TaskDoc::parse(r.task.to_string().as_bytes(), &location).ok();
+    let error = r.error.as_ref().map(|e| TaskError {
+        reason: e
+            .get("reason")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string(),
+        class: e.get("class").and_then(|v| v.as_str()).map(str::to_string),
+        at: e.get("at").and_then(|v| v.as_str()).map(str::to_string),
+    });
+    TaskEntry {
+        sequence: r.sequence,
+        id: Some(r.id),
+        // As the file backend: for a failed task, the runs recorded with its error.
+        attempts: r
+            .error
+            .as_ref()
+            .and_then(|e| e.get("attempts"))
+            .and_then(|a| a.as_u64())
+            .unwrap_or(r.attempts),
+        due_ms: (state == TaskState::Delayed).then_some(r.due_ms),
+        error: if state == TaskState::Failed {
+            Some(error.unwrap_or(TaskError {
+                reason: String::new(),
+                class: None,
+                at: None,
+            }))
+        } else {
+            None
+        },
+        doc,
+        location,
+    }
+}
+
+impl Backend for PgBackend {
+    fn kind(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn describe(&self) -> String {
+        redact(self.dsn())
+    }
+
+    fn dispatch(
+        &self,
+        event_type: &EventType,
+        payload: &str,
+        options: DispatchOptions,
+    ) -> Result<Receipt> {
+        self.dispatcher.dispatch_with(event_type, payload, options)
+    }
+
+    fn cancel(&self, id: &str) -> Result<Cancelled> {
+        let n = self.admin(|c| {
+            c.execute(
+                "DELETE FROM hurah.tasks WHERE id = $1 AND state = 'inbox' AND delayed \
+                 AND due > clock_timestamp()",
+                &[&id],
+            )
+            .map_err(super::db("cancel"))
+        })?;
+        Ok(Cancelled {
+            cancelled: n,
+            too_late: 0,
+        })
+    }
+
+    fn open_listener(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+    ) -> Result<Box<dyn ListenerQueue>> {
+        Ok(Box::new(PgQueue::open(self.dsn(), event_type, name)?))
+    }
+
+    fn worker<'h>(&self) -> Box<dyn WorkerLoop<'h> + 'h> {
+        Box::new(PgWorker::new())
+    }
+
+    fn tasks(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        state: TaskState,
+    ) -> Result<Vec<TaskEntry>> {
+        let sel = Self::selection(event_type, name, None);
+        let rows = self.admin(|c| match state {
+            TaskState::Inbox => admin::inbox(c, &sel),
+            TaskState::Delayed => admin::delayed(c, &sel),
+            TaskState::Failed => admin::failed(c, &sel),
+        })?;
+        Ok(rows.into_iter().map(|r| entry(r, state)).collect())
+    }
+
+    fn retry_failed(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        sequence: Option<u64>,
+        done: &mut u64,
+    ) -> Result<()> {
+        let sel = Self::selection(event_type, name, sequence);
+        let n = self.admin(|c| admin::retry_failed(c, &sel))?;
+        *done += n;
+        match sequence {
+            Some(seq) if n == 0 => Err(Self::not_found(event_type, name, seq)),
+            _ => Ok(()),
+        }
+    }
+
+    fn delete_failed(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        sequence: Option<u64>,
+        done: &mut u64,
+    ) -> Result<()> {
+        let sel = Self::selection(event_type, name, sequence);
+        let n = self.admin(|c| admin::delete_failed(c, &sel))?;
+        *done += n;
+        match sequence {
+            Some(seq) if n == 0 => Err(Self::not_found(event_type, name, seq)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl ListenerQueue for PgQueue {
+    fn event_type(&self) -> &EventType {
+        PgQueue::event_type(self)
+    }
+
+    fn name(&self) -> &HandlerName {
+        PgQueue::name(self)
+    }
+
+    fn handle_once(&mut self, handler: &mut dyn Handler) -> Result<RunStats> {
+        super::pg_handle_once(self, handler)
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+impl<'h> WorkerLoop<'h> for PgWorker<'h> {
+    fn add(&mut self, queue: Box<dyn ListenerQueue>, handler: Box<dyn Handler + 'h>) -> Result<()> {
+        let q = queue
+            .into_any()
+            .downcast::<PgQueue>()
+            .map_err(|_| foreign_queue("PostgreSQL"))?;
+        PgWorker::add(self, *q, handler);
+        Ok(())
+    }
+
+    fn stop_handle(&self) -> StopHandle {
+        self.core_stop_handle()
+    }
+
+    fn verbosity(&self) -> Arc<AtomicU8> {
+        PgWorker::verbosity(self)
+    }
+
+    fn set_memory_probe(&mut self, probe: Box<dyn FnMut() -> u64 + 'h>) {
+        PgWorker::set_memory_probe(self, probe);
+    }
+
+    fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
+        PgWorker::run(self, options)
+    }
+}
