@@ -121,6 +121,9 @@ pub trait Backend: Send + Sync + Debug {
     /// An empty long-running worker for listeners of this backend.
     fn worker<'h>(&self) -> Box<dyn WorkerLoop<'h> + 'h>;
 
+    /// Every registered listener, by event type then handler name.
+    fn listeners(&self) -> Result<Vec<(EventType, HandlerName)>>;
+
     /// The tasks of a listener in `state`. Unreadable inbox/delayed files are skipped; failed
     /// files stored as corrupt are listed with `doc: None`.
     fn tasks(
@@ -299,6 +302,17 @@ impl Backend for FileBackend {
 
     fn worker<'h>(&self) -> Box<dyn WorkerLoop<'h> + 'h> {
         Box::new(Worker::new())
+    }
+
+    fn listeners(&self) -> Result<Vec<(EventType, HandlerName)>> {
+        let mut all: Vec<(EventType, HandlerName)> = self
+            .layout()
+            .all_listeners()?
+            .into_iter()
+            .map(|l| (l.event_type().clone(), l.name().clone()))
+            .collect();
+        all.sort_by_key(|(t, n)| (t.to_string(), n.as_str().to_string()));
+        Ok(all)
     }
 
     fn tasks(

@@ -340,6 +340,7 @@ fn failed_tasks_listed_retried_and_deleted(b: &mut Fixture) {
     let mut done = 0;
     b.backend.retry_failed(&t, &n, None, &mut done).unwrap();
     assert_eq!(done, 0, "nothing left: not an error with None");
+    assert_eq!(b.backend.listeners().unwrap(), [(t, n)]);
 }
 
 fn delayed_listed_and_cancelled(b: &mut Fixture) {

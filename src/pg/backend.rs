@@ -174,6 +174,26 @@ impl Backend for PgBackend {
         Box::new(PgWorker::new())
     }
 
+    fn listeners(&self) -> Result<Vec<(EventType, HandlerName)>> {
+        let rows = self.admin(|c| {
+            c.query(
+                "SELECT event_type, handler_name FROM hurah.listeners \
+                 ORDER BY event_type, handler_name",
+                &[],
+            )
+            .map_err(super::db("list listeners"))
+        })?;
+        // Rows written by hand with names the core would refuse are skipped.
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let t = EventType::parse(r.get::<_, &str>(0)).ok()?;
+                let n = HandlerName::new(r.get::<_, &str>(1)).ok()?;
+                Some((t, n))
+            })
+            .collect())
+    }
+
     fn tasks(
         &self,
         event_type: &EventType,
