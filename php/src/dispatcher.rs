@@ -14,13 +14,16 @@ use ext_php_rs::types::{ZendHashTable, Zval};
 #[php_class]
 #[php(name = "Hurah\\Event\\Dispatcher")]
 pub struct Dispatcher {
-    inner: hurah::Dispatcher,
+    /// The backend the root names (a directory or a `postgresql://` URL).
+    inner: Box<dyn hurah::backend::Backend>,
+    fsync: hurah::FsyncPolicy,
 }
 
 #[php_impl]
 impl Dispatcher {
     /// `new Dispatcher('/var/events', ['fsync' => 'never'])`. The root is created if missing.
-    /// `fsync` defaults to `$HURAH_FSYNC`, else `always`.
+    /// `fsync` defaults to `$HURAH_FSYNC`, else `always`. A `postgresql://` URL as the root
+    /// connects to that database (fsync does not apply there).
     pub fn __construct(eventRoot: &Zval, options: Option<&ZendHashTable>) -> PhpResult<Self> {
         let root = stringish(eventRoot, "event root")?;
         if root.is_empty() {
@@ -44,8 +47,8 @@ impl Dispatcher {
             Some(f) => f,
             None => hurah::FsyncPolicy::from_env().map_err(from_core)?,
         };
-        let inner = hurah::Dispatcher::new(root, fsync).map_err(from_core)?;
-        Ok(Dispatcher { inner })
+        let inner = hurah::backend::open(&root, fsync).map_err(from_core)?;
+        Ok(Dispatcher { inner, fsync })
     }
 
     /// Delivers `$data` to every listener of `$eventType`, its ancestors and the root. `$data`
@@ -69,7 +72,7 @@ impl Dispatcher {
         let payload = payload_of(data)?;
         let receipt = self
             .inner
-            .dispatch_with(
+            .dispatch(
                 &event_type,
                 &payload,
                 hurah::DispatchOptions { not_before_ms },
@@ -85,12 +88,12 @@ impl Dispatcher {
         if id.is_empty() {
             return Err(invalid_argument("dispatch id must not be empty"));
         }
-        let c = hurah::delayed::cancel_id(self.inner.layout(), &id).map_err(from_core)?;
+        let c = self.inner.cancel(&id).map_err(from_core)?;
         Ok(c.cancelled as i64)
     }
 
     /// The fsync policy in use (`always` or `never`).
     pub fn get_fsync(&self) -> &'static str {
-        self.inner.fsync().as_str()
+        self.fsync.as_str()
     }
 }

@@ -47,12 +47,11 @@ impl<'a> FromZval<'a> for ContextParam {
 #[php(implements(PhpInterfaceHandlerInterface))]
 pub struct AbstractHandler {
     pub(crate) name: hurah::HandlerName,
-    pub(crate) listener: hurah::Listener,
-    pub(crate) fsync: hurah::FsyncPolicy,
+    pub(crate) event_type: hurah::EventType,
+    /// The backend the event root names (a directory or a PostgreSQL URL).
+    pub(crate) backend: std::sync::Arc<dyn hurah::backend::Backend>,
     /// `None` while `handle()` runs (re-entrant calls are refused).
-    pub(crate) queue: Option<hurah::pg::AnyQueue>,
-    /// The PostgreSQL URL when the event root is one (PostgreSQL backend).
-    pub(crate) dsn: Option<String>,
+    pub(crate) queue: Option<Box<dyn hurah::backend::ListenerQueue>>,
     /// Lines from `addFailureInfo()` for the task being handled.
     pub(crate) failure_info: Vec<String>,
     /// True while `watch()` or a `Worker` runs this handler.
@@ -61,7 +60,8 @@ pub struct AbstractHandler {
 
 #[php_impl]
 impl AbstractHandler {
-    /// Registers the listener `<root>/<type>/<name>_listener/` (creating the root if needed).
+    /// Registers the listener `<root>/<type>/<name>_listener/` (creating the root if needed),
+    /// or in the database when the root is a `postgresql://` URL.
     pub fn __construct(name: &Zval, eventType: &Zval, eventRoot: &Zval) -> PhpResult<Self> {
         let name = HandlerName::from_arg(name, "handler name")?;
         let event_type = EventType::from_arg(eventType, "event type")?;
@@ -72,17 +72,18 @@ impl AbstractHandler {
             ));
         }
         let fsync = hurah::FsyncPolicy::from_env().map_err(from_core)?;
-        let dsn = hurah::pg::dsn_of(std::path::Path::new(&root)).map(str::to_string);
-        let queue =
-            hurah::pg::AnyQueue::open(std::path::Path::new(&root), &event_type, &name, fsync)
-                .map_err(from_core)?;
-        let listener = hurah::Layout::new(root).listener(&event_type, &name);
+        let backend: std::sync::Arc<dyn hurah::backend::Backend> =
+            hurah::backend::open(&root, fsync)
+                .map_err(from_core)?
+                .into();
+        let queue = backend
+            .open_listener(&event_type, &name)
+            .map_err(from_core)?;
         Ok(AbstractHandler {
             name,
-            listener,
-            fsync,
+            event_type: event_type.clone(),
+            backend,
             queue: Some(queue),
-            dsn,
             failure_info: Vec::new(),
             watching: false,
         })
@@ -118,7 +119,7 @@ impl AbstractHandler {
             .take()
             .ok_or_else(|| hurah_exception("handle() is already running for this handler"))?;
         let mut bridge = Bridge::new(obj);
-        let result = hurah::pg::handle_once_any(&mut queue, &mut bridge);
+        let result = queue.handle_once(&mut bridge);
         drop(bridge);
         // SAFETY: `obj` is `$this`, alive for the whole call; no other Rust reference to it
         // is used from here on.
@@ -143,35 +144,24 @@ impl AbstractHandler {
 
     /// The event type handled.
     pub fn get_type(&self) -> EventType {
-        EventType::new(self.listener.event_type().clone())
+        EventType::new(self.event_type.clone())
     }
 
     /// The tasks waiting in the inbox, in ascending sequence order, as contexts (read without
     /// claiming them; the original returned a `TaskCollection`). Unreadable files are skipped.
     pub fn get_queue(&self) -> PhpResult<Vec<Zval>> {
-        if let Some(dsn) = &self.dsn {
-            return pg_peek(dsn, &self.listener, false);
-        }
-        let dir = self.listener.state_dir(hurah::State::Inbox);
-        let mut seqs: Vec<u64> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd
-                .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str().and_then(parse_task_file_name))
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(from_core(hurah::Error::io("read directory", &dir, e))),
-        };
-        seqs.sort_unstable();
-        let mut out = Vec::with_capacity(seqs.len());
-        for seq in seqs {
-            let path = self.listener.inbox_file(seq);
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
-            };
-            let Ok(doc) = hurah::TaskDoc::parse(&bytes, &path) else {
-                continue;
-            };
-            out.push(AbstractContext::from_doc(doc, Some(seq)).into_context_zval()?);
+        let tasks = self
+            .backend
+            .tasks(
+                &self.event_type,
+                &self.name,
+                hurah::backend::TaskState::Inbox,
+            )
+            .map_err(from_core)?;
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let Some(doc) = t.doc else { continue };
+            out.push(AbstractContext::from_doc(doc, Some(t.sequence)).into_context_zval()?);
         }
         Ok(out)
     }
@@ -181,20 +171,24 @@ impl AbstractHandler {
     /// 'context' => Context]` (read without claiming them). Cancel one with
     /// `Dispatcher::cancel($id)`. Unreadable files are skipped.
     pub fn get_delayed(&self) -> PhpResult<Vec<Zval>> {
-        if let Some(dsn) = &self.dsn {
-            return pg_peek(dsn, &self.listener, true);
-        }
-        let entries = hurah::delayed::entries(&self.listener).map_err(from_core)?;
-        let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
-            let Some(doc) = e.load() else { continue };
-            let id = doc.id().map(str::to_string);
-            let ctx = AbstractContext::from_doc(doc, Some(e.seq)).into_context_zval()?;
+        let tasks = self
+            .backend
+            .tasks(
+                &self.event_type,
+                &self.name,
+                hurah::backend::TaskState::Delayed,
+            )
+            .map_err(from_core)?;
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let Some(doc) = t.doc else { continue };
+            let ctx = AbstractContext::from_doc(doc, Some(t.sequence)).into_context_zval()?;
             let mut ht = ZendHashTable::new();
             let err = |e: ext_php_rs::error::Error| hurah_exception(e.to_string());
-            ht.insert("sequence", e.seq as i64).map_err(err)?;
-            ht.insert("id", id).map_err(err)?;
-            ht.insert("due", e.due_ms as f64 / 1000.0).map_err(err)?;
+            ht.insert("sequence", t.sequence as i64).map_err(err)?;
+            ht.insert("id", t.id).map_err(err)?;
+            ht.insert("due", t.due_ms.unwrap_or(0) as f64 / 1000.0)
+                .map_err(err)?;
             ht.insert("context", ctx).map_err(err)?;
             let mut z = Zval::new();
             z.set_hashtable(ht);
@@ -202,48 +196,6 @@ impl AbstractHandler {
         }
         Ok(out)
     }
-}
-
-/// `getQueue()` (`delayed` false) or `getDelayed()` (true) of a handler on PostgreSQL, in the
-/// same shapes as on a directory. Reads on a short-lived connection of its own (these calls may
-/// come from inside `handleTask()`, while the handler's queue is in use).
-fn pg_peek(dsn: &str, listener: &hurah::Listener, delayed: bool) -> PhpResult<Vec<Zval>> {
-    let mut c = hurah::pg::connect(dsn).map_err(from_core)?;
-    let sel = hurah::pg::admin::PgSelection {
-        listener: Some((
-            listener.event_type().to_string(),
-            listener.name().to_string(),
-        )),
-        ..Default::default()
-    };
-    let rows = if delayed {
-        hurah::pg::admin::delayed(&mut c, &sel)
-    } else {
-        hurah::pg::admin::inbox(&mut c, &sel)
-    }
-    .map_err(from_core)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let text = r.task.to_string();
-        let Ok(doc) = hurah::TaskDoc::parse(text.as_bytes(), std::path::Path::new(&r.id)) else {
-            continue;
-        };
-        let ctx = AbstractContext::from_doc(doc, Some(r.sequence)).into_context_zval()?;
-        if !delayed {
-            out.push(ctx);
-            continue;
-        }
-        let mut ht = ZendHashTable::new();
-        let err = |e: ext_php_rs::error::Error| hurah_exception(e.to_string());
-        ht.insert("sequence", r.sequence as i64).map_err(err)?;
-        ht.insert("id", Some(r.id)).map_err(err)?;
-        ht.insert("due", r.due_ms as f64 / 1000.0).map_err(err)?;
-        ht.insert("context", ctx).map_err(err)?;
-        let mut z = Zval::new();
-        z.set_hashtable(ht);
-        out.push(z);
-    }
-    Ok(out)
 }
 
 /// The PHP side of a handler as a core [`hurah::Handler`]: calls the subclass' `handleTask()`,
@@ -261,7 +213,7 @@ impl Bridge {
         // SAFETY: obj is a live handler object for the bridge's lifetime (held by the caller).
         let (name, event_type) =
             match ZendClassObject::<AbstractHandler>::from_zend_obj(unsafe { &*obj }) {
-                Some(h) => (h.name.to_string(), h.listener.event_type().to_string()),
+                Some(h) => (h.name.to_string(), h.event_type.to_string()),
                 None => (String::new(), String::new()),
             };
         Bridge {
@@ -294,15 +246,6 @@ impl Bridge {
             self.log_context.1
         );
     }
-}
-
-/// `^[0-9]+\.json$`, as the core's inbox filter.
-fn parse_task_file_name(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(".json")?;
-    if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 fn with_info(reason: String, info: &[String]) -> String {

@@ -141,61 +141,37 @@ fn stats_array(stats: hurah::RunStats) -> PhpResult<Zval> {
 }
 
 /// Runs the handler objects `objs` (instances of `AbstractHandler` subclasses, kept alive by
-/// the caller) in one core worker. Each gets its own queue handle for the run.
+/// the caller) in one core worker of their backend (inotify wake-ups on a directory,
+/// LISTEN/NOTIFY on PostgreSQL). Each gets its own queue handle for the run. Handlers on
+/// different backends cannot share one worker (an InvalidArgumentException).
 pub(crate) fn run(objs: &[*mut ZendObject], options: Option<&ZendHashTable>) -> PhpResult<Zval> {
     let opts = parse_options(options)?;
-    // SAFETY: live handler objects held by the caller; each borrow ends in its iteration.
-    let on_pg = objs.iter().any(|&o| {
-        ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o })
-            .is_some_and(|h| h.dsn.is_some())
-    });
-    if on_pg {
-        return run_pg(objs, &opts);
-    }
+    let mut backend = None;
     let opened = mark_and_open(objs, |h| {
-        hurah::Queue::open(h.listener.clone(), h.fsync).map_err(from_core)
+        backend.get_or_insert_with(|| std::sync::Arc::clone(&h.backend));
+        h.backend
+            .open_listener(&h.event_type, &h.name)
+            .map_err(from_core)
     })?;
-    let mut worker = hurah::Worker::new();
+    let Some(backend) = backend else {
+        return Err(hurah_exception("no handler to run"));
+    };
+    let mut worker = backend.worker();
+    let mut added = Ok(());
     for (o, queue) in opened {
-        worker.add(queue, Box::new(Bridge::new(o)));
+        if added.is_ok() {
+            added = worker.add(queue, Box::new(Bridge::new(o)));
+        }
+    }
+    if let Err(e) = added {
+        drop(worker);
+        unmark(objs);
+        return Err(from_core(e));
     }
     // SAFETY: zend_memory_usage only reads the allocator's counters.
     worker.set_memory_probe(Box::new(|| unsafe { zend_memory_usage(false) } as u64));
     let guard = hurah::install_signal_handlers(&worker.stop_handle(), worker.verbosity());
     let result = worker.run(&opts);
-    drop(guard);
-    drop(worker);
-    unmark(objs);
-    crate::convert::rethrow_pending()?;
-    stats_array(result.map_err(from_core)?)
-}
-
-/// [`run`] for handlers whose event root is a PostgreSQL URL: one core `PgWorker` (LISTEN/NOTIFY
-/// wake-ups), the same options, signals and stats. Handlers on a directory and on PostgreSQL
-/// cannot share one worker.
-fn run_pg(objs: &[*mut ZendObject], opts: &hurah::WorkerOptions) -> PhpResult<Zval> {
-    let opened = mark_and_open(objs, |h| {
-        let Some(dsn) = h.dsn.as_deref() else {
-            return Err(hurah_exception(format!(
-                "handler {} runs on a directory; handlers on PostgreSQL and on a directory \
-                 cannot share one worker",
-                h.name
-            )));
-        };
-        hurah::pg::PgQueue::open(dsn, h.listener.event_type(), &h.name).map_err(from_core)
-    })?;
-    let mut worker = hurah::pg::PgWorker::new();
-    for (o, queue) in opened {
-        worker.add(queue, Box::new(Bridge::new(o)));
-    }
-    // SAFETY: zend_memory_usage only reads the allocator's counters.
-    worker.set_memory_probe(Box::new(|| unsafe { zend_memory_usage(false) } as u64));
-    // The signal plumbing drives a core StopHandle; the PostgreSQL worker follows it.
-    let signals_from = hurah::Worker::new();
-    let stop = signals_from.stop_handle();
-    let guard = hurah::install_signal_handlers(&stop, signals_from.verbosity());
-    worker.also_stop_on(stop);
-    let result = worker.run(opts);
     drop(guard);
     drop(worker);
     unmark(objs);

@@ -20,14 +20,17 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU8;
 use std::sync::{Arc, Mutex};
 
-/// The PostgreSQL backend on one database URL. Dispatches on one connection (reopened if
-/// lost); listing, retrying and deleting use a second one, so they work while the dispatcher
-/// or a handler of the same process is busy.
+/// The PostgreSQL backend on one database URL. [`PgBackend::open`] connects at once (so a
+/// refused connection or bad credentials fail there) on the connection used for listing,
+/// retrying, deleting and cancelling; the first dispatch opens the dispatch connection. Both
+/// are reopened if lost, and neither is a handler's queue connection, so these calls work
+/// from inside a running handler.
 #[derive(Debug)]
 pub struct PgBackend {
+    dsn: String,
     /// The core dispatcher on the URL (it validates payloads as the file backend does, then
-    /// inserts through its [`PgDispatcher`]).
-    dispatcher: crate::dispatcher::Dispatcher,
+    /// inserts through its [`PgDispatcher`]); opened on first use.
+    dispatcher: Mutex<Option<crate::dispatcher::Dispatcher>>,
     admin: Mutex<Option<AdminConn>>,
 }
 
@@ -42,20 +45,35 @@ impl std::fmt::Debug for AdminConn {
 impl PgBackend {
     /// Connects to `dsn` (creating or upgrading the schema if needed).
     pub fn open(dsn: &str) -> Result<PgBackend> {
-        Ok(PgBackend {
-            dispatcher: crate::dispatcher::Dispatcher::new(dsn, crate::FsyncPolicy::Never)?,
+        let b = PgBackend {
+            dsn: dsn.to_string(),
+            dispatcher: Mutex::new(None),
             admin: Mutex::new(None),
-        })
+        };
+        b.admin(|_| Ok(()))?;
+        Ok(b)
     }
 
     /// The URL as given.
     pub fn dsn(&self) -> &str {
-        self.pg().dsn()
+        &self.dsn
     }
 
-    /// The dispatcher (for batches: [`PgDispatcher::dispatch_many`]).
-    pub fn pg(&self) -> &PgDispatcher {
-        self.dispatcher.pg().expect("opened on a URL")
+    /// The core dispatcher on the URL, connecting it on first use.
+    fn core_dispatcher(&self) -> Result<crate::dispatcher::Dispatcher> {
+        let mut guard = self.dispatcher.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = guard.as_ref() {
+            return Ok(d.clone());
+        }
+        let d = crate::dispatcher::Dispatcher::new(&self.dsn, crate::FsyncPolicy::Never)?;
+        *guard = Some(d.clone());
+        Ok(d)
+    }
+
+    /// The PostgreSQL dispatcher (for batches: [`PgDispatcher::dispatch_many`]).
+    pub fn pg(&self) -> Result<PgDispatcher> {
+        let d = self.core_dispatcher()?;
+        Ok(d.pg().expect("opened on a URL").clone())
     }
 
     /// Runs `f` on the admin connection, (re)connecting first if there is none or it dropped.
@@ -144,7 +162,8 @@ impl Backend for PgBackend {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        self.dispatcher.dispatch_with(event_type, payload, options)
+        self.core_dispatcher()?
+            .dispatch_with(event_type, payload, options)
     }
 
     fn cancel(&self, id: &str) -> Result<Cancelled> {
