@@ -107,6 +107,44 @@ final class PostgresTest extends TestCase
         $this->assertSame([['n' => 2]], array_column($h->seen, 'payload'));
     }
 
+    public function testAWorkerRefusesHandlersOfTwoBackendsAndLeavesThemUsable(): void
+    {
+        $dir = sys_get_temp_dir() . '/hurah-mixed-' . bin2hex(random_bytes(4));
+        $onDb = new ScriptedHandler('mailer', 'a', $this->dsn);
+        $onDir = new ScriptedHandler('mailer', 'a', $dir);
+        $w = (new Worker())->add($onDb)->add($onDir);
+        try {
+            $w->run(['stopWhenEmpty' => true]);
+            $this->fail('mixed backends accepted');
+        } catch (InvalidArgumentException $e) {
+            $this->assertStringContainsString('cannot share one worker', $e->getMessage());
+        }
+        // Neither handler stays marked as watched.
+        (new Dispatcher($this->dsn))->dispatch('a', ['n' => 1]);
+        (new Dispatcher($dir, ['fsync' => 'never']))->dispatch('a', ['n' => 2]);
+        $this->assertSame(1, $onDb->watch(['stopWhenEmpty' => true])['succeeded']);
+        $this->assertSame(1, $onDir->watch(['stopWhenEmpty' => true])['succeeded']);
+        exec('rm -rf ' . escapeshellarg($dir));
+    }
+
+    public function testQueueAndDelayedListingsOnAUrl(): void
+    {
+        $h = new ScriptedHandler('mailer', 'a', $this->dsn);
+        $d = new Dispatcher($this->dsn);
+        $d->dispatch('a', ['n' => 1]);
+        $d->dispatch('a', ['n' => 2]);
+        $id = $d->dispatch('a', ['n' => 3], delay: 60);
+        $queue = $h->getQueue();
+        $this->assertCount(2, $queue);
+        $this->assertSame(['n' => 1], $queue[0]->getPayload());
+        $this->assertSame(2, $queue[1]->getSequence());
+        $delayed = $h->getDelayed();
+        $this->assertCount(1, $delayed);
+        $this->assertSame($id, $delayed[0]['id']);
+        $this->assertEqualsWithDelta(microtime(true) + 60, $delayed[0]['due'], 5.0);
+        $this->assertSame(['n' => 3], $delayed[0]['context']->getPayload());
+    }
+
     public function testConnectionErrorsAreClear(): void
     {
         try {
