@@ -32,6 +32,11 @@ echo "== contention ($tasks tasks)"
 echo "== faults, security, fuzz corpus (cargo test --release --test torture)"
 cargo test --release -p hurah --test torture 2>&1 | tee "$out/tests.txt" | grep -E '^test |test result' || true
 grep -q 'test result: ok' "$out/tests.txt" || status=1
+echo "== C task callbacks that segfault or exit (tests/c/test_crash.c)"
+make -s lib >/dev/null
+make -s -C tests/c bin/test_crash >/dev/null
+tests/c/bin/test_crash 2>&1 | tee "$out/c_crash.txt" || status=1
+c_crash=$(tail -1 "$out/c_crash.txt")
 echo "== fuzzing (${fuzz_secs}s per target)"
 bash scripts/fuzz.sh "$fuzz_secs" 2>&1 | tee "$out/fuzz.txt" || status=1
 fuzz_ok=$([ "${PIPESTATUS[0]}" = 0 ] && echo PASS || echo FAIL)
@@ -98,6 +103,11 @@ grep -E '^test ' "$out/tests.txt" | sort
 grep -E 'test result' "$out/tests.txt"
 grep -E '^SKIPPED' "$out/tests.txt" || true
 echo '```'
+echo
+echo "C handlers (\`tests/c/test_crash.c\`, also in the default C tests under valgrind): a callback that"
+echo "raises SIGSEGV or calls _exit() mid-task kills its worker; the next worker reruns the task with"
+echo "attempt 2; a task that kills every worker ends in error/ as WorkerDied after max attempts; the"
+echo "other tasks are served: $c_crash."
 echo
 echo "## 4. Fuzzing — $fuzz_ok"
 echo
