@@ -135,9 +135,11 @@ fn parse(dsn: &str) -> Result<(Config, Option<Verify>)> {
         name: "dsn".into(),
         reason,
     };
-    let (rest, sslmode, sslrootcert) = take_tls_params(dsn).map_err(|e| invalid(e))?;
-    let mut config = Config::from_str(&rest).map_err(|e| invalid(format!("{}: {e}", redact(dsn))))?;
-    let (ssl_mode, verify) = tls_mode(sslmode.as_deref(), sslrootcert.as_deref()).map_err(invalid)?;
+    let (rest, sslmode, sslrootcert) = take_tls_params(dsn).map_err(invalid)?;
+    let mut config =
+        Config::from_str(&rest).map_err(|e| invalid(format!("{}: {e}", redact(dsn))))?;
+    let (ssl_mode, verify) =
+        tls_mode(sslmode.as_deref(), sslrootcert.as_deref()).map_err(invalid)?;
     config.ssl_mode(ssl_mode);
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
@@ -263,7 +265,10 @@ fn take_tls_params(
         loop {
             skip_ws(&mut it);
             let Some(&(start, _)) = it.peek() else { break };
-            while it.next_if(|(_, c)| !c.is_whitespace() && *c != '=').is_some() {}
+            while it
+                .next_if(|(_, c)| !c.is_whitespace() && *c != '=')
+                .is_some()
+            {}
             let key = &dsn[start..it.peek().map_or(dsn.len(), |(i, _)| *i)];
             skip_ws(&mut it);
             if key.is_empty() || it.next_if(|(_, c)| *c == '=').is_none() {
@@ -314,7 +319,11 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        match (b[i], b.get(i + 1).and_then(|c| hex(*c)), b.get(i + 2).and_then(|c| hex(*c))) {
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -329,26 +338,57 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 mod tls {
-    //! rustls (ring) client configuration with libpq `sslmode=require` semantics: the channel is
-    //! encrypted, the server certificate is not verified (as libpq does below `verify-ca`).
+    //! rustls (ring) client configurations with libpq's `sslmode` semantics: `prefer`/`require`
+    //! encrypt without verifying the server certificate; `verify-ca` checks its chain against
+    //! trusted certificates, `verify-full` also that it names the host.
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
     use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+    use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+    use rustls::server::ParsedCertificate;
+    use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+    use std::path::Path;
     use std::sync::Arc;
 
+    /// What the server certificate is checked for.
     #[derive(Debug)]
-    struct AcceptAnyServerCert(Arc<CryptoProvider>);
+    enum Check {
+        /// Nothing (`prefer`, `require`).
+        Nothing,
+        /// Its chain ends at one of these (`verify-ca`), and with `true` it names the host
+        /// (`verify-full`).
+        Roots(RootCertStore, bool),
+    }
 
-    impl ServerCertVerifier for AcceptAnyServerCert {
+    #[derive(Debug)]
+    struct Verifier {
+        provider: Arc<CryptoProvider>,
+        check: Check,
+    }
+
+    impl ServerCertVerifier for Verifier {
         fn verify_server_cert(
             &self,
-            _end_entity: &CertificateDer<'_>,
-            _intermediates: &[CertificateDer<'_>],
-            _server_name: &ServerName<'_>,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
             _ocsp: &[u8],
-            _now: UnixTime,
+            now: UnixTime,
         ) -> Result<ServerCertVerified, rustls::Error> {
+            if let Check::Roots(roots, check_host) = &self.check {
+                let cert = ParsedCertificate::try_from(end_entity)?;
+                verify_server_cert_signed_by_trust_anchor(
+                    &cert,
+                    roots,
+                    intermediates,
+                    now,
+                    self.provider.signature_verification_algorithms.all,
+                )?;
+                if *check_host {
+                    verify_server_name(&cert, server_name)?;
+                }
+            }
             Ok(ServerCertVerified::assertion())
         }
 
@@ -362,7 +402,7 @@ mod tls {
                 message,
                 cert,
                 dss,
-                &self.0.signature_verification_algorithms,
+                &self.provider.signature_verification_algorithms,
             )
         }
 
@@ -376,43 +416,319 @@ mod tls {
                 message,
                 cert,
                 dss,
-                &self.0.signature_verification_algorithms,
+                &self.provider.signature_verification_algorithms,
             )
         }
 
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
         }
     }
 
-    /// An encrypting, non-verifying client configuration.
-    pub(super) fn unverified_config() -> Result<ClientConfig, rustls::Error> {
+    fn config(check: Check) -> Result<ClientConfig, rustls::Error> {
         let provider = Arc::new(ring::default_provider());
         let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert(provider)))
+            .with_custom_certificate_verifier(Arc::new(Verifier { provider, check }))
             .with_no_client_auth();
         Ok(config)
     }
+
+    /// An encrypting, non-verifying client configuration.
+    pub(super) fn unverified_config() -> Result<ClientConfig, rustls::Error> {
+        config(Check::Nothing)
+    }
+
+    /// A configuration that accepts only a certificate chain ending at one of `roots`, and with
+    /// `check_host` only one naming the host.
+    pub(super) fn verified_config(
+        roots: RootCertStore,
+        check_host: bool,
+    ) -> Result<ClientConfig, rustls::Error> {
+        config(Check::Roots(roots, check_host))
+    }
+
+    /// The certificates of a PEM file. Every `CERTIFICATE` block must be a certificate
+    /// (`lenient`: those that are not are skipped, for system bundles); there must be one.
+    /// Errors name the file.
+    pub(super) fn load_roots(path: &Path, lenient: bool) -> Result<RootCertStore, String> {
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut roots = RootCertStore::empty();
+        for (i, cert) in CertificateDer::pem_slice_iter(&pem).enumerate() {
+            let cert =
+                cert.map_err(|e| format!("{} is not a valid PEM file: {e}", path.display()))?;
+            if let Err(e) = roots.add(cert) {
+                if !lenient {
+                    return Err(format!(
+                        "certificate {} of {} is not a valid X.509 certificate: {e}",
+                        i + 1,
+                        path.display()
+                    ));
+                }
+            }
+        }
+        if roots.is_empty() {
+            return Err(format!(
+                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ));
+        }
+        Ok(roots)
+    }
+
+    /// The rustls error behind a failed connection, if the TLS layer failed.
+    pub(super) fn rustls_error(e: &postgres::Error) -> Option<&rustls::Error> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(c) = cause {
+            if let Some(r) = c.downcast_ref::<rustls::Error>() {
+                return Some(r);
+            }
+            let inner = c
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref());
+            if let Some(r) = inner.and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return Some(r);
+            }
+            cause = c.source();
+        }
+        None
+    }
 }
 
-/// Opens a connection. Refused connections, unknown hosts, bad credentials and timeouts are
-/// [`Error::Database`] naming `host:port/db` and the reason; never a hang past the connect
-/// timeout.
-pub fn connect(dsn: &str) -> Result<Client> {
-    let config = parse_dsn(dsn)?;
-    let what = format!("connect to {}", describe(&config));
-    let client = match config.get_ssl_mode() {
-        SslMode::Disable => config.connect(postgres::NoTls),
-        _ => {
-            // libpq's `prefer`/`require`: encrypt, do not verify the certificate.
-            let tls = tls::unverified_config().map_err(|e| Error::Database {
-                what: what.clone(),
-                reason: format!("TLS setup failed: {e}"),
-            })?;
-            config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+/// The system's CA bundle for `sslrootcert=system`: `$SSL_CERT_FILE` (as OpenSSL), else the
+/// first of the usual distribution paths that exists.
+fn system_roots_file() -> std::path::PathBuf {
+    if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()) {
+        return f.into();
+    }
+    const BUNDLES: [&str; 4] = [
+        "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine, Arch
+        "/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL
+        "/etc/ssl/ca-bundle.pem",             // openSUSE
+        "/etc/ssl/cert.pem",                  // Alpine, BSDs
+    ];
+    let found = BUNDLES.iter().find(|f| std::path::Path::new(f).exists());
+    found.unwrap_or(&BUNDLES[0]).into()
+}
+
+/// The trusted certificates of `verify` and the file they come from. A file that is missing,
+/// unreadable, not PEM or without certificate is [`Error::InvalidOption`] `sslrootcert`
+/// naming it.
+fn root_store(verify: &Verify) -> Result<(rustls::RootCertStore, std::path::PathBuf)> {
+    let invalid = |reason: String| Error::InvalidOption {
+        name: "sslrootcert".into(),
+        reason,
+    };
+    let (path, lenient) = match &verify.roots {
+        RootCert::File(path) => (path.into(), false),
+        RootCert::System => (system_roots_file(), true),
+        RootCert::Default => {
+            // libpq's default; like libpq, $HOME or else the user's passwd entry.
+            #[allow(deprecated)] // not deprecated since Rust 1.86; correct on Unix before.
+            let home = std::env::home_dir().filter(|h| !h.as_os_str().is_empty());
+            let Some(home) = home else {
+                return Err(invalid(format!(
+                    "sslmode={} needs trusted certificates: no home directory for the default \
+                     ~/.postgresql/root.crt; name a PEM file with sslrootcert=",
+                    verify.sslmode
+                )));
+            };
+            let path = home.join(".postgresql").join("root.crt");
+            if !path.exists() {
+                return Err(invalid(format!(
+                    "sslmode={} needs trusted certificates: root certificate file {} does not \
+                     exist; name a PEM file with sslrootcert=, use sslrootcert=system, or \
+                     use sslmode=require (no verification)",
+                    verify.sslmode,
+                    path.display()
+                )));
+            }
+            (path, false)
         }
     };
-    client.map_err(|e| db_error(what, e))
+    let roots = tls::load_roots(&path, lenient)
+        .map_err(|e| invalid(format!("{e} (sslmode={})", verify.sslmode)))?;
+    Ok((roots, path))
+}
+
+/// The host name the server certificate is checked against: the first `host` (for messages).
+fn tls_host(config: &Config) -> String {
+    match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "localhost".into(),
+    }
+}
+
+/// Opens a connection. Refused connections, unknown hosts, bad credentials, timeouts and
+/// server certificates that fail `sslmode=verify-ca`/`verify-full` are [`Error::Database`]
+/// naming `host:port/db` and the reason; never a hang past the connect timeout. A malformed
+/// DSN, or an `sslrootcert` file that cannot be read or holds no certificate, is
+/// [`Error::InvalidOption`] naming the value.
+pub fn connect(dsn: &str) -> Result<Client> {
+    let (config, verify) = parse(dsn)?;
+    let what = format!("connect to {}", describe(&config));
+    let setup_failed = |e: rustls::Error| Error::Database {
+        what: what.clone(),
+        reason: format!("TLS setup failed: {e}"),
+    };
+    let (result, roots_file) = match (config.get_ssl_mode(), &verify) {
+        (SslMode::Disable, _) => (config.connect(postgres::NoTls), None),
+        (_, None) => {
+            // libpq's `prefer`/`require`: encrypt, do not verify the certificate.
+            let tls = tls::unverified_config().map_err(setup_failed)?;
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+            (config.connect(tls), None)
+        }
+        (_, Some(v)) => {
+            let (roots, path) = root_store(v)?;
+            let tls = tls::verified_config(roots, v.check_host).map_err(setup_failed)?;
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+            (config.connect(tls), Some(path))
+        }
+    };
+    result.map_err(|e| {
+        let rejected = match tls::rustls_error(&e) {
+            Some(rustls::Error::InvalidCertificate(why)) => why,
+            _ => return db_error(what.clone(), e),
+        };
+        let why = match rejected {
+            rustls::CertificateError::UnknownIssuer => {
+                "it is not issued by a certificate of sslrootcert (UnknownIssuer)".to_string()
+            }
+            other => other.to_string(),
+        };
+        let checks = match (&verify, &roots_file) {
+            (Some(v), Some(path)) => {
+                format!("sslmode={}, sslrootcert {}", v.sslmode, path.display())
+            }
+            _ => "not verified".into(),
+        };
+        Error::Database {
+            what: what.clone(),
+            reason: format!(
+                "server certificate for host {:?} rejected ({checks}): {why}",
+                tls_host(&config)
+            ),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    fn split(dsn: &str) -> (String, Option<String>, Option<String>) {
+        take_tls_params(dsn).unwrap()
+    }
+
+    #[test]
+    fn tls_params_are_taken_from_urls() {
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(
+            split("postgresql://u:p@h:5432/db?sslmode=verify-ca&sslrootcert=%2Fa%20b%2Fca.pem"),
+            (
+                "postgresql://u:p@h:5432/db".into(),
+                s("verify-ca"),
+                s("/a b/ca.pem")
+            )
+        );
+        assert_eq!(
+            split("postgres://h/db?connect_timeout=2&sslrootcert=/ca.pem&application_name=x"),
+            (
+                "postgres://h/db?connect_timeout=2&application_name=x".into(),
+                None,
+                s("/ca.pem")
+            )
+        );
+        // The last one wins, as in postgres::Config; a `?` in the password is not the query.
+        assert_eq!(
+            split("postgresql://u:a?b@h/db?sslmode=require&sslmode=verify-full"),
+            ("postgresql://u:a?b@h/db".into(), s("verify-full"), None)
+        );
+        assert_eq!(
+            split("postgresql://h/db"),
+            ("postgresql://h/db".into(), None, None)
+        );
+        assert!(take_tls_params("postgresql://h/db?sslrootcert=%FF").is_err());
+    }
+
+    #[test]
+    fn tls_params_are_taken_from_key_value_dsns() {
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(
+            split("host=h sslmode = verify-full user=u sslrootcert='/a b/c\\'a.pem' dbname=d"),
+            (
+                "host=h  user=u  dbname=d".into(),
+                s("verify-full"),
+                s("/a b/c'a.pem")
+            )
+        );
+        assert_eq!(
+            split("sslrootcert=/x\\ y.pem"),
+            ("".into(), None, s("/x y.pem"))
+        );
+        // Malformed: left whole for postgres::Config to reject.
+        for bad in ["host=h sslmode", "sslrootcert='/x", "=x sslmode=verify-ca"] {
+            assert_eq!(split(bad), (bad.to_string(), None, None), "{bad}");
+        }
+        let c = parse_dsn("host=h sslmode=verify-ca sslrootcert=/ca.pem port=6543").unwrap();
+        assert_eq!(c.get_ports(), &[6543]);
+        assert_eq!(c.get_ssl_mode(), SslMode::Require);
+    }
+
+    #[test]
+    fn sslmode_follows_libpq() {
+        let verify = |sslmode: &str, check_host, roots| Verify {
+            sslmode: sslmode.into(),
+            check_host,
+            roots,
+        };
+        let file = || RootCert::File("/ca.pem".into());
+        assert_eq!(tls_mode(None, None), Ok((SslMode::Prefer, None)));
+        assert_eq!(
+            tls_mode(Some("disable"), Some("/ca.pem")),
+            Ok((SslMode::Disable, None))
+        );
+        assert_eq!(
+            tls_mode(Some("require"), None),
+            Ok((SslMode::Require, None))
+        );
+        assert_eq!(
+            tls_mode(Some("require"), Some("/ca.pem")),
+            Ok((SslMode::Require, Some(verify("require", false, file()))))
+        );
+        assert_eq!(
+            tls_mode(Some("prefer"), Some("/ca.pem")),
+            Ok((SslMode::Prefer, Some(verify("prefer", false, file()))))
+        );
+        assert_eq!(
+            tls_mode(Some("verify-ca"), None),
+            Ok((
+                SslMode::Require,
+                Some(verify("verify-ca", false, RootCert::Default))
+            ))
+        );
+        assert_eq!(
+            tls_mode(Some("verify-full"), Some("")),
+            Ok((
+                SslMode::Require,
+                Some(verify("verify-full", true, RootCert::Default))
+            ))
+        );
+        assert_eq!(
+            tls_mode(None, Some("system")),
+            Ok((
+                SslMode::Require,
+                Some(verify("verify-full", true, RootCert::System))
+            ))
+        );
+        let e = tls_mode(Some("verify-ca"), Some("system")).unwrap_err();
+        assert!(e.contains("weak sslmode \"verify-ca\""), "{e}");
+        let e = tls_mode(Some("verify_full"), None).unwrap_err();
+        assert!(e.contains("\"verify_full\""), "{e}");
+    }
 }
