@@ -132,11 +132,12 @@ typedef enum hurah_status {
   HURAH_PANIC = 199,
 } hurah_status;
 
-// A dispatcher on one queue root. Create with `hurah_dispatcher_new()`, free with
-// `hurah_dispatcher_free()`.
+// A dispatcher on one queue root (a directory or a PostgreSQL URL). Create with
+// `hurah_dispatcher_new()`, free with `hurah_dispatcher_free()`.
 //
 // Thread-safe: one dispatcher may be used by any number of threads at once, and any number of
-// processes may dispatch into the same root at once (sequences are allocated under `flock`).
+// processes may dispatch into the same root at once (sequences are allocated under `flock`,
+// or in the database).
 typedef struct hurah_dispatcher hurah_dispatcher;
 
 // An error: a status code and a message naming what went wrong (the path, the rejected value,
@@ -145,8 +146,9 @@ typedef struct hurah_dispatcher hurah_dispatcher;
 typedef struct hurah_error hurah_error;
 
 // A handler: a task callback bound to one listener `(root, event_type, handler_name)`, the
-// directory `<root>/<event_type>/<handler_name>_listener/`, shared with handlers in other
-// processes and languages (PHP `AbstractHandler`s with the same name see the same queue).
+// directory `<root>/<event_type>/<handler_name>_listener/` (or, when the root is a PostgreSQL
+// URL, the listener's row in `hurah.listeners`), shared with handlers in other processes and
+// languages (PHP `AbstractHandler`s with the same name see the same queue).
 // Create with `hurah_handler_new()`, free with `hurah_handler_free()`.
 //
 // Thread-safety: `hurah_handler_stop()` may be called from any thread or a signal handler at
@@ -219,18 +221,21 @@ extern "C" {
 // free. Thread-safe.
 const char *hurah_version(void);
 
-// Creates a dispatcher on the queue root directory `root` (created with its parents if
-// missing; it must then be a writable directory). `opts` may be NULL (defaults); only its
-// fsync setting is read.
+// Creates a dispatcher on the queue root `root`: a directory (created with its parents if
+// missing; it must then be a writable directory), or a `postgresql://` / `postgres://` URL
+// (it connects, creating or upgrading the schema `hurah` if needed). `opts` may be NULL
+// (defaults); only its fsync setting is read (it does not apply to a URL: the server's
+// `synchronous_commit` does).
 //
 // On success `*out` receives the dispatcher (owned by the caller: `hurah_dispatcher_free()`).
 // On failure `*out` is set to NULL and, if `err` is not NULL, `*err` receives an error the
 // caller frees with `hurah_error_free()` (an error already in `*err` is freed and replaced).
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (root or out is NULL); `HURAH_INVALID_ARGUMENT`
-// (root is empty); `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE` or
-// `HURAH_IO` (the root cannot be created or written, e.g. a path under a regular file);
-// `HURAH_PANIC`.
+// (root is empty, or a malformed URL); `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`,
+// `HURAH_NO_SPACE` or `HURAH_IO` (the root cannot be created or written, e.g. a path under a
+// regular file; for a URL: the database cannot be reached or refuses the connection, the
+// message naming `host:port/db`); `HURAH_PANIC`.
 //
 // # Safety
 // `root` is NULL or a NUL-terminated string; `opts` is NULL or a live options object; `out`
@@ -258,13 +263,14 @@ void hurah_dispatcher_free(struct hurah_dispatcher *d);
 // - `id_out`: NULL, or receives the dispatch id (30 hex digits, shared by all copies), a
 //   NUL-terminated string the caller frees with `hurah_string_free()`. Set to NULL on failure.
 //
-// Durable on return with fsync policy always. Either every copy is published or, if staging
-// any copy fails, none is (disk full, read-only, ...).
+// Durable on return with fsync policy always (on a PostgreSQL root: committed when it
+// returns). Either every copy is published or, if staging any copy fails, none is (disk full,
+// read-only, ...; on PostgreSQL all copies are inserted in one transaction).
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or event_type is NULL); `HURAH_INVALID_UTF8`
 // (event_type or json is not UTF-8); `HURAH_INVALID_EVENT_TYPE`; `HURAH_INVALID_JSON`;
-// `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`, `HURAH_IO`;
-// `HURAH_PANIC`. Nothing is written when validation fails. Errors go to `*err` as in
+// `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`, `HURAH_IO` (also database
+// errors); `HURAH_PANIC`. Nothing is written when validation fails. Errors go to `*err` as in
 // `hurah_dispatcher_new()`.
 //
 // Thread-safe.
@@ -281,14 +287,16 @@ enum hurah_status hurah_dispatcher_dispatch(const struct hurah_dispatcher *d,
                                             struct hurah_error **err);
 
 // Cancels dispatch `id` (as returned by `hurah_dispatcher_dispatch()`): removes every copy of
-// it still waiting in a `delayed/` directory under the dispatcher's root. Copies already due
-// (moved to `inbox/`), running or done are left alone. `*cancelled` (if not NULL) receives how
-// many copies were removed; 0 is not an error (unknown id, or every copy already due).
-// Reads the id of every delayed task under the root, so it costs one small read per delayed
-// task.
+// it still waiting in a `delayed/` directory under the dispatcher's root (on a PostgreSQL
+// root: every delayed copy not due yet). Copies already due (moved to `inbox/`), running or
+// done are left alone. `*cancelled` (if not NULL) receives how many copies were removed; 0 is
+// not an error (unknown id, or every copy already due). On a directory it reads the id of
+// every delayed task under the root, so it costs one small read per delayed task; on
+// PostgreSQL it is one `DELETE`.
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or id is NULL); `HURAH_INVALID_UTF8`; the
-// file-system statuses; `HURAH_PANIC`. Thread-safe; safe while workers run.
+// file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`. Thread-safe;
+// safe while workers run.
 //
 // # Safety
 // `d` is NULL or a live dispatcher; `id` is NULL or NUL-terminated; `cancelled` is NULL or
@@ -302,8 +310,8 @@ enum hurah_status hurah_dispatcher_cancel(const struct hurah_dispatcher *d,
 // ancestor, the root), into `*count`. Useful to warn when nobody listens yet.
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d, event_type or count is NULL);
-// `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`; the file-system statuses; `HURAH_PANIC`.
-// Thread-safe.
+// `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`; the file-system statuses (`HURAH_IO`
+// also for database errors); `HURAH_PANIC`. Thread-safe.
 //
 // # Safety
 // `d` is NULL or a live dispatcher; `event_type` is NULL or NUL-terminated; `count` is NULL
@@ -320,11 +328,13 @@ enum hurah_status hurah_dispatcher_listener_count(const struct hurah_dispatcher 
 // `s` is NULL or a string from this library not freed yet.
 void hurah_string_free(char *s);
 
-// The number of failed tasks (files in `error/`) of the handler's listener, into `*count`.
+// The number of failed tasks (files in `error/`; on a PostgreSQL root, tasks in state
+// `error`) of the handler's listener, into `*count`.
 //
-// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or count is NULL); `HURAH_IO` and the other
-// file-system statuses; `HURAH_PANIC`. Errors go to `*err` as in `hurah_handler_new()`.
-// Thread-safe; may be called while the handler runs, and from its callback.
+// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or count is NULL); `HURAH_IO` (also database
+// errors) and the other file-system statuses; `HURAH_PANIC`. Errors go to `*err` as in
+// `hurah_handler_new()`. Thread-safe; may be called while the handler runs, and from its
+// callback (this holds for every failed-task function, on either kind of root).
 //
 // # Safety
 // `h` is NULL or a live handler; `count` is NULL or writable; `err` is NULL or points to NULL
@@ -335,11 +345,12 @@ enum hurah_status hurah_handler_failed_count(const struct hurah_handler *h,
 
 // Lists the sequence numbers of the failed tasks, ascending, into `sequences[0..capacity)`
 // (`sequences` may be NULL when `capacity` is 0); `*total` receives how many there are, which
-// may exceed `capacity` (call again with a larger array). A sequence can appear twice if two
-// failed files share it (`5.json` and `5.1.json`).
+// may exceed `capacity` (call again with a larger array). On a directory a sequence can
+// appear twice if two failed files share it (`5.json` and `5.1.json`).
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or total is NULL, or sequences is NULL with a
-// non-zero capacity); the file-system statuses; `HURAH_PANIC`. Thread-safe.
+// non-zero capacity); the file-system statuses (`HURAH_IO` also for database errors);
+// `HURAH_PANIC`. Thread-safe.
 //
 // # Safety
 // `h` is NULL or a live handler; `sequences` is NULL or writable for `capacity` values;
@@ -354,8 +365,9 @@ enum hurah_status hurah_handler_failed_list(const struct hurah_handler *h,
 // `*reason` receives a NUL-terminated string the caller frees with `hurah_string_free()`
 // ("" if the file records none, e.g. written by hurah/events); NULL on failure.
 //
-// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or reason is NULL); `HURAH_NOT_FOUND`;
-// `HURAH_CORRUPT_TASK` (the file cannot be parsed); the file-system statuses; `HURAH_PANIC`.
+// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or reason is NULL); `HURAH_INVALID_ARGUMENT`
+// (sequence is `HURAH_ALL_TASKS`); `HURAH_NOT_FOUND`; `HURAH_CORRUPT_TASK` (the file cannot
+// be parsed); the file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`.
 // Thread-safe.
 //
 // # Safety
@@ -368,15 +380,18 @@ enum hurah_status hurah_handler_failed_reason(const struct hurah_handler *h,
 
 // Puts failed task `sequence` (every file with that sequence), or every failed task with
 // `HURAH_ALL_TASKS`, back in `inbox/` with its attempt count reset and its error removed, so
-// it runs again with the full max attempts. It keeps its sequence number unless that name is
-// in use again (then it gets a new one). `*retried` (if not NULL) receives how many tasks were
-// put back. With `HURAH_ALL_TASKS`, tasks that were corrupt files when they failed are skipped
-// (they cannot run); files retried or deleted concurrently by someone else are not counted.
+// it runs again with the full max attempts (on PostgreSQL: back to state `inbox`, due at once;
+// waiting workers are woken). It keeps its sequence number unless that name is in use again
+// (then it gets a new one). `*retried` (if not NULL) receives how many tasks were put back,
+// also when an error stops the call half-way. With `HURAH_ALL_TASKS`, tasks that were corrupt
+// files when they failed are skipped (they cannot run); tasks retried or deleted concurrently
+// by someone else are not counted.
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h is NULL); `HURAH_NOT_FOUND` (no failed task
 // `sequence`); `HURAH_CORRUPT_TASK` (that task's file cannot be parsed, or was a corrupt file
-// when it failed); the file-system statuses; `HURAH_PANIC`. Thread-safe; safe against other
-// processes retrying, handling or dispatching at the same time.
+// when it failed); the file-system statuses (`HURAH_IO` also for database errors);
+// `HURAH_PANIC`. Thread-safe; safe against other processes retrying, handling or dispatching
+// at the same time.
 //
 // # Safety
 // `h` is NULL or a live handler; `retried` is NULL or writable; `err` is NULL or points to
@@ -387,11 +402,13 @@ enum hurah_status hurah_handler_failed_retry(const struct hurah_handler *h,
                                              struct hurah_error **err);
 
 // Deletes failed task `sequence` (every file with that sequence), or every failed task with
-// `HURAH_ALL_TASKS`, from `error/`. `*deleted` (if not NULL) receives how many files were
-// removed (files removed concurrently by someone else are not counted).
+// `HURAH_ALL_TASKS`, from `error/` (on PostgreSQL: the rows). `*deleted` (if not NULL)
+// receives how many tasks were removed, also when an error stops the call half-way (tasks
+// removed concurrently by someone else are not counted).
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h is NULL); `HURAH_NOT_FOUND` (no failed task
-// `sequence`); the file-system statuses; `HURAH_PANIC`. Thread-safe.
+// `sequence`); the file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`.
+// Thread-safe.
 //
 // # Safety
 // `h` is NULL or a live handler; `deleted` is NULL or writable; `err` is NULL or points to
@@ -402,25 +419,29 @@ enum hurah_status hurah_handler_failed_delete(const struct hurah_handler *h,
                                               struct hurah_error **err);
 
 // Creates a handler for the listener `(root, event_type, handler_name)` and registers it:
-// the listener directory is created if missing, so from now on dispatches of `event_type`
-// (or of more specific types) reach it, even before the first `hurah_handler_handle()`.
+// the listener directory (or database row) is created if missing, so from now on dispatches
+// of `event_type` (or of more specific types) reach it, even before the first
+// `hurah_handler_handle()`.
 //
-// - `root`: queue root directory (created if missing).
+// - `root`: queue root directory (created if missing), or a `postgresql://` /
+//   `postgres://` URL (the schema `hurah` is created or upgraded if needed).
 // - `event_type`: NUL-terminated UTF-8 (`"product"`, `"product/created"`, `""` for all).
 // - `handler_name`: NUL-terminated, `^[A-Za-z0-9][A-Za-z0-9_.-]*$`.
 // - `callback`: required; `user_data` is passed to it as is and must stay valid while the
 //   handler runs tasks.
-// - `opts`: NULL (defaults) or options; fsync, max_attempts, retry_delay_ms and log are read.
+// - `opts`: NULL (defaults) or options; fsync, max_attempts, retry_delay_ms and log are read
+//   (fsync does not apply to a URL).
 //
 // On success `*out` receives the handler (owned by the caller: `hurah_handler_free()`). On
 // failure `*out` is NULL and `*err` (if `err` is not NULL) receives an error the caller frees
 // with `hurah_error_free()` (an error already there is freed and replaced).
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (root, event_type, handler_name, callback or out is
-// NULL); `HURAH_INVALID_ARGUMENT` (empty root); `HURAH_INVALID_UTF8`;
+// NULL); `HURAH_INVALID_ARGUMENT` (empty root, malformed URL); `HURAH_INVALID_UTF8`;
 // `HURAH_INVALID_EVENT_TYPE`; `HURAH_INVALID_HANDLER_NAME`; `HURAH_PERMISSION_DENIED`,
-// `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO` (the listener directories cannot be
-// created); `HURAH_PANIC`.
+// `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO` (the root is not a writable directory or
+// the listener directories cannot be created; for a URL: the database cannot be reached);
+// `HURAH_PANIC`.
 //
 // # Safety
 // String arguments are NULL or NUL-terminated; `opts` is NULL or a live options object; `out`
@@ -445,9 +466,9 @@ void hurah_handler_free(struct hurah_handler *h);
 // Runs every task due now once, in ascending sequence order, then returns: the meaning of
 // `handle()` in hurah/events. Tasks left claimed by dead workers are recovered first. A task
 // that returns `HURAH_RETRY` without a delay waits for the next call. Tasks are claimed by
-// rename, so other workers on the same listener (any process, any language) never run the
-// same task. `hurah_handler_stop()` does not interrupt this call (it finishes what was due);
-// it makes later calls return `HURAH_STOPPED`.
+// rename (on PostgreSQL: by row locks), so other workers on the same listener (any process,
+// any language) never run the same task. `hurah_handler_stop()` does not interrupt this call
+// (it finishes what was due); it makes later calls return `HURAH_STOPPED`.
 //
 // `stats` may be NULL; otherwise it receives the counts when the call returns `HURAH_OK`
 // (zeros otherwise).
@@ -455,8 +476,8 @@ void hurah_handler_free(struct hurah_handler *h);
 // Returns `HURAH_OK` (callback outcomes, including failures, are not errors); `HURAH_NULL_POINTER`
 // (h is NULL); `HURAH_STOPPED` (the handler was stopped); `HURAH_BUSY` (already running);
 // `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO` (the queue
-// cannot be read or a task moved); `HURAH_PANIC`. Errors go to `*err` as in
-// `hurah_handler_new()`.
+// cannot be read or a task moved; `HURAH_IO` also for database errors); `HURAH_PANIC`. Errors
+// go to `*err` as in `hurah_handler_new()`.
 //
 // # Safety
 // `h` is NULL or a live handler; `stats` is NULL or writable; `err` is NULL or points to NULL
@@ -466,10 +487,10 @@ enum hurah_status hurah_handler_handle(struct hurah_handler *h,
                                        struct hurah_error **err);
 
 // Runs tasks as they arrive until a limit is reached or the handler is stopped: handles what
-// is due, then sleeps (inotify on the queue, a precise timer for delayed tasks, a periodic
-// safety rescan) without polling. `opts` may be NULL (no limits); max_jobs, max_time_ms,
-// memory_limit, stop_when_empty and rescan_interval_ms are read. Nothing stays claimed when it
-// returns. It installs no signal handlers: to stop on SIGTERM, call `hurah_handler_stop()`
+// is due, then sleeps (inotify on the queue, or LISTEN/NOTIFY on PostgreSQL; a precise timer
+// for delayed tasks, a periodic safety rescan) without polling. `opts` may be NULL (no
+// limits); max_jobs, max_time_ms, memory_limit, stop_when_empty and rescan_interval_ms are
+// read. Nothing stays claimed when it returns. It installs no signal handlers: to stop on SIGTERM, call `hurah_handler_stop()`
 // from your own handler.
 //
 // `stats` may be NULL; otherwise it receives the counts when the call returns `HURAH_OK`
@@ -479,7 +500,8 @@ enum hurah_status hurah_handler_handle(struct hurah_handler *h,
 // `hurah_handler_stop()` was called during the run); `HURAH_NULL_POINTER` (h is NULL);
 // `HURAH_STOPPED` (the handler had been stopped before this call: nothing was run);
 // `HURAH_BUSY`; `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO`
-// (including inotify limits); `HURAH_PANIC`. Errors go to `*err` as in `hurah_handler_new()`.
+// (including inotify limits and database errors); `HURAH_PANIC`. Errors go to `*err` as in
+// `hurah_handler_new()`.
 //
 // # Safety
 // `h` is NULL or a live handler; `opts` is NULL or a live options object; `stats` is NULL or

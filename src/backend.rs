@@ -124,6 +124,17 @@ pub trait Backend: Send + Sync + Debug {
     /// Every registered listener, by event type then handler name.
     fn listeners(&self) -> Result<Vec<(EventType, HandlerName)>>;
 
+    /// The listeners a dispatch of `event_type` would reach now: its own level, each ancestor
+    /// and the root (order unspecified). The default filters [`Backend::listeners`].
+    fn listeners_for(&self, event_type: &EventType) -> Result<Vec<(EventType, HandlerName)>> {
+        let levels: Vec<&[String]> = event_type.delivery_levels().collect();
+        Ok(self
+            .listeners()?
+            .into_iter()
+            .filter(|(t, _)| levels.contains(&t.segments()))
+            .collect())
+    }
+
     /// The tasks of a listener in `state`. Unreadable inbox/delayed files are skipped; failed
     /// files stored as corrupt are listed with `doc: None`.
     fn tasks(
@@ -313,6 +324,16 @@ impl Backend for FileBackend {
             .collect();
         all.sort_by_key(|(t, n)| (t.to_string(), n.as_str().to_string()));
         Ok(all)
+    }
+
+    fn listeners_for(&self, event_type: &EventType) -> Result<Vec<(EventType, HandlerName)>> {
+        // The dispatcher's cached listing of each level (one stat per level, no tree walk).
+        Ok(self
+            .dispatcher
+            .listeners_for(event_type)?
+            .into_iter()
+            .map(|l| (l.event_type().clone(), l.name().clone()))
+            .collect())
     }
 
     fn tasks(

@@ -1,32 +1,39 @@
-//! `hurah_dispatcher`: writes tasks into the queues of every listener of an event type.
+//! `hurah_dispatcher`: writes tasks into the queues of every listener of an event type, on
+//! whichever backend its root names (the core's [`Backend`] seam: a directory or a
+//! `postgresql://` URL).
 
 use super::options::{hurah_options, opts_or_default};
 use super::status::{boundary, guard, hurah_error, hurah_status, Failure};
 use super::strings::{c_path, c_utf8, put_out, to_c_string};
-use crate::{clock, DispatchOptions, Dispatcher, EventType};
+use crate::backend::Backend;
+use crate::{clock, DispatchOptions, EventType};
 use std::ffi::{c_char, CString};
 
-/// A dispatcher on one queue root. Create with `hurah_dispatcher_new()`, free with
-/// `hurah_dispatcher_free()`.
+/// A dispatcher on one queue root (a directory or a PostgreSQL URL). Create with
+/// `hurah_dispatcher_new()`, free with `hurah_dispatcher_free()`.
 ///
 /// Thread-safe: one dispatcher may be used by any number of threads at once, and any number of
-/// processes may dispatch into the same root at once (sequences are allocated under `flock`).
+/// processes may dispatch into the same root at once (sequences are allocated under `flock`,
+/// or in the database).
 pub struct hurah_dispatcher {
-    inner: Dispatcher,
+    inner: Box<dyn Backend>,
 }
 
-/// Creates a dispatcher on the queue root directory `root` (created with its parents if
-/// missing; it must then be a writable directory). `opts` may be NULL (defaults); only its
-/// fsync setting is read.
+/// Creates a dispatcher on the queue root `root`: a directory (created with its parents if
+/// missing; it must then be a writable directory), or a `postgresql://` / `postgres://` URL
+/// (it connects, creating or upgrading the schema `hurah` if needed). `opts` may be NULL
+/// (defaults); only its fsync setting is read (it does not apply to a URL: the server's
+/// `synchronous_commit` does).
 ///
 /// On success `*out` receives the dispatcher (owned by the caller: `hurah_dispatcher_free()`).
 /// On failure `*out` is set to NULL and, if `err` is not NULL, `*err` receives an error the
 /// caller frees with `hurah_error_free()` (an error already in `*err` is freed and replaced).
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (root or out is NULL); `HURAH_INVALID_ARGUMENT`
-/// (root is empty); `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE` or
-/// `HURAH_IO` (the root cannot be created or written, e.g. a path under a regular file);
-/// `HURAH_PANIC`.
+/// (root is empty, or a malformed URL); `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`,
+/// `HURAH_NO_SPACE` or `HURAH_IO` (the root cannot be created or written, e.g. a path under a
+/// regular file; for a URL: the database cannot be reached or refuses the connection, the
+/// message naming `host:port/db`); `HURAH_PANIC`.
 ///
 /// # Safety
 /// `root` is NULL or a NUL-terminated string; `opts` is NULL or a live options object; `out`
@@ -48,7 +55,7 @@ pub unsafe extern "C" fn hurah_dispatcher_new(
         let root = unsafe { c_path(root, "root") }?;
         // SAFETY: forwarded contract.
         let opts = unsafe { opts_or_default(opts) };
-        let inner = Dispatcher::new(root, opts.fsync)?;
+        let inner = super::open_backend(&root, opts.fsync)?;
         let d = Box::into_raw(Box::new(hurah_dispatcher { inner }));
         // SAFETY: as above.
         unsafe { *out = d };
@@ -82,13 +89,14 @@ pub unsafe extern "C" fn hurah_dispatcher_free(d: *mut hurah_dispatcher) {
 /// - `id_out`: NULL, or receives the dispatch id (30 hex digits, shared by all copies), a
 ///   NUL-terminated string the caller frees with `hurah_string_free()`. Set to NULL on failure.
 ///
-/// Durable on return with fsync policy always. Either every copy is published or, if staging
-/// any copy fails, none is (disk full, read-only, ...).
+/// Durable on return with fsync policy always (on a PostgreSQL root: committed when it
+/// returns). Either every copy is published or, if staging any copy fails, none is (disk full,
+/// read-only, ...; on PostgreSQL all copies are inserted in one transaction).
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or event_type is NULL); `HURAH_INVALID_UTF8`
 /// (event_type or json is not UTF-8); `HURAH_INVALID_EVENT_TYPE`; `HURAH_INVALID_JSON`;
-/// `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`, `HURAH_IO`;
-/// `HURAH_PANIC`. Nothing is written when validation fails. Errors go to `*err` as in
+/// `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`, `HURAH_IO` (also database
+/// errors); `HURAH_PANIC`. Nothing is written when validation fails. Errors go to `*err` as in
 /// `hurah_dispatcher_new()`.
 ///
 /// Thread-safe.
@@ -127,9 +135,9 @@ pub unsafe extern "C" fn hurah_dispatcher_dispatch(
         };
         let event_type = EventType::parse(event_type)?;
         let not_before_ms = (delay_ms > 0).then(|| clock::now_ms().saturating_add(delay_ms));
-        let receipt =
-            d.inner
-                .dispatch_with(&event_type, payload, DispatchOptions { not_before_ms })?;
+        let receipt = d
+            .inner
+            .dispatch(&event_type, payload, DispatchOptions { not_before_ms })?;
         if !id_out.is_null() {
             let id = to_c_string(receipt.id);
             // SAFETY: id_out is valid for a write.
@@ -140,14 +148,16 @@ pub unsafe extern "C" fn hurah_dispatcher_dispatch(
 }
 
 /// Cancels dispatch `id` (as returned by `hurah_dispatcher_dispatch()`): removes every copy of
-/// it still waiting in a `delayed/` directory under the dispatcher's root. Copies already due
-/// (moved to `inbox/`), running or done are left alone. `*cancelled` (if not NULL) receives how
-/// many copies were removed; 0 is not an error (unknown id, or every copy already due).
-/// Reads the id of every delayed task under the root, so it costs one small read per delayed
-/// task.
+/// it still waiting in a `delayed/` directory under the dispatcher's root (on a PostgreSQL
+/// root: every delayed copy not due yet). Copies already due (moved to `inbox/`), running or
+/// done are left alone. `*cancelled` (if not NULL) receives how many copies were removed; 0 is
+/// not an error (unknown id, or every copy already due). On a directory it reads the id of
+/// every delayed task under the root, so it costs one small read per delayed task; on
+/// PostgreSQL it is one `DELETE`.
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or id is NULL); `HURAH_INVALID_UTF8`; the
-/// file-system statuses; `HURAH_PANIC`. Thread-safe; safe while workers run.
+/// file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`. Thread-safe;
+/// safe while workers run.
 ///
 /// # Safety
 /// `d` is NULL or a live dispatcher; `id` is NULL or NUL-terminated; `cancelled` is NULL or
@@ -166,7 +176,7 @@ pub unsafe extern "C" fn hurah_dispatcher_cancel(
         let d = unsafe { d.as_ref() }.ok_or_else(|| Failure::null("dispatcher"))?;
         // SAFETY: forwarded contract.
         let id = unsafe { c_utf8(id, "id") }?;
-        let c = crate::delayed::cancel_id(d.inner.layout(), id)?;
+        let c = d.inner.cancel(id)?;
         // SAFETY: as above.
         unsafe { put_out(cancelled, c.cancelled) };
         Ok(())
@@ -177,8 +187,8 @@ pub unsafe extern "C" fn hurah_dispatcher_cancel(
 /// ancestor, the root), into `*count`. Useful to warn when nobody listens yet.
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d, event_type or count is NULL);
-/// `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`; the file-system statuses; `HURAH_PANIC`.
-/// Thread-safe.
+/// `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`; the file-system statuses (`HURAH_IO`
+/// also for database errors); `HURAH_PANIC`. Thread-safe.
 ///
 /// # Safety
 /// `d` is NULL or a live dispatcher; `event_type` is NULL or NUL-terminated; `count` is NULL

@@ -1,39 +1,37 @@
-//! Failed tasks (`error/`) of a handler's listener: count, list, read the reason, retry, delete.
+//! Failed tasks (`error/`, or state `error` on PostgreSQL) of a handler's listener: count,
+//! list, read the reason, retry, delete.
 //!
-//! Thin wrappers over the core's [`crate::failed`] (shared with the CLI): a retry moves the
-//! file into a locked staging directory, rewrites it there and publishes it into `inbox/` with
-//! a rename that never replaces a file, so a crash at any point leaves the task in exactly one
-//! place (an interrupted retry is finished by the next one).
+//! Thin wrappers over the core's backend seam ([`crate::backend::Backend`]: `tasks` with
+//! [`TaskState::Failed`], `retry_failed`, `delete_failed`), so they work on either kind of
+//! root. On a directory (the core's `crate::failed`, shared with the CLI) a
+//! retry moves the file into a locked staging directory, rewrites it there and publishes it
+//! into `inbox/` with a rename that never replaces a file, so a crash at any point leaves the
+//! task in exactly one place (an interrupted retry is finished by the next one); on PostgreSQL
+//! it is one `UPDATE`. The backend's methods take `&self` (PostgreSQL uses a connection of its
+//! own), so these calls never wait for a running `handle`/`watch`.
 
 use super::handler::hurah_handler;
 use super::status::{boundary, hurah_error, hurah_status, Failure};
 use super::strings::{put_out, to_c_string};
+use crate::backend::{TaskEntry, TaskState};
 use crate::error::Error;
-use crate::failed::{self, FailedTask};
-use crate::layout::{Listener, State};
 use std::ffi::c_char;
-use std::path::PathBuf;
 
 /// Pass as `sequence` to `hurah_handler_failed_retry()` / `hurah_handler_failed_delete()` to
 /// act on every failed task of the listener (`UINT64_MAX`).
 pub const HURAH_ALL_TASKS: u64 = 0xFFFF_FFFF_FFFF_FFFF;
 
-/// The files of `sequence` (or all); `HURAH_NOT_FOUND` when a given sequence has none.
-fn select(l: &Listener, sequence: u64) -> Result<Vec<(u64, PathBuf)>, Failure> {
-    let mut files = failed::entries(l)?;
-    if sequence != HURAH_ALL_TASKS {
-        files.retain(|(s, _)| *s == sequence);
-        if files.is_empty() {
-            return Err(Error::NotFound {
-                what: format!(
-                    "failed task {sequence} in {}",
-                    l.state_dir(State::Error).display()
-                ),
-            }
-            .into());
-        }
-    }
-    Ok(files)
+/// The failed tasks of the handler's listener, ascending by sequence (the sort is stable and
+/// a no-op on a directory; PostgreSQL lists them by due time).
+fn failed_tasks(h: &hurah_handler) -> Result<Vec<TaskEntry>, Failure> {
+    let mut tasks = h.backend.tasks(&h.event_type, &h.name, TaskState::Failed)?;
+    tasks.sort_by_key(|t| t.sequence);
+    Ok(tasks)
+}
+
+/// `sequence` as the backend takes it: `None` for `HURAH_ALL_TASKS`.
+fn selection(sequence: u64) -> Option<u64> {
+    (sequence != HURAH_ALL_TASKS).then_some(sequence)
 }
 
 unsafe fn handler_ref<'a>(h: *const hurah_handler) -> Result<&'a hurah_handler, Failure> {
@@ -41,11 +39,13 @@ unsafe fn handler_ref<'a>(h: *const hurah_handler) -> Result<&'a hurah_handler, 
     unsafe { h.as_ref() }.ok_or_else(|| Failure::null("handler"))
 }
 
-/// The number of failed tasks (files in `error/`) of the handler's listener, into `*count`.
+/// The number of failed tasks (files in `error/`; on a PostgreSQL root, tasks in state
+/// `error`) of the handler's listener, into `*count`.
 ///
-/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or count is NULL); `HURAH_IO` and the other
-/// file-system statuses; `HURAH_PANIC`. Errors go to `*err` as in `hurah_handler_new()`.
-/// Thread-safe; may be called while the handler runs, and from its callback.
+/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or count is NULL); `HURAH_IO` (also database
+/// errors) and the other file-system statuses; `HURAH_PANIC`. Errors go to `*err` as in
+/// `hurah_handler_new()`. Thread-safe; may be called while the handler runs, and from its
+/// callback (this holds for every failed-task function, on either kind of root).
 ///
 /// # Safety
 /// `h` is NULL or a live handler; `count` is NULL or writable; `err` is NULL or points to NULL
@@ -62,7 +62,7 @@ pub unsafe extern "C" fn hurah_handler_failed_count(
         if count.is_null() {
             return Err(Failure::null("count"));
         }
-        let n = failed::entries(&h.listener)?.len() as u64;
+        let n = failed_tasks(h)?.len() as u64;
         // SAFETY: count is writable.
         unsafe { *count = n };
         Ok(())
@@ -71,11 +71,12 @@ pub unsafe extern "C" fn hurah_handler_failed_count(
 
 /// Lists the sequence numbers of the failed tasks, ascending, into `sequences[0..capacity)`
 /// (`sequences` may be NULL when `capacity` is 0); `*total` receives how many there are, which
-/// may exceed `capacity` (call again with a larger array). A sequence can appear twice if two
-/// failed files share it (`5.json` and `5.1.json`).
+/// may exceed `capacity` (call again with a larger array). On a directory a sequence can
+/// appear twice if two failed files share it (`5.json` and `5.1.json`).
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or total is NULL, or sequences is NULL with a
-/// non-zero capacity); the file-system statuses; `HURAH_PANIC`. Thread-safe.
+/// non-zero capacity); the file-system statuses (`HURAH_IO` also for database errors);
+/// `HURAH_PANIC`. Thread-safe.
 ///
 /// # Safety
 /// `h` is NULL or a live handler; `sequences` is NULL or writable for `capacity` values;
@@ -97,13 +98,13 @@ pub unsafe extern "C" fn hurah_handler_failed_list(
         if sequences.is_null() && capacity > 0 {
             return Err(Failure::null("sequences"));
         }
-        let files = failed::entries(&h.listener)?;
-        for (i, (seq, _)) in files.iter().take(capacity).enumerate() {
+        let tasks = failed_tasks(h)?;
+        for (i, t) in tasks.iter().take(capacity).enumerate() {
             // SAFETY: i < capacity and sequences is writable for capacity values.
-            unsafe { sequences.add(i).write(*seq) };
+            unsafe { sequences.add(i).write(t.sequence) };
         }
         // SAFETY: total is writable.
-        unsafe { *total = files.len() };
+        unsafe { *total = tasks.len() };
         Ok(())
     })
 }
@@ -112,8 +113,9 @@ pub unsafe extern "C" fn hurah_handler_failed_list(
 /// `*reason` receives a NUL-terminated string the caller frees with `hurah_string_free()`
 /// ("" if the file records none, e.g. written by hurah/events); NULL on failure.
 ///
-/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or reason is NULL); `HURAH_NOT_FOUND`;
-/// `HURAH_CORRUPT_TASK` (the file cannot be parsed); the file-system statuses; `HURAH_PANIC`.
+/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or reason is NULL); `HURAH_INVALID_ARGUMENT`
+/// (sequence is `HURAH_ALL_TASKS`); `HURAH_NOT_FOUND`; `HURAH_CORRUPT_TASK` (the file cannot
+/// be parsed); the file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`.
 /// Thread-safe.
 ///
 /// # Safety
@@ -140,12 +142,17 @@ pub unsafe extern "C" fn hurah_handler_failed_reason(
                 "HURAH_ALL_TASKS is not a sequence number",
             ));
         }
-        let (_, path) = select(&h.listener, sequence)?.remove(0);
-        let task = FailedTask::load(&h.listener, &path)?;
-        let Some(doc) = task.doc() else {
+        let task = failed_tasks(h)?
+            .into_iter()
+            .find(|t| t.sequence == sequence)
+            .ok_or_else(|| Error::NotFound {
+                what: format!("failed task {sequence} of {}", h.label),
+            })?;
+        let Some(doc) = &task.doc else {
+            // Stored as corrupt: the entry's error says why it cannot be read.
             return Err(Error::CorruptTask {
-                path,
-                reason: task.reason(),
+                path: task.location,
+                reason: task.error.map(|e| e.reason).unwrap_or_default(),
             }
             .into());
         };
@@ -163,15 +170,18 @@ pub unsafe extern "C" fn hurah_handler_failed_reason(
 
 /// Puts failed task `sequence` (every file with that sequence), or every failed task with
 /// `HURAH_ALL_TASKS`, back in `inbox/` with its attempt count reset and its error removed, so
-/// it runs again with the full max attempts. It keeps its sequence number unless that name is
-/// in use again (then it gets a new one). `*retried` (if not NULL) receives how many tasks were
-/// put back. With `HURAH_ALL_TASKS`, tasks that were corrupt files when they failed are skipped
-/// (they cannot run); files retried or deleted concurrently by someone else are not counted.
+/// it runs again with the full max attempts (on PostgreSQL: back to state `inbox`, due at once;
+/// waiting workers are woken). It keeps its sequence number unless that name is in use again
+/// (then it gets a new one). `*retried` (if not NULL) receives how many tasks were put back,
+/// also when an error stops the call half-way. With `HURAH_ALL_TASKS`, tasks that were corrupt
+/// files when they failed are skipped (they cannot run); tasks retried or deleted concurrently
+/// by someone else are not counted.
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h is NULL); `HURAH_NOT_FOUND` (no failed task
 /// `sequence`); `HURAH_CORRUPT_TASK` (that task's file cannot be parsed, or was a corrupt file
-/// when it failed); the file-system statuses; `HURAH_PANIC`. Thread-safe; safe against other
-/// processes retrying, handling or dispatching at the same time.
+/// when it failed); the file-system statuses (`HURAH_IO` also for database errors);
+/// `HURAH_PANIC`. Thread-safe; safe against other processes retrying, handling or dispatching
+/// at the same time.
 ///
 /// # Safety
 /// `h` is NULL or a live handler; `retried` is NULL or writable; `err` is NULL or points to
@@ -189,30 +199,23 @@ pub unsafe extern "C" fn hurah_handler_failed_retry(
         // SAFETY: forwarded contract.
         let h = unsafe { handler_ref(h) }?;
         let mut n = 0u64;
-        for (_, path) in select(&h.listener, sequence)? {
-            match failed::retry(&h.listener, &path, h.fsync) {
-                Ok(_) => n += 1,
-                Err(Error::NotFound { .. }) => {}
-                Err(Error::CorruptTask { .. }) if sequence == HURAH_ALL_TASKS => {}
-                Err(e) => {
-                    // SAFETY: as above.
-                    unsafe { put_out(retried, n) };
-                    return Err(e.into());
-                }
-            }
-        }
+        let r = h
+            .backend
+            .retry_failed(&h.event_type, &h.name, selection(sequence), &mut n);
         // SAFETY: as above.
         unsafe { put_out(retried, n) };
-        Ok(())
+        Ok(r?)
     })
 }
 
 /// Deletes failed task `sequence` (every file with that sequence), or every failed task with
-/// `HURAH_ALL_TASKS`, from `error/`. `*deleted` (if not NULL) receives how many files were
-/// removed (files removed concurrently by someone else are not counted).
+/// `HURAH_ALL_TASKS`, from `error/` (on PostgreSQL: the rows). `*deleted` (if not NULL)
+/// receives how many tasks were removed, also when an error stops the call half-way (tasks
+/// removed concurrently by someone else are not counted).
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h is NULL); `HURAH_NOT_FOUND` (no failed task
-/// `sequence`); the file-system statuses; `HURAH_PANIC`. Thread-safe.
+/// `sequence`); the file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`.
+/// Thread-safe.
 ///
 /// # Safety
 /// `h` is NULL or a live handler; `deleted` is NULL or writable; `err` is NULL or points to
@@ -230,20 +233,11 @@ pub unsafe extern "C" fn hurah_handler_failed_delete(
         // SAFETY: forwarded contract.
         let h = unsafe { handler_ref(h) }?;
         let mut n = 0u64;
-        for (_, path) in select(&h.listener, sequence)? {
-            match failed::delete(&h.listener, &path) {
-                Ok(()) => n += 1,
-                Err(Error::NotFound { .. }) => {}
-                Err(e) => {
-                    // SAFETY: as above.
-                    unsafe { put_out(deleted, n) };
-                    return Err(e.into());
-                }
-            }
-        }
-        h.fsync.sync_dir(&h.listener.state_dir(State::Error))?;
+        let r = h
+            .backend
+            .delete_failed(&h.event_type, &h.name, selection(sequence), &mut n);
         // SAFETY: as above.
         unsafe { put_out(deleted, n) };
-        Ok(())
+        Ok(r?)
     })
 }

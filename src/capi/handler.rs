@@ -1,6 +1,12 @@
 //! `hurah_handler`: a C callback bound to one listener, run once (`handle`) or until stopped
 //! (`watch`), and a stop that is safe to call from a signal handler.
 //!
+//! The handler talks to its root only through the core's backend seam: a [`Backend`] from
+//! [`crate::backend::open`] (a directory or a `postgresql://` URL), the listener's
+//! [`ListenerQueue`] for `handle` and a fresh [`crate::backend::WorkerLoop`] for each `watch`.
+//! The backend is held outside the queue's lock, so the failed-task functions
+//! (`super::failed`) work while the handler runs and from inside its callback.
+//!
 //! Stopping: the core's `StopHandle::stop` sends on an mpsc channel, which allocates and may
 //! take a lock, so it is not async-signal-safe. `hurah_handler_stop` therefore only stores an
 //! atomic flag and writes one byte to a non-blocking self-pipe (both async-signal-safe). During
@@ -12,10 +18,8 @@ use super::options::{hurah_log_callback, hurah_options, opts_or_default};
 use super::status::{boundary, guard, hurah_error, hurah_status, Failure};
 use super::strings::{c_path, c_utf8, put_out};
 use super::task::hurah_task;
-use crate::{
-    EventType, FsyncPolicy, Handler, HandlerName, Layout, Level, Listener, Outcome, Queue,
-    RunStats, StopHandle, Task, Worker,
-};
+use crate::backend::{Backend, ListenerQueue};
+use crate::{EventType, Handler, HandlerName, Level, Outcome, RunStats, StopHandle, Task};
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,8 +67,9 @@ impl From<RunStats> for hurah_stats {
 }
 
 /// A handler: a task callback bound to one listener `(root, event_type, handler_name)`, the
-/// directory `<root>/<event_type>/<handler_name>_listener/`, shared with handlers in other
-/// processes and languages (PHP `AbstractHandler`s with the same name see the same queue).
+/// directory `<root>/<event_type>/<handler_name>_listener/` (or, when the root is a PostgreSQL
+/// URL, the listener's row in `hurah.listeners`), shared with handlers in other processes and
+/// languages (PHP `AbstractHandler`s with the same name see the same queue).
 /// Create with `hurah_handler_new()`, free with `hurah_handler_free()`.
 ///
 /// Thread-safety: `hurah_handler_stop()` may be called from any thread or a signal handler at
@@ -73,25 +78,23 @@ impl From<RunStats> for hurah_stats {
 /// handler (a concurrent call returns `HURAH_BUSY`); use one handler per thread to run several
 /// workers on one listener (each task still runs exactly once among live workers).
 pub struct hurah_handler {
-    pub(crate) listener: Listener,
-    pub(crate) fsync: FsyncPolicy,
+    /// The root's backend; its methods take `&self` (the failed-task functions use it without
+    /// the queue's lock).
+    pub(crate) backend: Box<dyn Backend>,
+    pub(crate) event_type: EventType,
+    pub(crate) name: HandlerName,
+    /// `<type>:<name> on <root>` (password redacted), for messages.
+    pub(crate) label: String,
     callback: unsafe extern "C" fn(*const hurah_task, *mut c_void) -> c_int,
     user_data: *mut c_void,
     max_attempts: u64,
     retry_backoff: Option<crate::Backoff>,
     log: hurah_log_callback,
     log_user_data: *mut c_void,
-    queue: Mutex<crate::pg::AnyQueue>,
+    /// The listener's queue, for `hurah_handler_handle()`.
+    queue: Mutex<Box<dyn ListenerQueue>>,
     running: AtomicBool,
     stop: Arc<StopPipe>,
-}
-
-/// The URL of a handler whose root is a PostgreSQL URL (its queue knows it).
-fn dsn_of_handler(h: &hurah_handler) -> Option<String> {
-    match &*h.queue.lock().unwrap_or_else(|p| p.into_inner()) {
-        crate::pg::AnyQueue::Pg(q) => Some(q.dsn().to_string()),
-        crate::pg::AnyQueue::Files(_) => None,
-    }
 }
 
 /// The async-signal-safe half of stopping: a sticky flag and a self-pipe.
@@ -227,25 +230,29 @@ impl Handler for Bridge<'_> {
 }
 
 /// Creates a handler for the listener `(root, event_type, handler_name)` and registers it:
-/// the listener directory is created if missing, so from now on dispatches of `event_type`
-/// (or of more specific types) reach it, even before the first `hurah_handler_handle()`.
+/// the listener directory (or database row) is created if missing, so from now on dispatches
+/// of `event_type` (or of more specific types) reach it, even before the first
+/// `hurah_handler_handle()`.
 ///
-/// - `root`: queue root directory (created if missing).
+/// - `root`: queue root directory (created if missing), or a `postgresql://` /
+///   `postgres://` URL (the schema `hurah` is created or upgraded if needed).
 /// - `event_type`: NUL-terminated UTF-8 (`"product"`, `"product/created"`, `""` for all).
 /// - `handler_name`: NUL-terminated, `^[A-Za-z0-9][A-Za-z0-9_.-]*$`.
 /// - `callback`: required; `user_data` is passed to it as is and must stay valid while the
 ///   handler runs tasks.
-/// - `opts`: NULL (defaults) or options; fsync, max_attempts, retry_delay_ms and log are read.
+/// - `opts`: NULL (defaults) or options; fsync, max_attempts, retry_delay_ms and log are read
+///   (fsync does not apply to a URL).
 ///
 /// On success `*out` receives the handler (owned by the caller: `hurah_handler_free()`). On
 /// failure `*out` is NULL and `*err` (if `err` is not NULL) receives an error the caller frees
 /// with `hurah_error_free()` (an error already there is freed and replaced).
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (root, event_type, handler_name, callback or out is
-/// NULL); `HURAH_INVALID_ARGUMENT` (empty root); `HURAH_INVALID_UTF8`;
+/// NULL); `HURAH_INVALID_ARGUMENT` (empty root, malformed URL); `HURAH_INVALID_UTF8`;
 /// `HURAH_INVALID_EVENT_TYPE`; `HURAH_INVALID_HANDLER_NAME`; `HURAH_PERMISSION_DENIED`,
-/// `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO` (the listener directories cannot be
-/// created); `HURAH_PANIC`.
+/// `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO` (the root is not a writable directory or
+/// the listener directories cannot be created; for a URL: the database cannot be reached);
+/// `HURAH_PANIC`.
 ///
 /// # Safety
 /// String arguments are NULL or NUL-terminated; `opts` is NULL or a live options object; `out`
@@ -275,12 +282,15 @@ pub unsafe extern "C" fn hurah_handler_new(
         // SAFETY: forwarded contract.
         let opts = unsafe { opts_or_default(opts) };
         // A directory root (created if missing) or a postgresql:// URL.
-        let queue = crate::pg::AnyQueue::open(&root, &event_type, &name, opts.fsync)?;
-        let listener = Layout::new(root).listener(&event_type, &name);
+        let backend = super::open_backend(&root, opts.fsync)?;
+        let queue = backend.open_listener(&event_type, &name)?;
+        let label = format!("{event_type}:{name} on {}", backend.describe());
         let stop = StopPipe::new().map_err(|e| crate::Error::io("pipe", "<stop pipe>", e))?;
         let h = hurah_handler {
-            listener,
-            fsync: opts.fsync,
+            backend,
+            event_type,
+            name,
+            label,
             callback,
             user_data,
             max_attempts: opts.max_attempts,
@@ -333,17 +343,14 @@ impl<'a> Running<'a> {
                 hurah_status::HURAH_STOPPED,
                 format!(
                     "handler {} was stopped; create a new handler to run tasks again",
-                    h.listener.dir().display()
+                    h.label
                 ),
             ));
         }
         if h.running.swap(true, Ordering::SeqCst) {
             return Err(Failure::new(
                 hurah_status::HURAH_BUSY,
-                format!(
-                    "handler {} is already running in another call",
-                    h.listener.dir().display()
-                ),
+                format!("handler {} is already running in another call", h.label),
             ));
         }
         Ok(Running(&h.running))
@@ -359,9 +366,9 @@ impl Drop for Running<'_> {
 /// Runs every task due now once, in ascending sequence order, then returns: the meaning of
 /// `handle()` in hurah/events. Tasks left claimed by dead workers are recovered first. A task
 /// that returns `HURAH_RETRY` without a delay waits for the next call. Tasks are claimed by
-/// rename, so other workers on the same listener (any process, any language) never run the
-/// same task. `hurah_handler_stop()` does not interrupt this call (it finishes what was due);
-/// it makes later calls return `HURAH_STOPPED`.
+/// rename (on PostgreSQL: by row locks), so other workers on the same listener (any process,
+/// any language) never run the same task. `hurah_handler_stop()` does not interrupt this call
+/// (it finishes what was due); it makes later calls return `HURAH_STOPPED`.
 ///
 /// `stats` may be NULL; otherwise it receives the counts when the call returns `HURAH_OK`
 /// (zeros otherwise).
@@ -369,8 +376,8 @@ impl Drop for Running<'_> {
 /// Returns `HURAH_OK` (callback outcomes, including failures, are not errors); `HURAH_NULL_POINTER`
 /// (h is NULL); `HURAH_STOPPED` (the handler was stopped); `HURAH_BUSY` (already running);
 /// `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO` (the queue
-/// cannot be read or a task moved); `HURAH_PANIC`. Errors go to `*err` as in
-/// `hurah_handler_new()`.
+/// cannot be read or a task moved; `HURAH_IO` also for database errors); `HURAH_PANIC`. Errors
+/// go to `*err` as in `hurah_handler_new()`.
 ///
 /// # Safety
 /// `h` is NULL or a live handler; `stats` is NULL or writable; `err` is NULL or points to NULL
@@ -389,7 +396,7 @@ pub unsafe extern "C" fn hurah_handler_handle(
         let _running = Running::enter(h)?;
         let mut queue = h.queue.lock().unwrap_or_else(|p| p.into_inner());
         let mut bridge = Bridge { h, stop: None };
-        let s = crate::pg::handle_once_any(&mut queue, &mut bridge)?;
+        let s = queue.handle_once(&mut bridge)?;
         // SAFETY: as above.
         unsafe { put_out(stats, s.into()) };
         Ok(())
@@ -397,10 +404,10 @@ pub unsafe extern "C" fn hurah_handler_handle(
 }
 
 /// Runs tasks as they arrive until a limit is reached or the handler is stopped: handles what
-/// is due, then sleeps (inotify on the queue, a precise timer for delayed tasks, a periodic
-/// safety rescan) without polling. `opts` may be NULL (no limits); max_jobs, max_time_ms,
-/// memory_limit, stop_when_empty and rescan_interval_ms are read. Nothing stays claimed when it
-/// returns. It installs no signal handlers: to stop on SIGTERM, call `hurah_handler_stop()`
+/// is due, then sleeps (inotify on the queue, or LISTEN/NOTIFY on PostgreSQL; a precise timer
+/// for delayed tasks, a periodic safety rescan) without polling. `opts` may be NULL (no
+/// limits); max_jobs, max_time_ms, memory_limit, stop_when_empty and rescan_interval_ms are
+/// read. Nothing stays claimed when it returns. It installs no signal handlers: to stop on SIGTERM, call `hurah_handler_stop()`
 /// from your own handler.
 ///
 /// `stats` may be NULL; otherwise it receives the counts when the call returns `HURAH_OK`
@@ -410,7 +417,8 @@ pub unsafe extern "C" fn hurah_handler_handle(
 /// `hurah_handler_stop()` was called during the run); `HURAH_NULL_POINTER` (h is NULL);
 /// `HURAH_STOPPED` (the handler had been stopped before this call: nothing was run);
 /// `HURAH_BUSY`; `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO`
-/// (including inotify limits); `HURAH_PANIC`. Errors go to `*err` as in `hurah_handler_new()`.
+/// (including inotify limits and database errors); `HURAH_PANIC`. Errors go to `*err` as in
+/// `hurah_handler_new()`.
 ///
 /// # Safety
 /// `h` is NULL or a live handler; `opts` is NULL or a live options object; `stats` is NULL or
@@ -430,28 +438,10 @@ pub unsafe extern "C" fn hurah_handler_watch(
         // SAFETY: forwarded contract.
         let opts = unsafe { opts_or_default(opts) };
         let _running = Running::enter(h)?;
-        if let Some(dsn) = dsn_of_handler(h) {
-            // PostgreSQL: LISTEN/NOTIFY worker, same options and stop semantics.
-            let queue = crate::pg::PgQueue::open(&dsn, h.listener.event_type(), h.listener.name())?;
-            let signals_from = Worker::new();
-            let stop = signals_from.stop_handle();
-            let mut worker = crate::pg::PgWorker::new();
-            worker.also_stop_on(stop.clone());
-            worker.add(
-                queue,
-                Box::new(Bridge {
-                    h,
-                    stop: Some(stop.clone()),
-                }),
-            );
-            let _forwarder = Forwarder::start(&h.stop, stop)?;
-            let s = worker.run(&opts.watch)?;
-            // SAFETY: as above.
-            unsafe { put_out(stats, s.into()) };
-            return Ok(());
-        }
-        let queue = Queue::open(h.listener.clone(), h.fsync)?;
-        let mut worker = Worker::new();
+        // A queue of its own for the worker (registering is idempotent); the handler's stays
+        // for hurah_handler_handle().
+        let queue = h.backend.open_listener(&h.event_type, &h.name)?;
+        let mut worker = h.backend.worker();
         let stop = worker.stop_handle();
         worker.add(
             queue,
@@ -459,7 +449,7 @@ pub unsafe extern "C" fn hurah_handler_watch(
                 h,
                 stop: Some(stop.clone()),
             }),
-        );
+        )?;
         let _forwarder = Forwarder::start(&h.stop, stop)?;
         let s = worker.run(&opts.watch)?;
         // SAFETY: as above.

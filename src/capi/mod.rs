@@ -26,7 +26,19 @@ pub mod task;
 
 mod strings;
 
+use crate::backend::{self, Backend, FileBackend};
+use crate::{FsyncPolicy, Result};
 use std::ffi::c_char;
+use std::path::Path;
+
+/// The backend a root argument names ([`backend::open`]: a `postgresql://` URL or a
+/// directory). A root that is not UTF-8 cannot be a URL, so it is a directory.
+pub(crate) fn open_backend(root: &Path, fsync: FsyncPolicy) -> Result<Box<dyn Backend>> {
+    match root.to_str() {
+        Some(root) => backend::open(root, fsync),
+        None => Ok(Box::new(FileBackend::open(root, fsync)?)),
+    }
+}
 
 /// The library version (the crate version, e.g. `"0.1.0"`), NUL-terminated, static: do not
 /// free. Thread-safe.
