@@ -36,7 +36,9 @@ use crate::event_type::EventType;
 use crate::failed::{self, FailedTask};
 use crate::handler::Handler;
 use crate::handler_name::HandlerName;
-use crate::layout::{parse_task_file_name, Layout, Listener, State};
+use crate::layout::{
+    parse_delayed_file_name, parse_final_file_name, parse_task_file_name, Layout, Listener, State,
+};
 use crate::queue::Queue;
 use crate::task::TaskDoc;
 use crate::worker::{handle_once, RunStats, StopHandle, Worker, WorkerOptions};
@@ -44,7 +46,8 @@ use std::any::Any;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU8;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Which tasks of a listener [`Backend::tasks`] lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,8 +87,46 @@ pub struct TaskEntry {
     pub error: Option<TaskError>,
     /// The task document; `None` for a failed file stored as corrupt.
     pub doc: Option<TaskDoc>,
-    /// Where it lives: a file path, or `hurah.tasks/<listener id>/<seq>` on PostgreSQL.
+    /// Where it lives: a file path, or `<event type>:<handler>#<seq>` on PostgreSQL.
     pub location: PathBuf,
+    /// When it entered its current state (ms since the epoch): the file's ctime, or the row's
+    /// `updated_at`. What `--older-than` selections compare.
+    pub changed_ms: u64,
+}
+
+/// One listener's counts, as [`Backend::status`] reports them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenerStatus {
+    /// The listener's event type.
+    pub event_type: EventType,
+    /// The handler name.
+    pub name: HandlerName,
+    /// Due and waiting to be claimed.
+    pub inbox: u64,
+    /// Waiting for their due time.
+    pub delayed: u64,
+    /// Claimed by workers (running, or held by a dead worker until the next recovery).
+    pub claimed: u64,
+    /// Workers holding claims that are alive.
+    pub live_workers: u64,
+    /// Workers holding claims that are dead (their tasks go back to the inbox at the next
+    /// recovery of any worker).
+    pub dead_workers: u64,
+    /// Failed for good.
+    pub error: u64,
+    /// Succeeded (archive kept).
+    pub archive: u64,
+    /// How long the next task a worker takes has been due (ms), if any is due.
+    pub oldest_due_ms: Option<u64>,
+}
+
+/// What [`Backend::purge_archive`] did (or, dry, would do).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Archived tasks old enough: deleted (or counted, dry).
+    pub purged: u64,
+    /// Archived tasks younger than the limit, kept.
+    pub kept: u64,
 }
 
 /// A queue backend: where a root's listeners and tasks live. Object safe; adapters hold a
@@ -165,6 +206,52 @@ pub trait Backend: Send + Sync + Debug {
         sequence: Option<u64>,
         done: &mut u64,
     ) -> Result<()>;
+
+    /// [`Backend::retry_failed`] for each of `sequences` (typically picked from
+    /// [`Backend::tasks`]) in one pass: one directory listing, or one statement. `each` gets
+    /// every outcome: `Ok` once per task moved, [`Error::NotFound`] for a sequence with no
+    /// failed task (any more), or why that task could not be moved (e.g. [`Error::CorruptTask`]),
+    /// and the others are still tried. The returned error is one that stopped the whole call.
+    fn retry_failed_each(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        sequences: &[u64],
+        each: &mut dyn FnMut(u64, Result<()>),
+    ) -> Result<()>;
+
+    /// [`Backend::delete_failed`] for each of `sequences` in one pass; `each` and errors as
+    /// [`Backend::retry_failed_each`].
+    fn delete_failed_each(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        sequences: &[u64],
+        each: &mut dyn FnMut(u64, Result<()>),
+    ) -> Result<()>;
+
+    /// Cancels the listener's delayed tasks `sequences` before they come due, as
+    /// [`Backend::cancel`] does for a dispatch id. A sequence with no delayed task any more
+    /// (it came due and runs, or was cancelled by someone else) counts as `too_late`.
+    fn cancel_delayed(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        sequences: &[u64],
+    ) -> Result<Cancelled>;
+
+    /// Counts of every registered listener, by event type then handler name.
+    fn status(&self) -> Result<Vec<ListenerStatus>>;
+
+    /// Deletes the listener's archived (successful) tasks that were archived longer than
+    /// `older_than` ago; with `dry_run`, only counts them.
+    fn purge_archive(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        older_than: Duration,
+        dry_run: bool,
+    ) -> Result<Purged>;
 }
 
 /// One listener's queue, as a handler uses it.
@@ -229,29 +316,73 @@ pub fn open(root: &str, fsync: FsyncPolicy) -> Result<Box<dyn Backend>> {
     Ok(Box::new(FileBackend::open(root, fsync)?))
 }
 
+/// As [`open`], for tools that look before they touch: a directory root must exist already
+/// ([`Error::Io`], not found, otherwise) and is neither created nor required to be writable
+/// (operations that write fail when they do).
+pub fn open_existing(root: &str, fsync: FsyncPolicy) -> Result<Box<dyn Backend>> {
+    if is_database_url(root) || root.is_empty() {
+        return open(root, fsync);
+    }
+    Ok(Box::new(FileBackend::open_existing(root, fsync)?))
+}
+
 /// The file backend: a directory tree, one directory per task state (DESIGN.md §2).
 #[derive(Clone, Debug)]
 pub struct FileBackend {
-    dispatcher: Dispatcher,
+    layout: Layout,
+    fsync: FsyncPolicy,
+    /// Made by [`FileBackend::open`]; by the first dispatch after
+    /// [`FileBackend::open_existing`].
+    dispatcher: OnceLock<Dispatcher>,
 }
 
 impl FileBackend {
     /// The backend on directory `root`, created if missing. Fails if it cannot be created or
     /// is not writable.
     pub fn open(root: impl AsRef<Path>, fsync: FsyncPolicy) -> Result<FileBackend> {
+        let d = Dispatcher::new(root.as_ref(), fsync)?;
         Ok(FileBackend {
-            dispatcher: Dispatcher::new(root.as_ref(), fsync)?,
+            layout: d.layout().clone(),
+            fsync,
+            dispatcher: OnceLock::from(d),
+        })
+    }
+
+    /// The backend on directory `root`, which must exist ([`Error::Io`], not found,
+    /// otherwise). Neither creates it nor checks that it is writable, so listing and counting
+    /// work on a root the caller may only read.
+    pub fn open_existing(root: impl AsRef<Path>, fsync: FsyncPolicy) -> Result<FileBackend> {
+        let root = root.as_ref();
+        if !root.is_dir() {
+            return Err(Error::io(
+                "open",
+                root,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such queue root"),
+            ));
+        }
+        Ok(FileBackend {
+            layout: Layout::new(root),
+            fsync,
+            dispatcher: OnceLock::new(),
         })
     }
 
     /// The root's layout.
     pub fn layout(&self) -> &Layout {
-        self.dispatcher.layout()
+        &self.layout
     }
 
     /// The fsync policy.
     pub fn fsync(&self) -> FsyncPolicy {
-        self.dispatcher.fsync()
+        self.fsync
+    }
+
+    fn dispatcher(&self) -> Result<&Dispatcher> {
+        if let Some(d) = self.dispatcher.get() {
+            return Ok(d);
+        }
+        let d = Dispatcher::new(self.layout.root(), self.fsync)?;
+        Ok(self.dispatcher.get_or_init(|| d))
     }
 
     fn listener(&self, event_type: &EventType, name: &HandlerName) -> Listener {
@@ -274,6 +405,31 @@ impl FileBackend {
         }
         Ok(files.into_iter().map(|(_, p)| p).collect())
     }
+
+    fn no_failed_task(&self, l: &Listener, seq: u64) -> Error {
+        Error::NotFound {
+            what: format!(
+                "failed task {seq} in {}",
+                l.state_dir(State::Error).display()
+            ),
+        }
+    }
+}
+
+/// `sequences` (duplicates dropped, order kept), each with the files of `listed` (`(seq, path)`
+/// pairs, as a directory listing gives them) that have that sequence: none, one, or several
+/// (`<seq>.json` and `<seq>.<n>.json`).
+fn pick(listed: Vec<(u64, PathBuf)>, sequences: &[u64]) -> Vec<(u64, Vec<PathBuf>)> {
+    let mut by_seq: std::collections::HashMap<u64, Vec<PathBuf>> = std::collections::HashMap::new();
+    for (seq, path) in listed {
+        by_seq.entry(seq).or_default().push(path);
+    }
+    let mut seen = std::collections::HashSet::new();
+    sequences
+        .iter()
+        .filter(|s| seen.insert(**s))
+        .map(|s| (*s, by_seq.remove(s).unwrap_or_default()))
+        .collect()
 }
 
 impl Backend for FileBackend {
@@ -291,7 +447,8 @@ impl Backend for FileBackend {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        self.dispatcher.dispatch_with(event_type, payload, options)
+        self.dispatcher()?
+            .dispatch_with(event_type, payload, options)
     }
 
     fn cancel(&self, id: &str) -> Result<Cancelled> {
@@ -329,7 +486,7 @@ impl Backend for FileBackend {
     fn listeners_for(&self, event_type: &EventType) -> Result<Vec<(EventType, HandlerName)>> {
         // The dispatcher's cached listing of each level (one stat per level, no tree walk).
         Ok(self
-            .dispatcher
+            .dispatcher()?
             .listeners_for(event_type)?
             .into_iter()
             .map(|l| (l.event_type().clone(), l.name().clone()))
@@ -358,19 +515,18 @@ impl Backend for FileBackend {
                 seqs.sort_unstable();
                 for seq in seqs {
                     let path = l.inbox_file(seq);
-                    let Ok(bytes) = std::fs::read(&path) else {
+                    let Some((doc, changed_ms)) = read_task(&path) else {
                         continue;
                     };
-                    let Ok(doc) = TaskDoc::parse(&bytes, &path) else {
-                        continue;
-                    };
-                    out.push(entry(seq, doc, None, path));
+                    out.push(entry(seq, doc, None, path, changed_ms));
                 }
             }
             TaskState::Delayed => {
                 for e in delayed::entries(&l)? {
-                    let Some(doc) = e.load() else { continue };
-                    out.push(entry(e.seq, doc, Some(e.due_ms), e.path.clone()));
+                    let Some((doc, changed_ms)) = read_task(&e.path) else {
+                        continue;
+                    };
+                    out.push(entry(e.seq, doc, Some(e.due_ms), e.path, changed_ms));
                 }
             }
             TaskState::Failed => {
@@ -393,6 +549,7 @@ impl Backend for FileBackend {
                         error,
                         doc: f.doc().cloned(),
                         location: path,
+                        changed_ms: f.changed_ms(),
                     });
                 }
             }
@@ -436,9 +593,142 @@ impl Backend for FileBackend {
         }
         self.fsync().sync_dir(&l.state_dir(State::Error))
     }
+
+    fn retry_failed_each(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        sequences: &[u64],
+        each: &mut dyn FnMut(u64, Result<()>),
+    ) -> Result<()> {
+        let l = self.listener(event_type, name);
+        for (seq, paths) in pick(failed::entries(&l)?, sequences) {
+            if paths.is_empty() {
+                each(seq, Err(self.no_failed_task(&l, seq)));
+            }
+            for path in paths {
+                each(seq, failed::retry(&l, &path, self.fsync()).map(|_| ()));
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_failed_each(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        sequences: &[u64],
+        each: &mut dyn FnMut(u64, Result<()>),
+    ) -> Result<()> {
+        let l = self.listener(event_type, name);
+        let mut deleted = false;
+        for (seq, paths) in pick(failed::entries(&l)?, sequences) {
+            if paths.is_empty() {
+                each(seq, Err(self.no_failed_task(&l, seq)));
+            }
+            for path in paths {
+                let r = failed::delete(&l, &path);
+                deleted |= r.is_ok();
+                each(seq, r);
+            }
+        }
+        if deleted {
+            self.fsync().sync_dir(&l.state_dir(State::Error))?;
+        }
+        Ok(())
+    }
+
+    fn cancel_delayed(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        sequences: &[u64],
+    ) -> Result<Cancelled> {
+        let l = self.listener(event_type, name);
+        let listed = delayed::entries(&l)?
+            .into_iter()
+            .map(|e| (e.seq, e.path))
+            .collect();
+        let mut c = Cancelled::default();
+        for (_, paths) in pick(listed, sequences) {
+            if paths.is_empty() {
+                c.too_late += 1;
+            }
+            for path in paths {
+                // false: promoted to inbox/ by a worker meanwhile (or cancelled by someone else).
+                if delayed::cancel(&path)? {
+                    c.cancelled += 1;
+                } else {
+                    c.too_late += 1;
+                }
+            }
+        }
+        if c.cancelled > 0 {
+            self.fsync().sync_dir(&l.state_dir(State::Delayed))?;
+        }
+        Ok(c)
+    }
+
+    fn status(&self) -> Result<Vec<ListenerStatus>> {
+        let now = crate::clock::now_ms();
+        let mut all = self.layout().all_listeners()?;
+        all.sort_by_key(|l| (l.event_type().to_string(), l.name().as_str().to_string()));
+        Ok(all.iter().map(|l| listener_status(l, now)).collect())
+    }
+
+    fn purge_archive(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        older_than: Duration,
+        dry_run: bool,
+    ) -> Result<Purged> {
+        let l = self.listener(event_type, name);
+        let dir = l.state_dir(State::Archive);
+        let cutoff_ms = crate::clock::now_ms().saturating_sub(older_than.as_millis() as u64);
+        let list = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Purged::default()),
+            Err(e) => return Err(Error::io("read directory", &dir, e)),
+        };
+        let mut p = Purged::default();
+        for e in list.flatten() {
+            if e.file_name()
+                .to_str()
+                .and_then(parse_final_file_name)
+                .is_none()
+            {
+                continue;
+            }
+            let path = e.path();
+            // Its ctime: when it was renamed into archive/.
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if ctime_ms(&meta) > cutoff_ms {
+                p.kept += 1;
+                continue;
+            }
+            if !dry_run {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(Error::io("remove", &path, e)),
+                }
+            }
+            p.purged += 1;
+        }
+        Ok(p)
+    }
 }
 
-fn entry(seq: u64, doc: TaskDoc, due_ms: Option<u64>, location: PathBuf) -> TaskEntry {
+fn entry(
+    seq: u64,
+    doc: TaskDoc,
+    due_ms: Option<u64>,
+    location: PathBuf,
+    changed_ms: u64,
+) -> TaskEntry {
     TaskEntry {
         sequence: seq,
         id: doc.id().map(str::to_string),
@@ -447,7 +737,102 @@ fn entry(seq: u64, doc: TaskDoc, due_ms: Option<u64>, location: PathBuf) -> Task
         error: None,
         doc: Some(doc),
         location,
+        changed_ms,
     }
+}
+
+/// A task file, parsed, with its ctime in ms (`None` if gone or unreadable). One open: the
+/// metadata comes from the descriptor `read` needs anyway.
+fn read_task(path: &Path) -> Option<(TaskDoc, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let meta = f.metadata().ok()?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut bytes).ok()?;
+    let doc = TaskDoc::parse(&bytes, path).ok()?;
+    Some((doc, ctime_ms(&meta)))
+}
+
+fn ctime_ms(meta: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    (meta.ctime().max(0) as u64) * 1000 + meta.ctime_nsec().max(0) as u64 / 1_000_000
+}
+
+/// Task files in `dir` whose names `parse` accepts.
+fn count_files(dir: &Path, parse: fn(&str) -> Option<u64>) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |es| {
+        es.flatten()
+            .filter(|e| e.file_name().to_str().and_then(parse).is_some())
+            .count() as u64
+    })
+}
+
+/// True if nobody holds the claim directory's lock (its worker is dead). Takes the lock for an
+/// instant only.
+fn claim_dir_is_dead(dir: &Path) -> bool {
+    use std::os::unix::io::AsRawFd;
+    let Ok(f) = std::fs::File::open(dir) else {
+        return false;
+    };
+    // SAFETY: f's fd is valid for the call; the lock is released when f is closed.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// How long the lowest-sequence inbox task (the next a worker takes) has been due: since it
+/// arrived (mtime) or came due (`not_before`), whichever is later.
+fn oldest_due(l: &Listener, now: u64) -> Option<u64> {
+    let dir = l.state_dir(State::Inbox);
+    let head = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(parse_task_file_name))
+        .min()?;
+    let path = l.inbox_file(head);
+    let mtime = std::fs::metadata(&path)
+        .ok()?
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    let not_before = std::fs::read(&path)
+        .ok()
+        .and_then(|b| TaskDoc::parse(&b, &path).ok())
+        .and_then(|d| d.not_before())
+        .unwrap_or(0);
+    Some(now.saturating_sub(mtime.max(not_before)))
+}
+
+/// The counts of one listener's directories (`ls` is the truth).
+fn listener_status(l: &Listener, now: u64) -> ListenerStatus {
+    let mut r = ListenerStatus {
+        event_type: l.event_type().clone(),
+        name: l.name().clone(),
+        inbox: count_files(&l.state_dir(State::Inbox), parse_task_file_name),
+        delayed: count_files(&l.state_dir(State::Delayed), |n| {
+            parse_delayed_file_name(n).map(|(_, s)| s)
+        }),
+        claimed: 0,
+        live_workers: 0,
+        dead_workers: 0,
+        error: count_files(&l.state_dir(State::Error), parse_final_file_name),
+        archive: count_files(&l.state_dir(State::Archive), parse_final_file_name),
+        oldest_due_ms: oldest_due(l, now),
+    };
+    if let Ok(workers) = std::fs::read_dir(l.state_dir(State::Claimed)) {
+        for w in workers.flatten() {
+            if !w.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            r.claimed += count_files(&w.path(), parse_task_file_name);
+            if claim_dir_is_dead(&w.path()) {
+                r.dead_workers += 1;
+            } else {
+                r.live_workers += 1;
+            }
+        }
+    }
+    r
 }
 
 /// A listener's queue on the file backend.

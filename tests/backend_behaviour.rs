@@ -440,6 +440,159 @@ fn worker_refuses_a_listener_of_the_other_backend(b: &mut Fixture) {
     drop(db);
 }
 
+fn failed_tasks_retried_and_deleted_by_sequence(b: &mut Fixture) {
+    let l = b.listener("a", "h");
+    let started = clock::now_ms();
+    for i in 1..=4 {
+        b.dispatch("a", &i.to_string(), None);
+    }
+    let mut h = rec(0, |_: &Task| Outcome::failure("boom"));
+    assert_eq!(b.run(l, &mut h).failed, 4);
+    // When each entered error/: what `--older-than` selections compare.
+    for e in b.tasks(l, TaskState::Failed) {
+        assert!(
+            e.changed_ms + 1_000 >= started && e.changed_ms <= clock::now_ms() + 1_000,
+            "{e:?}"
+        );
+    }
+    let (t, n) = b.names(l);
+    // One pass for several: every sequence answered once (a repeated one too), unknown ones
+    // NotFound, the others still done.
+    let mut got = Vec::new();
+    b.backend
+        .retry_failed_each(&t, &n, &[1, 3, 99, 3], &mut |seq, r| {
+            got.push((seq, r.map_err(|e| matches!(e, Error::NotFound { .. }))))
+        })
+        .unwrap();
+    assert_eq!(got, [(1, Ok(())), (3, Ok(())), (99, Err(true))]);
+    let inbox = b.tasks(l, TaskState::Inbox);
+    assert_eq!(inbox.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 3]);
+    assert!(inbox.iter().all(|e| e.attempts == 0), "attempts reset");
+    let mut got = Vec::new();
+    b.backend
+        .delete_failed_each(&t, &n, &[2, 1], &mut |seq, r| {
+            got.push((seq, r.map_err(|e| matches!(e, Error::NotFound { .. }))))
+        })
+        .unwrap();
+    assert_eq!(got, [(2, Ok(())), (1, Err(true))], "1 is in the inbox now");
+    let left: Vec<u64> = b
+        .tasks(l, TaskState::Failed)
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(left, [4]);
+    let mut called = false;
+    b.backend
+        .retry_failed_each(&t, &n, &[], &mut |_, _| called = true)
+        .unwrap();
+    assert!(!called, "nothing asked, nothing done");
+}
+
+fn delayed_cancelled_by_sequence(b: &mut Fixture) {
+    let l = b.listener("a", "h");
+    for i in 1..=3 {
+        b.dispatch("a", &i.to_string(), Some(Duration::from_secs(60 * i)));
+    }
+    let seqs: Vec<u64> = b
+        .tasks(l, TaskState::Delayed)
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    let (t, n) = b.names(l);
+    let c = b.backend.cancel_delayed(&t, &n, &[1, 3, 99]).unwrap();
+    assert_eq!(
+        (c.cancelled, c.too_late),
+        (2, 1),
+        "99: no delayed task (any more)"
+    );
+    let left: Vec<u64> = b
+        .tasks(l, TaskState::Delayed)
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(left, [2]);
+    // Sequence 1 of another listener is not touched (a:h has none any more).
+    let other = b.listener("b", "h");
+    b.dispatch("b", "5", Some(Duration::from_secs(60)));
+    let c = b.backend.cancel_delayed(&t, &n, &[1]).unwrap();
+    assert_eq!((c.cancelled, c.too_late), (0, 1));
+    assert_eq!(b.tasks(other, TaskState::Delayed).len(), 1);
+}
+
+fn status_counts_every_state(b: &mut Fixture) {
+    let l = b.listener("a", "h");
+    b.listener("", "all");
+    b.dispatch("a", "1", None);
+    b.dispatch("a", "2", None);
+    let mut h = rec(0, |t: &Task| {
+        if t.payload() == 2 {
+            Outcome::failure("two")
+        } else {
+            Outcome::Success
+        }
+    });
+    assert_eq!(b.run(l, &mut h).handled, 2);
+    b.dispatch("a", "3", None);
+    b.dispatch("a", "4", Some(Duration::from_secs(3600)));
+    let row = |b: &Fixture, name: &str| {
+        let all = b.backend.status().unwrap();
+        all.into_iter().find(|r| r.name.as_str() == name).unwrap()
+    };
+    let s = b.backend.status().unwrap();
+    let names: Vec<String> = s
+        .iter()
+        .map(|r| format!("{}:{}", r.event_type, r.name))
+        .collect();
+    assert_eq!(names, [":all", "a:h"], "by event type, then name");
+    let a = row(b, "h");
+    assert_eq!(
+        (a.inbox, a.delayed, a.claimed, a.error, a.archive),
+        (1, 1, 0, 1, 1),
+        "{a:?}"
+    );
+    assert!(a.oldest_due_ms.is_some(), "{a:?}");
+    let root = row(b, "all");
+    assert_eq!(
+        (root.inbox, root.delayed, root.error, root.archive),
+        (3, 1, 0, 0),
+        "{root:?}"
+    );
+    // A worker dies holding task 3: claimed, by a dead worker.
+    b.die_while_running(l);
+    let a = row(b, "h");
+    assert_eq!(
+        (a.inbox, a.claimed, a.live_workers, a.dead_workers),
+        (0, 1, 0, 1),
+        "{a:?}"
+    );
+    assert_eq!(a.oldest_due_ms, None, "nothing due waits");
+}
+
+fn purge_archive_by_age(b: &mut Fixture) {
+    let l = b.listener("a", "h");
+    b.dispatch("a", "1", None);
+    b.dispatch("a", "2", None);
+    let mut h = rec(0, ok);
+    assert_eq!(b.run(l, &mut h).succeeded, 2);
+    let (t, n) = b.names(l);
+    let hour = Duration::from_secs(3600);
+    let p = b.backend.purge_archive(&t, &n, hour, false).unwrap();
+    assert_eq!((p.purged, p.kept), (0, 2));
+    std::thread::sleep(Duration::from_millis(60));
+    let young = Duration::from_millis(20);
+    let p = b.backend.purge_archive(&t, &n, young, true).unwrap();
+    assert_eq!((p.purged, p.kept), (2, 0), "dry run counts");
+    let archived = |b: &Fixture| {
+        let s = b.backend.status().unwrap();
+        s[0].archive
+    };
+    assert_eq!(archived(b), 2, "dry run deletes nothing");
+    let p = b.backend.purge_archive(&t, &n, young, false).unwrap();
+    assert_eq!((p.purged, p.kept), (2, 0));
+    assert_eq!(archived(b), 0);
+}
+
 macro_rules! both {
     ($($name:ident),*) => {
         mod file {
@@ -461,5 +614,9 @@ both!(
     failed_tasks_listed_retried_and_deleted,
     delayed_listed_and_cancelled,
     worker_loop_runs_until_empty_and_stops_on_request,
-    worker_refuses_a_listener_of_the_other_backend
+    worker_refuses_a_listener_of_the_other_backend,
+    failed_tasks_retried_and_deleted_by_sequence,
+    delayed_cancelled_by_sequence,
+    status_counts_every_state,
+    purge_archive_by_age
 );

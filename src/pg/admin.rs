@@ -20,6 +20,8 @@ pub struct PgSelection {
     pub id: Option<String>,
     /// Only tasks that entered their state longer ago than this.
     pub older_than: Option<Duration>,
+    /// Only the tasks with these sequences.
+    pub seqs: Option<Vec<u64>>,
 }
 
 /// One task row, as tools show it.
@@ -41,12 +43,15 @@ pub struct PgTaskRow {
     pub due_ms: u64,
     /// The task as the handler sees it: payload, sequence, event, id, attempts, error.
     pub task: Value,
+    /// When it entered its state (`updated_at`, ms since the epoch).
+    pub changed_ms: u64,
 }
 
-/// `WHERE` conditions on `t` (tasks) and `l` (listeners) for a selection; parameters $1–$5.
+/// `WHERE` conditions on `t` (tasks) and `l` (listeners) for a selection; parameters $1–$6.
 const FILTER: &str = "($1::text IS NULL OR (l.event_type = $1 AND l.handler_name = $2)) \
      AND ($3::int8 IS NULL OR t.seq = $3) AND ($4::text IS NULL OR t.id = $4) \
-     AND ($5::float8 IS NULL OR t.updated_at < clock_timestamp() - make_interval(secs => $5))";
+     AND ($5::float8 IS NULL OR t.updated_at < clock_timestamp() - make_interval(secs => $5)) \
+     AND ($6::int8[] IS NULL OR t.seq = ANY($6))";
 
 struct Params {
     et: Option<String>,
@@ -54,6 +59,7 @@ struct Params {
     seq: Option<i64>,
     id: Option<String>,
     older: Option<f64>,
+    seqs: Option<Vec<i64>>,
 }
 
 impl Params {
@@ -64,10 +70,21 @@ impl Params {
             seq: sel.seq.map(|s| s as i64),
             id: sel.id.clone(),
             older: sel.older_than.map(|d| d.as_secs_f64()),
+            seqs: sel
+                .seqs
+                .as_ref()
+                .map(|v| v.iter().map(|s| *s as i64).collect()),
         }
     }
-    fn refs(&self) -> [&(dyn ToSql + Sync); 5] {
-        [&self.et, &self.name, &self.seq, &self.id, &self.older]
+    fn refs(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.et,
+            &self.name,
+            &self.seq,
+            &self.id,
+            &self.older,
+            &self.seqs,
+        ]
     }
 }
 
@@ -80,7 +97,8 @@ fn rows(client: &mut Client, state_cond: &str, sel: &PgSelection) -> Result<Vec<
              'delivery', to_char(t.delivery AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), \
              'retry_count', t.retry_count, 'event', t.event, 'id', t.id, \
              'attempts', t.attempts, 'error', t.error, 'not_before', \
-             CASE WHEN t.delayed THEN (extract(epoch FROM t.due) * 1000)::int8 END)::text \
+             CASE WHEN t.delayed THEN (extract(epoch FROM t.due) * 1000)::int8 END)::text, \
+           (extract(epoch FROM t.updated_at) * 1000)::int8 \
          FROM hurah.tasks t JOIN hurah.listeners l ON l.id = t.listener_id \
          WHERE {state_cond} AND {FILTER} \
          ORDER BY l.event_type, l.handler_name, t.due, t.seq"
@@ -107,6 +125,7 @@ fn rows(client: &mut Client, state_cond: &str, sel: &PgSelection) -> Result<Vec<
                 }
                 task
             },
+            changed_ms: r.get::<_, i64>(8).max(0) as u64,
         })
         .collect())
 }
@@ -120,6 +139,11 @@ pub fn failed(client: &mut Client, sel: &PgSelection) -> Result<Vec<PgTaskRow>> 
 /// error cleared, due at once under their own sequence) and wakes their workers. Returns how
 /// many.
 pub fn retry_failed(client: &mut Client, sel: &PgSelection) -> Result<u64> {
+    Ok(retry_failed_seqs(client, sel)?.len() as u64)
+}
+
+/// [`retry_failed`], returning the sequences moved.
+pub fn retry_failed_seqs(client: &mut Client, sel: &PgSelection) -> Result<Vec<u64>> {
     let p = Params::of(sel);
     let sql = format!(
         "WITH u AS (
@@ -128,19 +152,38 @@ pub fn retry_failed(client: &mut Client, sel: &PgSelection) -> Result<u64> {
                   updated_at = clock_timestamp()
              FROM hurah.listeners l
             WHERE l.id = t.listener_id AND t.state = 'error' AND {FILTER}
-           RETURNING t.listener_id),
+           RETURNING t.listener_id, t.seq),
          n AS (SELECT pg_notify('hurah_' || listener_id, '') FROM (SELECT DISTINCT listener_id FROM u) x)
-         SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM n)"
+         SELECT (SELECT coalesce(array_agg(seq), '{{}}') FROM u), (SELECT count(*) FROM n)"
     );
     let row = client
         .query_one(&sql, &p.refs())
         .map_err(db("retry failed tasks"))?;
-    Ok(row.get::<_, i64>(0) as u64)
+    Ok(seqs(row.get(0)))
 }
 
 /// Deletes the failed tasks matching `sel`. Returns how many.
 pub fn delete_failed(client: &mut Client, sel: &PgSelection) -> Result<u64> {
     delete_where(client, "t.state = 'error'", sel, "delete failed tasks")
+}
+
+/// [`delete_failed`], returning the sequences deleted.
+pub fn delete_failed_seqs(client: &mut Client, sel: &PgSelection) -> Result<Vec<u64>> {
+    let p = Params::of(sel);
+    let rows = client
+        .query(
+            &format!(
+                "DELETE FROM hurah.tasks t USING hurah.listeners l \
+                 WHERE l.id = t.listener_id AND t.state = 'error' AND {FILTER} RETURNING t.seq"
+            ),
+            &p.refs(),
+        )
+        .map_err(db("delete failed tasks"))?;
+    Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
+}
+
+fn seqs(v: Vec<i64>) -> Vec<u64> {
+    v.into_iter().map(|s| s as u64).collect()
 }
 
 /// Due, unclaimed tasks matching `sel`, in run order per listener (read without claiming).

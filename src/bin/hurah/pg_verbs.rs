@@ -28,6 +28,7 @@ fn selection(sel: &Selection) -> PgSelection {
         seq,
         id,
         older_than: sel.older_than,
+        seqs: None,
     }
 }
 
