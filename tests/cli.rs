@@ -700,6 +700,26 @@ fn bad_input_exits_with_usage_or_data_error_naming_the_value() {
 }
 
 #[test]
+fn verbs_that_look_neither_create_a_missing_root_nor_accept_it() {
+    let q = Q::new();
+    for args in [
+        vec!["status", q.root()],
+        vec!["failed", "list", q.root()],
+        vec!["delayed", "list", q.root()],
+        vec!["purge", q.root(), "--archive", "--older-than", "1d"],
+    ] {
+        let out = hurah(&args);
+        assert_eq!(out.status.code(), Some(74), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("no such queue root"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!q.root.exists(), "{args:?} created the root");
+    }
+}
+
+#[test]
 fn status_reports_dead_worker_claims() {
     let q = Q::new();
     let l = q.listen("a", "h");

@@ -346,3 +346,106 @@ fn an_idle_worker_on_postgres_uses_almost_no_cpu() {
     eprintln!("idle worker: {used} ticks of CPU in 3 s");
     assert!(used <= 3, "{used} clock ticks (1/100 s) in 3 s idle");
 }
+
+#[test]
+fn failed_and_delayed_selections_by_listener_sequence_and_age_on_postgres() {
+    let db = pg_support::TestDb::new();
+    let open = |t: &str| {
+        hurah::pg::PgQueue::open(
+            &db.dsn,
+            &hurah::EventType::parse(t).unwrap(),
+            &hurah::HandlerName::new("h").unwrap(),
+        )
+        .unwrap()
+    };
+    let (mut a, mut b) = (open("a"), open("b"));
+    for p in ["1", "2", "3"] {
+        assert_eq!(hurah(&["dispatch", &db.dsn, "a", p]).0, 0);
+    }
+    assert_eq!(hurah(&["dispatch", &db.dsn, "b", "9"]).0, 0);
+    let mut fail = |_: &hurah::Task| hurah::Outcome::failure("no");
+    hurah::pg::pg_handle_once(&mut a, &mut fail).unwrap();
+    hurah::pg::pg_handle_once(&mut b, &mut fail).unwrap();
+    assert_eq!(count(&db, "error"), 4);
+    let (code, _, err) = hurah(&["failed", "list", &db.dsn, "--listener", "nope:h"]);
+    assert_eq!(code, 1, "no such listener: {err}");
+    let (code, _, _) = hurah(&["failed", "delete", &db.dsn, "--all", "--older-than", "1h"]);
+    assert_eq!(code, 1, "nothing that old");
+    let (code, out, err) = hurah(&[
+        "failed",
+        "retry",
+        &db.dsn,
+        "--listener",
+        "a:h",
+        "--id",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), r#"{"retried":1,"already_gone":0,"errors":0}"#);
+    // Sequence 1 of every listener.
+    let (code, out, _) = hurah(&["failed", "delete", &db.dsn, "--id", "1"]);
+    assert_eq!((code, out.trim()), (0, "deleted 2 task(s)"));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let (code, out, _) = hurah(&["failed", "delete", &db.dsn, "--all", "--older-than", "10ms"]);
+    assert_eq!((code, out.trim()), (0, "deleted 1 task(s)"), "a:h#3");
+    let (code, out, _) = hurah(&["failed", "list", &db.dsn]);
+    assert_eq!((code, out.lines().count()), (0, 1), "header only: {out}");
+    assert_eq!(count(&db, "inbox"), 1, "a:h#2, retried");
+
+    // Delayed: by sequence in one listener, then all.
+    let (_, out, _) = hurah(&["dispatch", &db.dsn, "a", "5", "--delay", "2h", "--json"]);
+    let later: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let seq = later["deliveries"][0]["sequence"].to_string();
+    assert_eq!(
+        hurah(&["dispatch", &db.dsn, "a", "6", "--delay", "1h"]).0,
+        0
+    );
+    assert_eq!(
+        hurah(&["dispatch", &db.dsn, "b", "7", "--delay", "1h"]).0,
+        0
+    );
+    let (code, out, _) = hurah(&["delayed", "list", &db.dsn, "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let payload_order: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("{}#{}", d["listener"].as_str().unwrap(), d["sequence"]))
+        .collect();
+    assert_eq!(payload_order.len(), 3);
+    assert_eq!(payload_order[2], format!("a:h#{seq}"), "latest due last");
+    let (code, out, _) = hurah(&[
+        "delayed",
+        "cancel",
+        &db.dsn,
+        "--listener",
+        "a:h",
+        "--id",
+        &seq,
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), r#"{"cancelled":1,"too_late":0}"#);
+    let (code, out, _) = hurah(&["delayed", "cancel", &db.dsn, "--all"]);
+    assert_eq!((code, out.trim()), (0, "cancelled 2 task(s)"));
+    let (code, out, _) = hurah(&["delayed", "list", &db.dsn]);
+    assert_eq!((code, out.lines().count()), (0, 1), "header only: {out}");
+
+    // Purge one listener.
+    let mut ok = |_: &hurah::Task| hurah::Outcome::Success;
+    hurah::pg::pg_handle_once(&mut a, &mut ok).unwrap();
+    let (code, out, _) = hurah(&[
+        "purge",
+        &db.dsn,
+        "--archive",
+        "--older-than",
+        "0s",
+        "--listener",
+        "b:h",
+    ]);
+    assert_eq!((code, out.trim()), (0, "purged 0 archived task(s), kept 0"));
+    let (code, out, _) = hurah(&["purge", &db.dsn, "--archive", "--older-than", "0s"]);
+    assert_eq!((code, out.trim()), (0, "purged 1 archived task(s), kept 0"));
+}

@@ -19,8 +19,6 @@ mod dispatch;
 mod failed;
 #[path = "hurah/migrate.rs"]
 mod migrate;
-#[path = "hurah/pg_verbs.rs"]
-mod pg_verbs;
 #[path = "hurah/purge.rs"]
 mod purge;
 #[path = "hurah/status.rs"]

@@ -1,7 +1,9 @@
 //! What the verbs share: the error-to-exit-code mapping, argument parsers (durations, sizes,
-//! listeners), listener selection and progress output.
+//! listeners), opening the root's backend, listener and task selection, progress output.
 
-use hurah::{Error, EventType, HandlerName, Layout, Listener};
+use crate::Selection;
+use hurah::backend::{self, Backend, TaskEntry, TaskState};
+use hurah::{Error, EventType, FsyncPolicy, HandlerName, Listener};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -114,34 +116,137 @@ pub fn parse_listener(s: &str) -> Result<ListenerArg, String> {
 
 /// `product/created:mailer` (`:mailer` at the root).
 pub fn listener_label(l: &Listener) -> String {
-    format!("{}:{}", l.event_type(), l.name())
+    label(l.event_type(), l.name())
+}
+
+/// `product/created:mailer` (`:mailer` at the root).
+pub fn label(event_type: &EventType, name: &HandlerName) -> String {
+    format!("{event_type}:{name}")
+}
+
+fn root_str(root: &Path) -> Result<&str, CliError> {
+    root.to_str()
+        .ok_or_else(|| usage("root", format!("{root:?} is not valid UTF-8")))
+}
+
+/// The backend of `root` (a directory, created if missing, or a `postgresql://` URL): for the
+/// verbs that write (`dispatch`, `work`).
+pub fn open(root: &Path, fsync: FsyncPolicy) -> Result<Box<dyn Backend>, CliError> {
+    Ok(backend::open(root_str(root)?, fsync)?)
+}
+
+/// The backend of `root`, which must exist: for the verbs that look first (`status`,
+/// `failed`, `delayed`, `purge`). A directory is not created, nor required to be writable.
+pub fn open_existing(root: &Path, fsync: FsyncPolicy) -> Result<Box<dyn Backend>, CliError> {
+    Ok(backend::open_existing(root_str(root)?, fsync)?)
 }
 
 /// The listeners a selection covers: the one named by `--listener` (which must exist), or all.
 pub fn select_listeners(
-    root: &Path,
+    b: &dyn Backend,
     only: Option<&ListenerArg>,
-) -> Result<Vec<Listener>, CliError> {
-    let layout = Layout::new(root);
-    if !root.is_dir() {
-        return Err(CliError::Core(Error::io(
-            "open",
-            root,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no such queue root"),
-        )));
-    }
+) -> Result<Vec<(EventType, HandlerName)>, CliError> {
+    let all = b.listeners()?;
     match only {
         Some(a) => {
-            let l = layout.listener(&a.event_type, &a.handler);
-            if !l.dir().is_dir() {
+            if !all
+                .iter()
+                .any(|(t, n)| *t == a.event_type && *n == a.handler)
+            {
                 return Err(CliError::Core(Error::NotFound {
-                    what: format!("listener {} (no {})", listener_label(&l), l.dir().display()),
+                    what: format!(
+                        "listener {} in {}",
+                        label(&a.event_type, &a.handler),
+                        b.describe()
+                    ),
                 }));
             }
-            Ok(vec![l])
+            Ok(vec![(a.event_type.clone(), a.handler.clone())])
         }
-        None => Ok(layout.all_listeners()?),
+        None => Ok(all),
     }
+}
+
+/// One task a selection picked.
+pub struct Picked {
+    /// Its listener's event type.
+    pub event_type: EventType,
+    /// Its listener's handler name.
+    pub name: HandlerName,
+    /// The task.
+    pub task: TaskEntry,
+}
+
+impl Picked {
+    /// `EVENT_TYPE:HANDLER`.
+    pub fn label(&self) -> String {
+        label(&self.event_type, &self.name)
+    }
+}
+
+/// The tasks in `state` that `sel` picks (`--listener`, `--id SEQ|ID`, `--older-than`), listener
+/// by listener in the backend's order.
+pub fn select_tasks(
+    b: &dyn Backend,
+    sel: &Selection,
+    state: TaskState,
+) -> Result<Vec<Picked>, CliError> {
+    let id = sel.id.as_deref().map(IdFilter::parse);
+    let cutoff = sel
+        .older_than
+        .map(|d| hurah::clock::now_ms().saturating_sub(d.as_millis() as u64));
+    let mut out = Vec::new();
+    for (t, n) in select_listeners(b, sel.listener.as_ref())? {
+        for e in b.tasks(&t, &n, state)? {
+            let wanted = match &id {
+                Some(IdFilter::Seq(s)) => e.sequence == *s,
+                Some(IdFilter::Dispatch(d)) => e.id.as_deref() == Some(d.as_str()),
+                None => true,
+            };
+            if !wanted || cutoff.is_some_and(|c| e.changed_ms > c) {
+                continue;
+            }
+            out.push(Picked {
+                event_type: t.clone(),
+                name: n.clone(),
+                task: e,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The picked tasks grouped by listener (runs of the same listener, as [`select_tasks`] gives
+/// them), with their sequences.
+pub fn by_listener(picked: &[Picked]) -> Vec<(&EventType, &HandlerName, Vec<u64>)> {
+    let mut out: Vec<(&EventType, &HandlerName, Vec<u64>)> = Vec::new();
+    for p in picked {
+        match out.last_mut() {
+            Some((t, n, seqs)) if *t == &p.event_type && *n == &p.name => {
+                seqs.push(p.task.sequence)
+            }
+            _ => out.push((&p.event_type, &p.name, vec![p.task.sequence])),
+        }
+    }
+    out
+}
+
+/// Bulk verbs act on `--id SEQ|ID` or `--all`, never on everything by default.
+pub fn require_target(sel: &Selection, what: &str) -> Result<(), CliError> {
+    if sel.id.is_none() && !sel.all {
+        return Err(usage("--id", format!("{what} needs --id SEQ|ID or --all")));
+    }
+    Ok(())
+}
+
+/// Nothing matched: `kind` task `<id>`, or matching the selection.
+pub fn no_match(sel: &Selection, kind: &str) -> CliError {
+    CliError::Core(Error::NotFound {
+        what: match &sel.id {
+            Some(id) => format!("{kind} task {id}"),
+            None => format!("{kind} task matching the selection"),
+        },
+    })
 }
 
 /// `--id`: a sequence number or a dispatch id.
@@ -182,7 +287,14 @@ impl Progress {
 
     /// Shows `done` (of `total`, if known), every 64 items to stay cheap.
     pub fn tick(&mut self, done: u64, total: Option<u64>) {
-        if self.on && (done % 64 == 0 || Some(done) == total) {
+        if done % 64 == 0 || Some(done) == total {
+            self.show(done, total);
+        }
+    }
+
+    /// Shows `done` (of `total`, if known) now: for coarse steps.
+    pub fn show(&mut self, done: u64, total: Option<u64>) {
+        if self.on {
             match total {
                 Some(t) => eprint!("\r{} {done}/{t}", self.verb),
                 None => eprint!("\r{} {done}", self.verb),

@@ -1,11 +1,13 @@
-//! `hurah delayed list|cancel`: tasks waiting in `delayed/` for their due time.
+//! `hurah delayed list|cancel`: tasks waiting for their due time, on either backend (through
+//! `hurah::backend::Backend`).
 
 use crate::cli::{self, CliError, IdFilter};
 use crate::Selection;
 use clap::Subcommand;
-use hurah::{Error, Listener};
+use hurah::backend::{Backend, TaskState};
+use hurah::delayed::Cancelled;
+use hurah::FsyncPolicy;
 use serde_json::json;
-use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum DelayedCommand {
@@ -15,130 +17,97 @@ pub enum DelayedCommand {
     Cancel(Selection),
 }
 
-struct Delayed {
-    listener: Listener,
-    due_ms: u64,
-    seq: u64,
-    path: PathBuf,
-    id: Option<String>,
+fn list(b: &dyn Backend, sel: &Selection) -> Result<(), CliError> {
+    let mut tasks = cli::select_tasks(b, sel, TaskState::Delayed)?;
+    let due = |p: &cli::Picked| p.task.due_ms.unwrap_or(0);
+    tasks.sort_by_key(|p| (due(p), p.task.sequence));
+    if sel.json {
+        let v: Vec<_> = tasks
+            .iter()
+            .map(|p| {
+                json!({
+                    "listener": p.label(),
+                    "sequence": p.task.sequence,
+                    "id": p.task.id,
+                    "due_ms": due(p),
+                    "due": cli::iso_ms(due(p)),
+                    "path": p.task.location,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("JSON values always serialize")
+        );
+        return Ok(());
+    }
+    let now = hurah::clock::now_ms();
+    println!("LISTENER\tSEQ\tID\tDUE\tIN");
+    for p in &tasks {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            p.label(),
+            p.task.sequence,
+            p.task.id.as_deref().unwrap_or("-"),
+            cli::iso_ms(due(p)),
+            if due(p) > now {
+                cli::human_age(due(p) - now)
+            } else {
+                "due".into()
+            }
+        );
+    }
+    Ok(())
 }
 
-/// The delayed tasks the selection matches, earliest first.
-fn select(sel: &Selection) -> Result<Vec<Delayed>, CliError> {
-    let listeners = cli::select_listeners(&sel.root, sel.listener.as_ref())?;
-    let id = sel.id.as_deref().map(IdFilter::parse);
-    let mut out = Vec::new();
-    for l in listeners {
-        for e in hurah::delayed::entries(&l)? {
-            if matches!(id, Some(IdFilter::Seq(n)) if n != e.seq) {
-                continue;
+fn cancel(b: &dyn Backend, sel: &Selection) -> Result<(), CliError> {
+    cli::require_target(sel, "delayed cancel")?;
+    let c = match sel.id.as_deref().map(IdFilter::parse) {
+        // Every not-yet-due copy of one dispatch: the backend's own cancel.
+        Some(IdFilter::Dispatch(id)) if sel.listener.is_none() && sel.older_than.is_none() => {
+            b.cancel(&id)?
+        }
+        _ => {
+            let picked = cli::select_tasks(b, sel, TaskState::Delayed)?;
+            let mut c = Cancelled::default();
+            for (t, n, seqs) in cli::by_listener(&picked) {
+                let one = b.cancel_delayed(t, n, &seqs)?;
+                c.cancelled += one.cancelled;
+                c.too_late += one.too_late;
             }
-            let task_id = e.id();
-            if let Some(IdFilter::Dispatch(want)) = &id {
-                if task_id.as_deref() != Some(want.as_str()) {
-                    continue;
-                }
-            }
-            out.push(Delayed {
-                listener: l.clone(),
-                due_ms: e.due_ms,
-                seq: e.seq,
-                path: e.path,
-                id: task_id,
-            });
+            c
+        }
+    };
+    if sel.json {
+        println!(
+            "{}",
+            json!({ "cancelled": c.cancelled, "too_late": c.too_late })
+        );
+    } else {
+        println!("cancelled {} task(s)", c.cancelled);
+        if c.too_late > 0 {
+            eprintln!(
+                "hurah: {} task(s) came due (or were cancelled elsewhere) before they could be \
+                 cancelled",
+                c.too_late
+            );
         }
     }
-    out.sort_by_key(|d| (d.due_ms, d.seq));
-    Ok(out)
+    if c.cancelled == 0 {
+        return Err(cli::no_match(sel, "delayed"));
+    }
+    Ok(())
 }
 
 pub fn run(c: DelayedCommand) -> Result<(), CliError> {
-    let (verb, sel) = match &c {
-        DelayedCommand::List(s) => ("list", s),
-        DelayedCommand::Cancel(s) => ("cancel", s),
-    };
-    if let Some(dsn) = hurah::pg::dsn_of(&sel.root) {
-        return crate::pg_verbs::delayed(dsn, verb, sel);
-    }
-    let now = hurah::clock::now_ms();
+    // Nothing to sync: a cancel undone by a crash leaves a task that runs, as if it came due
+    // before the cancel (the same as before the backend seam).
     match c {
         DelayedCommand::List(sel) => {
-            let tasks = select(&sel)?;
-            if sel.json {
-                let v: Vec<_> = tasks
-                    .iter()
-                    .map(|d| {
-                        json!({
-                            "listener": cli::listener_label(&d.listener),
-                            "sequence": d.seq,
-                            "id": d.id,
-                            "due_ms": d.due_ms,
-                            "due": cli::iso_ms(d.due_ms),
-                            "path": d.path,
-                        })
-                    })
-                    .collect();
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&v).expect("JSON values always serialize")
-                );
-            } else {
-                println!("LISTENER\tSEQ\tID\tDUE\tIN");
-                for d in &tasks {
-                    println!(
-                        "{}\t{}\t{}\t{}\t{}",
-                        cli::listener_label(&d.listener),
-                        d.seq,
-                        d.id.as_deref().unwrap_or("-"),
-                        cli::iso_ms(d.due_ms),
-                        if d.due_ms > now {
-                            cli::human_age(d.due_ms - now)
-                        } else {
-                            "due".into()
-                        }
-                    );
-                }
-            }
-            Ok(())
+            list(&*cli::open_existing(&sel.root, FsyncPolicy::Never)?, &sel)
         }
         DelayedCommand::Cancel(sel) => {
-            if sel.id.is_none() && !sel.all {
-                return Err(cli::usage(
-                    "--id",
-                    "delayed cancel needs --id SEQ|ID or --all",
-                ));
-            }
-            let tasks = select(&sel)?;
-            let (mut cancelled, mut too_late) = (0u64, 0u64);
-            for d in &tasks {
-                // Ok(false): promoted to inbox/ by a worker meanwhile (or cancelled by someone
-                // else).
-                if hurah::delayed::cancel(&d.path)? {
-                    cancelled += 1;
-                    if !sel.json {
-                        println!("cancelled {}", d.path.display());
-                    }
-                } else {
-                    too_late += 1;
-                }
-            }
-            if sel.json {
-                println!(
-                    "{}",
-                    json!({ "cancelled": cancelled, "too_late": too_late })
-                );
-            } else if too_late > 0 {
-                eprintln!("hurah: {too_late} task(s) were already due and left delayed/ first");
-            }
-            if cancelled == 0 {
-                return Err(CliError::Core(Error::NotFound {
-                    what: match &sel.id {
-                        Some(id) => format!("delayed task {id}"),
-                        None => "delayed task matching the selection".into(),
-                    },
-                }));
-            }
-            Ok(())
+            cancel(&*cli::open_existing(&sel.root, FsyncPolicy::Never)?, &sel)
         }
     }
 }

@@ -1,8 +1,8 @@
-//! `hurah dispatch`: dispatch one event from a script.
+//! `hurah dispatch`: dispatch one event from a script (`Backend::dispatch`, either backend).
 
 use crate::cli::{self, CliError};
 use clap::Args;
-use hurah::{DispatchOptions, Dispatcher, Error, EventType, FsyncPolicy};
+use hurah::{DispatchOptions, Error, EventType, FsyncPolicy};
 use serde_json::json;
 use std::io::Read;
 use std::path::PathBuf;
@@ -51,7 +51,7 @@ pub fn run(a: DispatchArgs) -> Result<(), CliError> {
         (Some(d), _) => Some(hurah::clock::now_ms() + d.as_millis() as u64),
         (None, at) => at,
     };
-    let receipt = Dispatcher::new(&a.root, fsync)?.dispatch_with(
+    let receipt = cli::open(&a.root, fsync)?.dispatch(
         &event_type,
         &payload,
         DispatchOptions { not_before_ms },

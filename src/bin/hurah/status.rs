@@ -1,15 +1,12 @@
-//! `hurah status`: one row per listener, counted from the directories (`ls` is the truth).
+//! `hurah status`: one row per listener (`Backend::status`: counted from the directories, where
+//! `ls` is the truth, or from the tables).
 
 use crate::cli::{self, CliError};
 use clap::Args;
-use hurah::{
-    parse_delayed_file_name, parse_final_file_name, parse_task_file_name, Listener, State, TaskDoc,
-};
+use hurah::backend::ListenerStatus;
+use hurah::FsyncPolicy;
 use serde_json::json;
-use std::fs;
-use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 #[command(
@@ -29,100 +26,14 @@ pub struct StatusArgs {
     watch: Option<std::time::Duration>,
 }
 
-/// Counts of one listener.
-#[derive(Debug, Default)]
-struct Row {
-    event_type: String,
-    handler: String,
-    inbox: u64,
-    delayed: u64,
-    claimed: u64,
-    live_workers: u64,
-    dead_workers: u64,
-    error: u64,
-    archive: u64,
-    oldest_due_ms: Option<u64>,
-}
-
-fn count(dir: &Path, parse: fn(&str) -> Option<u64>) -> u64 {
-    fs::read_dir(dir).map_or(0, |es| {
-        es.flatten()
-            .filter(|e| e.file_name().to_str().and_then(parse).is_some())
-            .count() as u64
-    })
-}
-
-/// True if nobody holds the claim directory's lock (its worker is dead). Takes the lock for an
-/// instant only.
-fn is_dead(dir: &Path) -> bool {
-    let Ok(f) = fs::File::open(dir) else {
-        return false;
-    };
-    // SAFETY: f's fd is valid for the call; the lock is released when f is closed.
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
-}
-
-/// How long the lowest-sequence inbox task (the next a worker takes) has been due.
-fn oldest_due(l: &Listener, now: u64) -> Option<u64> {
-    let dir = l.state_dir(State::Inbox);
-    let head = fs::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(parse_task_file_name))
-        .min()?;
-    let path = l.inbox_file(head);
-    let mtime = fs::metadata(&path)
-        .ok()?
-        .modified()
-        .ok()?
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis() as u64;
-    let not_before = fs::read(&path)
-        .ok()
-        .and_then(|b| TaskDoc::parse(&b, &path).ok())
-        .and_then(|d| d.not_before())
-        .unwrap_or(0);
-    Some(now.saturating_sub(mtime.max(not_before)))
-}
-
-fn row(l: &Listener, now: u64) -> Row {
-    let mut r = Row {
-        event_type: l.event_type().to_string(),
-        handler: l.name().to_string(),
-        inbox: count(&l.state_dir(State::Inbox), parse_task_file_name),
-        delayed: count(&l.state_dir(State::Delayed), |n| {
-            parse_delayed_file_name(n).map(|(_, s)| s)
-        }),
-        error: count(&l.state_dir(State::Error), parse_final_file_name),
-        archive: count(&l.state_dir(State::Archive), parse_final_file_name),
-        oldest_due_ms: oldest_due(l, now),
-        ..Row::default()
-    };
-    if let Ok(workers) = fs::read_dir(l.state_dir(State::Claimed)) {
-        for w in workers.flatten() {
-            if !w.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            r.claimed += count(&w.path(), parse_task_file_name);
-            if is_dead(&w.path()) {
-                r.dead_workers += 1;
-            } else {
-                r.live_workers += 1;
-            }
-        }
-    }
-    r
-}
-
-fn render(rows: &[Row], as_json: bool) -> String {
+fn render(rows: &[ListenerStatus], as_json: bool) -> String {
     if as_json {
         let v: Vec<_> = rows
             .iter()
             .map(|r| {
                 json!({
-                    "event_type": r.event_type,
-                    "handler": r.handler,
+                    "event_type": r.event_type.to_string(),
+                    "handler": r.name.to_string(),
                     "inbox": r.inbox,
                     "delayed": r.delayed,
                     "claimed": r.claimed,
@@ -151,12 +62,12 @@ fn render(rows: &[Row], as_json: bool) -> String {
         .iter()
         .map(|r| {
             [
-                if r.event_type.is_empty() {
+                if r.event_type.is_root() {
                     "(root)".to_string()
                 } else {
-                    r.event_type.clone()
+                    r.event_type.to_string()
                 },
-                r.handler.clone(),
+                r.name.to_string(),
                 r.inbox.to_string(),
                 r.delayed.to_string(),
                 format!("{} ({}/{})", r.claimed, r.live_workers, r.dead_workers),
@@ -200,44 +111,11 @@ fn render(rows: &[Row], as_json: bool) -> String {
     out
 }
 
-/// The rows of a PostgreSQL queue (`hurah status postgresql://...`).
-fn pg_rows(client: &mut hurah::pg::PgClient) -> Result<Vec<Row>, CliError> {
-    Ok(hurah::pg::PgQueue::status(client)?
-        .into_iter()
-        .map(|r| Row {
-            event_type: r.event_type,
-            handler: r.handler_name,
-            inbox: r.inbox,
-            delayed: r.delayed,
-            claimed: r.claimed,
-            live_workers: r.live_workers,
-            dead_workers: r.dead_workers,
-            error: r.error,
-            archive: r.archive,
-            oldest_due_ms: r.oldest_due_ms,
-        })
-        .collect())
-}
-
 pub fn run(a: StatusArgs) -> Result<(), CliError> {
-    let mut pg = match hurah::pg::dsn_of(&a.root) {
-        Some(dsn) => {
-            let mut c = hurah::pg::connect(dsn)?;
-            hurah::pg::migrate(&mut c)?;
-            Some(c)
-        }
-        None => None,
-    };
+    let b = cli::open_existing(&a.root, FsyncPolicy::Never)?;
     loop {
         let now = hurah::clock::now_ms();
-        let rows: Vec<Row> = match pg.as_mut() {
-            Some(c) => pg_rows(c)?,
-            None => cli::select_listeners(&a.root, None)?
-                .iter()
-                .map(|l| row(l, now))
-                .collect(),
-        };
-        let text = render(&rows, a.json);
+        let text = render(&b.status()?, a.json);
         match a.watch {
             None => {
                 print!("{text}");
@@ -246,7 +124,7 @@ pub fn run(a: StatusArgs) -> Result<(), CliError> {
             Some(every) => {
                 print!(
                     "\x1b[H\x1b[2J{}  {}\n\n{text}",
-                    hurah::pg::redact(&a.root.display().to_string()),
+                    b.describe(),
                     cli::iso_ms(now)
                 );
                 use std::io::Write;

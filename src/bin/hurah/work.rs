@@ -4,8 +4,8 @@
 use crate::cli::{self, CliError};
 use clap::Args;
 use hurah::{
-    handle_once, install_signal_handlers, EventType, FsyncPolicy, Handler, HandlerName, Layout,
-    Level, Outcome, Queue, RunStats, Task, Worker, WorkerOptions,
+    install_signal_handlers, EventType, FsyncPolicy, Handler, HandlerName, Level, Outcome,
+    RunStats, Task, WorkerOptions,
 };
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -87,7 +87,7 @@ pub struct ShellHandler {
     max_attempts: u64,
     retry_delay: Option<Duration>,
     /// Lines above this level are dropped here (for `--once`; the long-running worker filters
-    /// by its own, signal-adjustable verbosity and leaves this at Debug).
+    /// by its own, signal-adjustable verbosity, and this is Debug).
     level: Level,
 }
 
@@ -210,35 +210,27 @@ pub fn run(a: WorkArgs) -> Result<(), CliError> {
     if a.rescan_interval.is_zero() {
         return Err(cli::usage("--rescan-interval", "must be more than 0"));
     }
-    if let Some(dsn) = hurah::pg::dsn_of(&a.root) {
-        let dsn = dsn.to_string();
-        return work_pg(a, &dsn, event_type, name);
-    }
-    let layout = Layout::new(&a.root);
-    layout.ensure_root()?;
-    let listener = layout.listener(&event_type, &name);
-    let label = cli::listener_label(&listener);
-    let mut handler = ShellHandler {
-        cmd: a.exec.clone(),
-        root: a.root.display().to_string(),
-        listener: label.clone(),
-        max_attempts: a.max_attempts,
-        retry_delay: a.retry_delay,
-        level: Level::Debug,
-    };
-    let mut queue = Queue::open(listener, fsync)?;
     let level = match (a.verbose, a.quiet) {
         (v, _) if v > 0 => Level::Debug,
-        (_, 0) => std::env::var("HURAH_LOG_LEVEL")
-            .ok()
-            .and_then(|v| Level::parse(&v))
-            .unwrap_or(Level::Info),
+        (_, 0) => Level::from_env(),
         (_, 1) => Level::Warning,
         _ => Level::Error,
     };
+    let b = cli::open(&a.root, fsync)?;
+    let label = cli::label(&event_type, &name);
+    let queue = b.open_listener(&event_type, &name)?;
+    let mut handler = ShellHandler {
+        cmd: a.exec.clone(),
+        root: b.describe(),
+        listener: label.clone(),
+        max_attempts: a.max_attempts,
+        retry_delay: a.retry_delay,
+        level,
+    };
     let (stats, stopped) = if a.once {
-        handler.level = level;
-        (handle_once(&mut queue, &mut handler)?, false)
+        drop(b);
+        let mut queue = queue;
+        (queue.handle_once(&mut handler)?, false)
     } else {
         let options = WorkerOptions {
             max_jobs: a.max_jobs,
@@ -248,15 +240,23 @@ pub fn run(a: WorkArgs) -> Result<(), CliError> {
             rescan_interval: a.rescan_interval,
             ..WorkerOptions::default()
         };
-        let mut worker = Worker::new();
+        let mut worker = b.worker();
+        // The worker needs nothing else from the backend (on PostgreSQL: one connection less).
+        let root = b.describe();
+        drop(b);
         worker.verbosity().store(level as u8, Ordering::SeqCst);
-        worker.add(queue, Box::new(handler));
         let stop = worker.stop_handle();
         let _signals = install_signal_handlers(&stop, worker.verbosity())?;
-        worker.log(
+        handler.log(
             Level::Info,
-            &format!("hurah work: watching {label} (pid {})", std::process::id()),
+            &format!(
+                "hurah work: watching {label} on {root} (pid {})",
+                std::process::id()
+            ),
         );
+        // From here the worker filters by its own verbosity, which signals adjust.
+        handler.level = Level::Debug;
+        worker.add(queue, Box::new(handler))?;
         let stats = worker.run(&options)?;
         (stats, stop.is_stopped())
     };
@@ -276,64 +276,4 @@ fn summary(label: &str, s: &RunStats, stopped: bool) -> String {
         s.recovered,
         if stopped { " (stopped by signal)" } else { "" }
     )
-}
-
-/// `hurah work <postgresql://...> TYPE NAME --exec CMD`: the same runner on the PostgreSQL
-/// backend (LISTEN/NOTIFY wake-ups instead of inotify; SIGTERM/SIGINT stop after the task).
-fn work_pg(
-    a: WorkArgs,
-    dsn: &str,
-    event_type: EventType,
-    name: HandlerName,
-) -> Result<(), CliError> {
-    let queue = hurah::pg::PgQueue::open(dsn, &event_type, &name)?;
-    let label = format!("{event_type}:{name}");
-    let level = match (a.verbose, a.quiet) {
-        (v, _) if v > 0 => Level::Debug,
-        (_, 0) => Level::from_env(),
-        (_, 1) => Level::Warning,
-        _ => Level::Error,
-    };
-    let mut handler = ShellHandler {
-        cmd: a.exec.clone(),
-        root: hurah::pg::redact(dsn),
-        listener: label.clone(),
-        max_attempts: a.max_attempts,
-        retry_delay: a.retry_delay,
-        level,
-    };
-    let (stats, stopped) = if a.once {
-        let mut queue = queue;
-        (hurah::pg::pg_handle_once(&mut queue, &mut handler)?, false)
-    } else {
-        let options = WorkerOptions {
-            max_jobs: a.max_jobs,
-            max_time: a.max_time,
-            memory_limit: a.memory_limit,
-            stop_when_empty: a.stop_when_empty,
-            rescan_interval: a.rescan_interval,
-            ..WorkerOptions::default()
-        };
-        // The signal plumbing drives a StopHandle; the PostgreSQL worker follows it.
-        let signals_from = Worker::new();
-        let stop = signals_from.stop_handle();
-        let _signals = install_signal_handlers(&stop, signals_from.verbosity())?;
-        let mut worker = hurah::pg::PgWorker::new();
-        worker.set_verbosity(level).also_stop_on(stop.clone());
-        handler.log(
-            Level::Info,
-            &format!(
-                "hurah work: watching {label} on {} (pid {})",
-                hurah::pg::redact(dsn),
-                std::process::id()
-            ),
-        );
-        worker.add(queue, Box::new(handler));
-        let stats = worker.run(&options)?;
-        (stats, stop.is_stopped())
-    };
-    if a.quiet < 2 {
-        eprintln!("{}", summary(&label, &stats, stopped));
-    }
-    Ok(())
 }
