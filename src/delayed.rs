@@ -118,9 +118,6 @@ pub fn cancel_id_in(listeners: &[Listener], id: &str) -> Result<Cancelled> {
 /// promoted to `inbox/` (or running, or done) are left alone. Reads every delayed file's id, so
 /// it costs one read per delayed task under the root.
 pub fn cancel_id(layout: &Layout, id: &str) -> Result<Cancelled> {
-    if let Some(dsn) = crate::pg::dsn_of(layout.root()) {
-        return crate::pg::cancel_id(dsn, id);
-    }
     if !layout.root().is_dir() {
         return Ok(Cancelled::default());
     }

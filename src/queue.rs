@@ -87,8 +87,8 @@ impl Queue {
             // Never create a directory tree named after a database URL.
             return Err(Error::InvalidOption {
                 name: "root".into(),
-                reason: "a postgresql:// root needs the PostgreSQL queue (hurah::pg::AnyQueue \
-                         or hurah::pg::PgQueue); this handler only runs on a directory"
+                reason: "a postgresql:// root needs the PostgreSQL backend (hurah::backend::open \
+                         or hurah::pg::PgQueue); this queue only runs on a directory"
                     .into(),
             });
         }

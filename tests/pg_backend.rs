@@ -637,23 +637,21 @@ fn a_payload_the_task_reader_refuses_goes_to_error_and_the_rest_runs() {
 }
 
 #[test]
-fn any_queue_opens_either_backend_and_file_queue_refuses_a_dsn() {
+fn backend_open_serves_either_root_and_file_queue_refuses_a_dsn() {
     let db = TestDb::new();
     let dir = tempfile::tempdir().unwrap();
     for root in [db.dsn.as_str(), dir.path().to_str().unwrap()] {
-        let mut q = pg::AnyQueue::open(
-            std::path::Path::new(root),
-            &et("a"),
-            &hn("h"),
-            FsyncPolicy::Never,
-        )
-        .unwrap();
-        assert_eq!(q.label(), "a:h");
-        Dispatcher::new(root, FsyncPolicy::Never)
-            .unwrap()
-            .dispatch(&et("a/b"), "7")
+        let b = hurah::backend::open(root, FsyncPolicy::Never).unwrap();
+        let mut q = b.open_listener(&et("a"), &hn("h")).unwrap();
+        assert_eq!(
+            (q.event_type().to_string(), q.name().to_string()),
+            ("a".into(), "h".into())
+        );
+        b.dispatch(&et("a/b"), "7", DispatchOptions::default())
             .unwrap();
-        let s = pg::handle_once_any(&mut q, &mut Quiet(|_: &Task| Outcome::Success)).unwrap();
+        let s = q
+            .handle_once(&mut Quiet(|_: &Task| Outcome::Success))
+            .unwrap();
         assert_eq!(s.succeeded, 1, "{root}");
     }
     // A file-backend queue on a URL would create a directory tree named after it: refused.
@@ -680,27 +678,26 @@ fn delayed_copies_are_cancelled_by_dispatch_id() {
     let db = TestDb::new();
     let mut q1 = PgQueue::open(&db.dsn, &et("a"), &hn("h1")).unwrap();
     let mut q2 = PgQueue::open(&db.dsn, &et(""), &hn("h2")).unwrap();
-    let d = Dispatcher::new(&db.dsn, FsyncPolicy::Never).unwrap();
+    // The path the PHP Dispatcher::cancel() and hurah_dispatcher_cancel() take.
+    let d = hurah::backend::open(&db.dsn, FsyncPolicy::Never).unwrap();
     let later = DispatchOptions {
         not_before_ms: Some(clock::now_ms() + 60_000),
     };
-    let r = d.dispatch_with(&et("a"), "1", later).unwrap();
-    let keep = d.dispatch_with(&et("a"), "2", later).unwrap();
-    let now = d.dispatch(&et("a"), "3").unwrap();
-    // The path the PHP Dispatcher::cancel() takes.
-    let c = delayed::cancel_id(d.layout(), &r.id).unwrap();
+    let r = d.dispatch(&et("a"), "1", later).unwrap();
+    let keep = d.dispatch(&et("a"), "2", later).unwrap();
+    let now = d
+        .dispatch(&et("a"), "3", DispatchOptions::default())
+        .unwrap();
+    let c = d.cancel(&r.id).unwrap();
     assert_eq!((c.cancelled, c.too_late), (2, 0), "both listeners' copies");
     assert_eq!(
-        delayed::cancel_id(d.layout(), &now.id).unwrap().cancelled,
+        d.cancel(&now.id).unwrap().cancelled,
         0,
         "due: not cancelled"
     );
     assert_eq!(q1.delayed().unwrap().len(), 1);
     assert_eq!(q2.delayed().unwrap().len(), 1);
-    assert_eq!(
-        delayed::cancel_id(d.layout(), &keep.id).unwrap().cancelled,
-        2
-    );
+    assert_eq!(d.cancel(&keep.id).unwrap().cancelled, 2);
     let s = pg_handle_once(&mut q1, &mut Quiet(|_: &Task| Outcome::Success)).unwrap();
     assert_eq!(s.succeeded, 1);
 }

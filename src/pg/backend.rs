@@ -23,15 +23,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The PostgreSQL backend on one database URL. [`PgBackend::open`] connects at once (so a
-/// refused connection or bad credentials fail there) on the connection used for listing,
-/// retrying, deleting and cancelling; the first dispatch opens the dispatch connection. Both
-/// are reopened if lost, and neither is a handler's queue connection, so these calls work
-/// from inside a running handler.
+/// refused connection or bad credentials fail there) on the dispatch connection; the first
+/// listing, retry, delete or cancel opens a second one. Both are reopened if lost, and neither
+/// is a handler's queue connection, so these calls work from inside a running handler.
 #[derive(Debug)]
 pub struct PgBackend {
     dsn: String,
     /// The core dispatcher on the URL (it validates payloads as the file backend does, then
-    /// inserts through its [`PgDispatcher`]); opened on first use.
+    /// inserts through its [`PgDispatcher`]); opened by [`PgBackend::open`].
     dispatcher: Mutex<Option<crate::dispatcher::Dispatcher>>,
     admin: Mutex<Option<AdminConn>>,
 }
@@ -52,7 +51,9 @@ impl PgBackend {
             dispatcher: Mutex::new(None),
             admin: Mutex::new(None),
         };
-        b.admin(|_| Ok(()))?;
+        // Connect (and migrate) now, so a refused connection or bad credentials fail here, on
+        // the connection a dispatcher needs anyway: a web request that dispatches opens one.
+        b.core_dispatcher()?;
         Ok(b)
     }
 

@@ -28,14 +28,12 @@
 //! name. As in libpq, `prefer`/`require` with an explicit `sslrootcert` verify the chain.
 
 pub mod admin;
-mod any;
 mod backend;
 mod dispatcher;
 mod queue;
 mod schema;
 mod worker;
 
-pub use any::{dsn_of, handle_once_any, AnyQueue};
 pub use backend::PgBackend;
 pub use dispatcher::{cancel_id, PgDelivery, PgDispatcher, PgReceipt};
 /// The client type of [`connect`] (re-exported so callers need not depend on `postgres`).
