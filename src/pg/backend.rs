@@ -82,7 +82,7 @@ impl PgBackend {
     /// Runs `f` on the admin connection, (re)connecting first if there is none or it dropped.
     fn admin<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
         let mut guard = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.as_ref().is_none_or(|c| c.0.is_closed()) {
+        if guard.as_ref().map_or(true, |c| c.0.is_closed()) {
             let mut c = connect(self.dsn())?;
             migrate(&mut c)?;
             *guard = Some(AdminConn(c));
