@@ -9,7 +9,7 @@ PROFILE ?= release
 CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 TARGET_DIR := target/$(PROFILE)
 
-.PHONY: all build ext lib cli test test-rust test-php test-c demo bench header header-check help clean
+.PHONY: all build ext lib cli test test-rust test-php test-c demo bench bench-pg header header-check help clean
 
 all: build
 
@@ -17,7 +17,9 @@ help:
 	@echo "make build   - build/hurah.so (PHP), build/libhurah.{so,a} + include/hurah.h (C), build/hurah (CLI)"
 	@echo "make demo    - dispatch from PHP, run the native worker, show the queue"
 	@echo "make test    - every test: Rust, PHPUnit against build/hurah.so, C"
-	@echo "make bench   - benchmarks with ratios against the physical limit"
+	@echo "make bench   - benchmarks with ratios against the physical limit (writes BENCHMARKS.md)"
+	@echo "make bench-pg - the PostgreSQL backend from PHP next to the Rust core (needs a server:"
+	@echo "               HURAH_TEST_PG); prints its section, which make bench appends"
 
 build: ext lib cli
 
@@ -69,6 +71,10 @@ demo: build
 
 bench: build
 	bash bench/run.sh
+
+# The PostgreSQL section alone (bench/run.sh runs bench/pg.sh at its end): printed, not written.
+bench-pg: ext
+	bash bench/pg.sh
 
 clean:
 	$(CARGO) clean

@@ -192,6 +192,7 @@ delayed_scale_section() {
   report "disk ($(df -T "$PWD" | awk 'NR==2 {print $2}')), fsync always, $N_DISK events to 1 listener" "$out"
   [ "${WORKER_BENCH:-1}" = 0 ] || worker_sections
   [ "${DELAYED_BENCH:-1}" = 0 ] || delayed_scale_section
+  [ "${PG_BENCH:-1}" = 0 ] || bash bench/pg.sh || echo "(bench/pg.sh failed, exit $?: see its messages)"
 } | tee BENCHMARKS.md.tmp
 mv BENCHMARKS.md.tmp BENCHMARKS.md
 rm -f "$out"
