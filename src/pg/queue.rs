@@ -88,9 +88,13 @@ impl std::fmt::Debug for PgQueue {
     }
 }
 
+/// Claims up to `$3` due rows of listener `$1` for worker `$2`, skipping sequences `$4`. The
+/// update joins the locked rows back by `ctid` (a TID scan), never by `(listener, seq)`: a
+/// plan cached on a never-analyzed table could otherwise read every row of the listener for
+/// each claimed one (seen on a fresh schema until autovacuum's first ANALYZE).
 const CLAIM_SQL: &str = "\
 WITH c AS (
-    SELECT seq, due FROM hurah.tasks
+    SELECT ctid, seq, due FROM hurah.tasks
      WHERE listener_id = $1 AND state = 'inbox' AND due <= statement_timestamp()
        AND NOT (seq = ANY ($4::int8[]))
      ORDER BY due, seq LIMIT $3 FOR UPDATE SKIP LOCKED)
@@ -98,7 +102,7 @@ UPDATE hurah.tasks t
    SET state = 'claimed', claimed_by = $2, updated_at = clock_timestamp(),
        started = (t.seq = (SELECT seq FROM c ORDER BY due, seq LIMIT 1))
   FROM c
- WHERE t.listener_id = $1 AND t.seq = c.seq
+ WHERE t.ctid = c.ctid
 RETURNING t.seq, t.id, t.event, t.payload::text, t.attempts, t.retry_count,
           (extract(epoch FROM t.delivery) * 1000)::int8,
           CASE WHEN t.delayed THEN (extract(epoch FROM t.due) * 1000)::int8 END,
