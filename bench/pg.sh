@@ -73,7 +73,8 @@ if [ "$PG_RUST" = 1 ]; then
       /^synchronous_commit = / { s = $3 }
       /dispatch, one commit each/ { print "rust_" s "_single", $5 }
       /dispatch, 100 per commit/ { print "rust_" s "_batch100", $5 }
-      /end-to-end, / { print "rust_" s "_" ($0 ~ /group commit/ ? "group" : "task") "_" $2, $8 }
+      /^  end-to-end, / { print "rust_" s "_" ($0 ~ /group commit/ ? "group" : "task") "_" $2, $8 }
+      /^  live end-to-end, / { for (i = 1; i < NF; i++) if ($(i + 1) == "tasks/s") print "rust_" s "_live_" $3, $i }
       /wake latency/ { printf "rust_%s_wake_p50 %.0f\nrust_%s_wake_p99 %.0f\n", s, us($5), s, us($7) }
     ' "$rust_out" >> "$kv"
     echo "bench/pg.sh: $(($(date +%s) - t_start)) s: Rust core done" >&2
@@ -105,6 +106,9 @@ done
 # Diagnostic: the batching-producer run again (sync off, 1 worker) on a schema created anew
 # (a first deployment): tables never analyzed, so the workers' cached claim plan is the one
 # made for an empty table.
+for k in 1 2; do
+  echo "| Rust core live end-to-end: $k watching worker thread(s), group commit, producer \`dispatch_many\` 100 per commit, $PG_RUST_TASKS tasks | $k | $(d "rust_on_live_$k") | $(frac "rust_on_live_$k") | $(d "rust_off_live_$k") | $(frac "rust_off_live_$k") | |"
+done
 if [ "$PG_FRESH" = 1 ]; then
   admin fresh "$url"
   "${PHP[@]}" bench/php_pg_throughput.php "$url" "$PG_TP_N" 1 e2eb | sed "s/^/fresh_/" >> "$kv"

@@ -136,6 +136,56 @@ fn main() {
                 );
             }
         }
+        // True end-to-end: the workers already watch (LISTEN) while one producer dispatches
+        // batches of 100; timed from the first dispatch to the last task handled.
+        for workers in [1usize, 2] {
+            let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let dsn = dsn.clone();
+                    let et = et.clone();
+                    let done = Arc::clone(&done);
+                    let ready_tx = ready_tx.clone();
+                    std::thread::spawn(move || {
+                        let q =
+                            PgQueue::open(&dsn, &et, &HandlerName::new("w0").unwrap()).unwrap();
+                        let mut w = PgWorker::new();
+                        w.set_group_commit(true);
+                        w.add(
+                            q,
+                            Box::new(move |_: &Task| {
+                                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                Outcome::Success
+                            }),
+                        );
+                        ready_tx.send(w.stop_handle()).unwrap();
+                        w.run(&WorkerOptions::default()).unwrap().handled
+                    })
+                })
+                .collect();
+            let stops: Vec<_> = (0..workers).map(|_| ready_rx.recv().unwrap()).collect();
+            std::thread::sleep(Duration::from_millis(300)); // every worker asleep on LISTEN
+            let t = Instant::now();
+            for c in events.chunks(100) {
+                d.dispatch_many(c).unwrap();
+            }
+            let produced = t.elapsed();
+            while done.load(std::sync::atomic::Ordering::SeqCst) < n as u64 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            let el = t.elapsed();
+            for s in &stops {
+                s.stop();
+            }
+            let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+            assert_eq!(total as usize, n);
+            println!(
+                "  live end-to-end, {workers} watching worker(s), group commit, producer 100 per commit {:>7.0} tasks/s  ({n} in {el:.2?}; producer alone {:.0}/s)",
+                n as f64 / el.as_secs_f64(),
+                n as f64 / produced.as_secs_f64()
+            );
+        }
         // Claim latency: one claim statement of 1 and of 32 rows.
         for c in events.chunks(100).take(20) {
             d.dispatch_many(c).unwrap();
