@@ -1,25 +1,84 @@
 //! Dispatch: deliver one event to every listener at its level, its ancestors and the root.
 
 use crate::clock;
-use crate::durability::{rename_noreplace, unique_tmp_name, write_exclusive, FsyncPolicy, Renamed};
+use crate::durability::{rename_noreplace, unique_tmp_path, write_exclusive, FsyncPolicy, Renamed};
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
 use crate::layout::{Layout, Listener};
 use crate::task::NewTask;
 use crate::tracking::TrackingLock;
 use serde_json::value::RawValue;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
-type CacheMap = HashMap<PathBuf, ((i64, i64), Vec<Listener>)>;
+/// The listener listings of every level an event type reaches, as last seen.
+#[derive(Debug)]
+struct Levels {
+    root: PathBuf,
+    event_type: EventType,
+    /// Most specific level first, the root last (as [`EventType::delivery_levels`]).
+    levels: Vec<Level>,
+}
 
-/// Process-wide cache of listener directories per level, keyed by the level directory.
+/// One level directory's listing and the mtime it was taken under.
+#[derive(Debug)]
+struct Level {
+    dir: PathBuf,
+    /// `(mtime, mtime_nsec)` of the directory when listed; `None` when it did not exist.
+    mtime: Option<(i64, i64)>,
+    /// The listing may be reused while the mtime is unchanged (see [`CACHE_SETTLE_NS`]).
+    settled: bool,
+    listeners: Arc<[Listener]>,
+}
+
+/// Process-wide cache of listener listings, per (root, event type): one lookup per dispatch,
+/// then one `stat` per level. Keyed by a hash of both; entries with that hash are compared.
+type CacheMap = HashMap<u64, Vec<Arc<Levels>>, BuildHasherDefault<KeyHasher>>;
 static LISTENER_CACHE: OnceLock<Mutex<CacheMap>> = OnceLock::new();
+
+/// The keys are already hashes.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// FNV-1a of the root and the event type's segments.
+fn cache_key(root: &Path, event_type: &EventType) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+        h = (h ^ 0xff).wrapping_mul(0x100_0000_01b3);
+    };
+    eat(root.as_os_str().as_bytes());
+    for s in event_type.segments() {
+        eat(s.as_bytes());
+    }
+    h
+}
+
+/// Most (root, event type) pairs cached before the cache is emptied.
+const CACHE_MAX_ENTRIES: usize = 4096;
 
 /// A listing is cached only if the directory last changed at least this long before it was
 /// taken (file time stamps are coarse: a change in the same tick would not move the mtime).
@@ -67,6 +126,14 @@ pub struct Dispatcher {
     fsync: FsyncPolicy,
     /// Set when the root is a `postgresql://` / `postgres://` URL (PostgreSQL backend).
     pg: Option<crate::pg::PgDispatcher>,
+}
+
+/// One listener's part of a dispatch: its lock, then its staged copy.
+struct Slot<'a> {
+    listener: &'a Listener,
+    lock: TrackingLock<'a>,
+    tmp: PathBuf,
+    seq: u64,
 }
 
 impl Dispatcher {
@@ -120,40 +187,107 @@ impl Dispatcher {
     /// is only trusted when it was taken well after that mtime, so a change within the file
     /// system's timestamp granularity is never missed.
     pub fn listeners_for(&self, event_type: &EventType) -> Result<Vec<Listener>> {
-        let mut out = Vec::new();
-        for level in event_type.delivery_levels() {
-            out.extend(self.listeners_at_cached(level)?);
-        }
-        Ok(out)
+        let levels = self.listeners_at_cached(event_type)?;
+        Ok(levels
+            .levels
+            .iter()
+            .flat_map(|l| l.listeners.iter().cloned())
+            .collect())
     }
 
-    fn listeners_at_cached(&self, level: &[String]) -> Result<Vec<Listener>> {
-        let dir = self.layout.level_dir(level);
-        let mtime = match fs::metadata(&dir) {
-            Ok(m) => (m.mtime(), m.mtime_nsec()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io("stat", &dir, e)),
-        };
+    /// The listings of every level `event_type` reaches, each revalidated by one `stat` of its
+    /// directory and listed again when it changed (or had not settled yet). (tests/c/
+    /// valgrind.supp names this function: the cache it fills lives until exit by design.)
+    fn listeners_at_cached(&self, event_type: &EventType) -> Result<Arc<Levels>> {
+        let root = self.layout.root();
+        let key = cache_key(root, event_type);
         let cache = LISTENER_CACHE.get_or_init(Default::default);
-        if let Some((m, listeners)) = cache.lock().ok().and_then(|c| c.get(&dir).cloned()) {
-            if m == mtime {
-                return Ok(listeners);
+        let cached = cache.lock().ok().and_then(|c| {
+            c.get(&key)?
+                .iter()
+                .find(|e| e.root.as_os_str() == root.as_os_str() && e.event_type == *event_type)
+                .cloned()
+        });
+        // Stat every level; reuse the cached entry when each one is settled and unchanged. The
+        // first level that is not is listed again, with the levels after it.
+        let mut stale: Option<(usize, Option<(i64, i64)>)> = None;
+        if let Some(entry) = &cached {
+            for (i, level) in entry.levels.iter().enumerate() {
+                let m = stat_mtime(&level.dir)?;
+                if !(level.settled && m == level.mtime) {
+                    stale = Some((i, m));
+                    break;
+                }
+            }
+            if stale.is_none() {
+                return Ok(entry.clone());
             }
         }
-        let listeners = self.layout.listeners_at(level)?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let changed_ns = mtime.0 as i128 * 1_000_000_000 + mtime.1 as i128;
-        if now.as_nanos() as i128 - changed_ns > CACHE_SETTLE_NS {
-            if let Ok(mut c) = cache.lock() {
-                if c.len() > 4096 {
-                    c.clear();
+            .unwrap_or_default()
+            .as_nanos() as i128;
+        let mut levels = Vec::with_capacity(event_type.segments().len() + 1);
+        for (i, segments) in event_type.delivery_levels().enumerate() {
+            let old = cached.as_ref().map(|e| &e.levels[i]);
+            let (dir, mtime) = match (old, stale) {
+                // Checked above: settled and unchanged.
+                (Some(old), Some((s, _))) if i < s => {
+                    levels.push(Level {
+                        dir: old.dir.clone(),
+                        mtime: old.mtime,
+                        settled: true,
+                        listeners: old.listeners.clone(),
+                    });
+                    continue;
                 }
-                c.insert(dir, (mtime, listeners.clone()));
+                (Some(old), Some((s, m))) if i == s => (old.dir.clone(), m),
+                _ => {
+                    let dir = self.layout.level_dir(segments);
+                    let m = stat_mtime(&dir)?;
+                    (dir, m)
+                }
+            };
+            if let Some(old) = old.filter(|o| o.settled && o.mtime == mtime) {
+                levels.push(Level {
+                    dir,
+                    mtime,
+                    settled: true,
+                    listeners: old.listeners.clone(),
+                });
+                continue;
             }
+            let (listeners, settled) = match mtime {
+                None => (Vec::new(), true),
+                Some((s, ns)) => {
+                    let listeners = self.layout.listeners_at(segments)?;
+                    let changed_ns = s as i128 * 1_000_000_000 + ns as i128;
+                    (listeners, now - changed_ns > CACHE_SETTLE_NS)
+                }
+            };
+            levels.push(Level {
+                dir,
+                mtime,
+                settled,
+                listeners: listeners.into(),
+            });
         }
-        Ok(listeners)
+        let entry = Arc::new(Levels {
+            root: root.to_path_buf(),
+            event_type: event_type.clone(),
+            levels,
+        });
+        if let Ok(mut c) = cache.lock() {
+            if c.len() > CACHE_MAX_ENTRIES {
+                c.clear();
+            }
+            let same = c.entry(key).or_default();
+            same.retain(|e| {
+                !(e.root.as_os_str() == root.as_os_str() && e.event_type == *event_type)
+            });
+            same.push(entry.clone());
+        }
+        Ok(entry)
     }
 
     /// Dispatches `payload` (JSON text) now. See [`Dispatcher::dispatch_with`].
@@ -174,56 +308,84 @@ impl Dispatcher {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        // Parse as the worker will (TaskDoc::parse): a RawValue only checks the syntax, so a
-        // number out of range (1e400) would be accepted and the task unreadable.
+        // Parse as the worker will (TaskDoc::parse, into a serde_json Value): a RawValue only
+        // checks the syntax, so a number out of range (1e400) would be accepted and the task
+        // unreadable. A payload without escapes, exponents, very long numbers or deep nesting
+        // cannot tell the two apart, so for it the RawValue parse alone decides; anything else
+        // (and any error, so that its message is the Value parser's) takes the Value parse.
         let invalid = |e: serde_json::Error| Error::InvalidPayload {
             reason: format!("not valid JSON: {e}"),
         };
-        let value: serde_json::Value = serde_json::from_str(payload).map_err(invalid)?;
-        // The task file nests the payload one level deeper, and the reader allows 127 levels.
-        let openers = payload.bytes().filter(|b| *b == b'[' || *b == b'{').count();
-        if openers > MAX_PAYLOAD_DEPTH && depth(&value) > MAX_PAYLOAD_DEPTH {
-            return Err(Error::InvalidPayload {
-                reason: format!(
-                    "nested deeper than {MAX_PAYLOAD_DEPTH} arrays/objects (the task file could not be read back)"
-                ),
-            });
+        let raw: Option<&RawValue> = if plain_json(payload) {
+            serde_json::from_str(payload).ok()
+        } else {
+            None
+        };
+        if raw.is_none() {
+            let value: serde_json::Value = serde_json::from_str(payload).map_err(invalid)?;
+            // The task file nests the payload one level deeper, and the reader allows 127
+            // levels.
+            let openers = payload.bytes().filter(|b| *b == b'[' || *b == b'{').count();
+            if openers > MAX_PAYLOAD_DEPTH && depth(&value) > MAX_PAYLOAD_DEPTH {
+                return Err(Error::InvalidPayload {
+                    reason: format!(
+                        "nested deeper than {MAX_PAYLOAD_DEPTH} arrays/objects (the task file could not be read back)"
+                    ),
+                });
+            }
         }
         if let Some(pg) = &self.pg {
             return pg
                 .dispatch_with(event_type, payload, options)
                 .map(|r| pg_receipt(&self.layout, r));
         }
-        let payload: &RawValue = serde_json::from_str(payload).map_err(invalid)?;
+        let payload: &RawValue = match raw {
+            Some(raw) => raw,
+            None => serde_json::from_str(payload).map_err(invalid)?,
+        };
         let id = crate::id::new_task_id();
-        let mut listeners = self.listeners_for(event_type)?;
+        let levels = self.listeners_at_cached(event_type)?;
+        let mut listeners: Vec<&Listener> = levels
+            .levels
+            .iter()
+            .flat_map(|l| l.listeners.iter())
+            .collect();
         if listeners.is_empty() {
             return Ok(Receipt {
                 id,
                 deliveries: Vec::new(),
             });
         }
-        listeners.sort_by(|a, b| a.dir().cmp(b.dir()));
+        if listeners.len() > 1 {
+            listeners.sort_by(|a, b| a.dir().cmp(b.dir()));
+        }
         let now = clock::now_ms();
-        let delivery = clock::iso8601(now);
+        let delivery = delivery_time(now);
+        let delivery = delivery.as_str();
         let not_before = options.not_before_ms.filter(|&t| t > now);
 
-        let mut locks = Vec::with_capacity(listeners.len());
+        let mut slots: Vec<Slot<'_>> = Vec::with_capacity(listeners.len());
         for l in &listeners {
-            locks.push(TrackingLock::acquire(l)?);
+            slots.push(Slot {
+                listener: l,
+                lock: TrackingLock::acquire(l)?,
+                tmp: PathBuf::new(),
+                seq: 0,
+            });
         }
-        let mut staged: Vec<(PathBuf, u64)> = Vec::with_capacity(listeners.len());
-        let stage = |l: &Listener, seq: u64| -> Result<PathBuf> {
-            let content = NewTask {
+        let mut content = String::new();
+        let mut stage = |l: &Listener, seq: u64| -> Result<PathBuf> {
+            content.clear();
+            NewTask {
                 payload,
                 sequence: seq,
-                delivery: &delivery,
+                delivery,
                 event: event_type,
                 id: &id,
                 not_before,
             }
-            .to_json();
-            let tmp = l.tmp_dir().join(unique_tmp_name("d"));
+            .write_json(&mut content);
+            let tmp = unique_tmp_path(l.dir(), "d", now);
             match write_exclusive(&tmp, content.as_bytes(), self.fsync) {
                 Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                     // A listener made by hand or by the original library: no tmp/ yet.
@@ -234,22 +396,28 @@ impl Dispatcher {
             }
             Ok(tmp)
         };
-        for (l, lock) in listeners.iter().zip(locks.iter_mut()) {
-            let seq = lock.next();
-            match stage(l, seq) {
-                Ok(tmp) => staged.push((tmp, seq)),
+        for i in 0..slots.len() {
+            let seq = slots[i].lock.next();
+            match stage(slots[i].listener, seq) {
+                Ok(tmp) => {
+                    slots[i].tmp = tmp;
+                    slots[i].seq = seq;
+                }
                 Err(e) => {
-                    for (tmp, _) in &staged {
-                        let _ = std::fs::remove_file(tmp);
+                    for s in &slots[..i] {
+                        let _ = std::fs::remove_file(&s.tmp);
                     }
                     return Err(e);
                 }
             }
         }
 
-        let mut deliveries = Vec::with_capacity(listeners.len());
+        let mut deliveries = Vec::with_capacity(slots.len());
         let mut first_error = None;
-        for ((l, lock), (mut tmp, mut seq)) in listeners.iter().zip(locks.iter_mut()).zip(staged) {
+        for slot in slots.iter_mut() {
+            let l = slot.listener;
+            let mut tmp = std::mem::take(&mut slot.tmp);
+            let mut seq = slot.seq;
             if first_error.is_some() {
                 let _ = std::fs::remove_file(&tmp);
                 continue;
@@ -272,7 +440,7 @@ impl Dispatcher {
                         // A legacy writer used this number without updating tracking.json:
                         // skip it, never overwrite.
                         let _ = std::fs::remove_file(&tmp);
-                        seq = lock.next();
+                        seq = slot.lock.next();
                         match stage(l, seq) {
                             Ok(t) => tmp = t,
                             Err(e) => {
@@ -305,14 +473,102 @@ impl Dispatcher {
                 self.fsync.sync_dir(parent)?;
             }
         }
-        for lock in &mut locks {
-            lock.commit(&delivery)?;
+        for slot in &mut slots {
+            slot.lock.commit(delivery)?;
         }
         match first_error {
             Some(e) => Err(e),
             None => Ok(Receipt { id, deliveries }),
         }
     }
+}
+
+/// The mtime of a level directory, `None` if it does not exist.
+fn stat_mtime(dir: &Path) -> Result<Option<(i64, i64)>> {
+    match fs::metadata(dir) {
+        Ok(m) => Ok(Some((m.mtime(), m.mtime_nsec()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("stat", dir, e)),
+    }
+}
+
+/// `clock::iso8601(ms)`, formatted once per second per thread.
+fn delivery_time(ms: u64) -> TimeText {
+    thread_local! {
+        static LAST: Cell<(u64, [u8; 40], u8)> = const { Cell::new((u64::MAX, [0; 40], 0)) };
+    }
+    let secs = ms / 1000;
+    LAST.with(|last| {
+        let (s, buf, len) = last.get();
+        if s == secs && len > 0 {
+            return TimeText::Inline(buf, len);
+        }
+        let text = clock::iso8601(ms);
+        if text.len() > 40 {
+            return TimeText::Heap(text);
+        }
+        let mut buf = [0u8; 40];
+        buf[..text.len()].copy_from_slice(text.as_bytes());
+        last.set((secs, buf, text.len() as u8));
+        TimeText::Inline(buf, text.len() as u8)
+    })
+}
+
+enum TimeText {
+    Inline([u8; 40], u8),
+    Heap(String),
+}
+
+impl TimeText {
+    fn as_str(&self) -> &str {
+        match self {
+            // Copied from a String.
+            TimeText::Inline(buf, len) => std::str::from_utf8(&buf[..*len as usize]).unwrap_or(""),
+            TimeText::Heap(s) => s,
+        }
+    }
+}
+
+/// True when serde_json reads `text` into a `Value` exactly when it reads it as a `RawValue`:
+/// no backslash (a `\\u` escape with a lone surrogate fails only the former), no number with
+/// an exponent or 300 digits in a row (one out of the f64 range fails only the former), and at
+/// most [`MAX_PAYLOAD_DEPTH`] `[`/`{` (neither the recursion limit nor the depth check can
+/// apply). Strings are skipped (they hold no backslash, so a quote always ends them).
+fn plain_json(text: &str) -> bool {
+    let mut in_string = false;
+    let mut openers = 0;
+    let mut digits = 0;
+    for &b in text.as_bytes() {
+        if in_string {
+            match b {
+                b'"' => in_string = false,
+                b'\\' => return false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'\\' => return false,
+            b'[' | b'{' => {
+                openers += 1;
+                if openers > MAX_PAYLOAD_DEPTH {
+                    return false;
+                }
+            }
+            b'e' | b'E' if digits > 0 => return false,
+            _ => {}
+        }
+        if b.is_ascii_digit() {
+            digits += 1;
+            if digits >= 300 {
+                return false;
+            }
+        } else {
+            digits = 0;
+        }
+    }
+    true
 }
 
 /// Deepest payload nesting accepted: serde_json reads 127 levels, the task object is one.
@@ -375,6 +631,46 @@ pub(crate) fn check_writable(root: &std::path::Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::{HandlerName, TaskDoc};
+
+    #[test]
+    fn plain_json_shortcut_accepts_only_what_a_value_accepts() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let cases = [
+            r#"{"product_id":1,"name":"benchmark"}"#.to_string(),
+            "1e400".into(),
+            "1E400".into(),
+            "[-1e999]".into(),
+            "1.5e3".into(),
+            "{\"a\":\"\\ud800\"}".into(),
+            "\"\\ud83d\\ude00\"".into(),
+            "\"e1\"".into(),
+            "[true,false,null]".into(),
+            "9".repeat(299),
+            "9".repeat(309),
+            format!("{}.5", "9".repeat(400)),
+            format!("0.{}", "9".repeat(400)),
+            nested(126),
+            nested(127),
+            nested(200),
+            "01".into(),
+            "1.".into(),
+            "\"a\u{1}\"".into(),
+            "{\"a\":1,}".into(),
+            " {} ".into(),
+            "{} x".into(),
+            "".into(),
+        ];
+        for c in &cases {
+            let value = serde_json::from_str::<serde_json::Value>(c);
+            let ok = value.as_ref().is_ok_and(|v| depth(v) <= MAX_PAYLOAD_DEPTH);
+            if plain_json(c) && serde_json::from_str::<&RawValue>(c).is_ok() {
+                assert!(ok, "shortcut accepted {c:?}: {value:?}");
+            }
+        }
+        assert!(plain_json(
+            r#"{"product_id":1,"name":"benchmark","e":[1,2.5,-3]}"#
+        ));
+    }
 
     #[test]
     fn payload_the_worker_could_not_read_is_rejected_at_dispatch() {

@@ -2,12 +2,13 @@
 //! write into `tmp/`, sync, publish with a rename that never replaces an existing file.
 
 use crate::error::{Error, IoContext, Result};
-use std::ffi::CString;
+use crate::task::push_u64;
+use std::ffi::{CStr, CString, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// When task data is forced to stable storage.
@@ -86,13 +87,56 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A unique file name for `tmp/` (pid, thread-safe counter and time, so two processes or threads
 /// never collide; creation uses O_EXCL anyway).
 pub(crate) fn unique_tmp_name(prefix: &str) -> String {
+    let mut s = String::with_capacity(prefix.len() + 40);
+    push_unique_tmp_name(&mut s, prefix, crate::clock::now_ms());
+    s
+}
+
+/// `<dir>/tmp/<unique_tmp_name(prefix)>`, built with one allocation (the dispatcher's staging
+/// path); `now_ms` is the time the caller already read for the name.
+pub(crate) fn unique_tmp_path(dir: &Path, prefix: &str, now_ms: u64) -> PathBuf {
+    let dir = dir.as_os_str();
+    let Some(dir_str) = dir.to_str() else {
+        let mut name = String::with_capacity(prefix.len() + 40);
+        push_unique_tmp_name(&mut name, prefix, now_ms);
+        return join_parts(Path::new(dir), &["tmp", &name]);
+    };
+    let mut s = String::with_capacity(dir_str.len() + prefix.len() + 48);
+    s.push_str(dir_str);
+    if !s.is_empty() && !s.ends_with('/') {
+        s.push('/');
+    }
+    s.push_str("tmp/");
+    push_unique_tmp_name(&mut s, prefix, now_ms);
+    PathBuf::from(s)
+}
+
+fn push_unique_tmp_name(s: &mut String, prefix: &str, now_ms: u64) {
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    format!(
-        "{prefix}{}.{}.{n}.tmp",
-        PID.get_or_init(std::process::id),
-        crate::clock::now_ms() % 1_000_000_000
-    )
+    s.push_str(prefix);
+    push_u64(s, u64::from(*PID.get_or_init(std::process::id)));
+    s.push('.');
+    push_u64(s, now_ms % 1_000_000_000);
+    s.push('.');
+    push_u64(s, n);
+    s.push_str(".tmp");
+}
+
+/// `dir` joined with each of `parts` (relative, one component each) exactly as repeated
+/// [`Path::join`] builds it, with one allocation.
+pub(crate) fn join_parts(dir: &Path, parts: &[&str]) -> PathBuf {
+    let base = dir.as_os_str();
+    let mut s =
+        OsString::with_capacity(base.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    s.push(base);
+    for p in parts {
+        if s.as_bytes().last().is_some_and(|b| *b != b'/') {
+            s.push("/");
+        }
+        s.push(p);
+    }
+    PathBuf::from(s)
 }
 
 /// Writes `data` to a fresh file `path` (O_EXCL, mode 0644) and syncs it per `policy`.
@@ -126,28 +170,52 @@ pub(crate) enum Renamed {
     SourceGone,
 }
 
-fn cpath(p: &Path) -> io::Result<CString> {
-    CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
+/// Paths shorter than this are made NUL-terminated on the stack (no allocation), as std does.
+const STACK_PATH: usize = 384;
+
+/// Calls `f` with the concatenation of `parts` as a NUL-terminated path, built on the stack when
+/// it is short (as std does for its own calls).
+pub(crate) fn with_cpath<T>(
+    parts: &[&[u8]],
+    f: impl FnOnce(&CStr) -> io::Result<T>,
+) -> io::Result<T> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let nul = || io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL");
+    if len < STACK_PATH {
+        let mut buf = [0u8; STACK_PATH];
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        let c = CStr::from_bytes_with_nul(&buf[..=len]).map_err(|_| nul())?;
+        f(c)
+    } else {
+        let c = CString::new(parts.concat()).map_err(|_| nul())?;
+        f(&c)
+    }
 }
 
 /// Renames `from` to `to` without ever replacing an existing `to` (`renameat2(RENAME_NOREPLACE)`,
 /// or `link`+`unlink` on file systems without it).
 pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> Result<Renamed> {
-    let (cf, ct) = (
-        cpath(from).ctx("rename", from)?,
-        cpath(to).ctx("rename", to)?,
-    );
-    // SAFETY: both are valid NUL-terminated paths; AT_FDCWD makes them relative to the cwd.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            cf.as_ptr(),
-            libc::AT_FDCWD,
-            ct.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
+    let rc = with_cpath(&[from.as_os_str().as_bytes()], |cf| {
+        Ok(with_cpath(&[to.as_os_str().as_bytes()], |ct| {
+            // SAFETY: both are valid NUL-terminated paths; AT_FDCWD makes them relative to the
+            // cwd.
+            Ok(unsafe {
+                libc::renameat2(
+                    libc::AT_FDCWD,
+                    cf.as_ptr(),
+                    libc::AT_FDCWD,
+                    ct.as_ptr(),
+                    libc::RENAME_NOREPLACE,
+                )
+            })
+        }))
+    })
+    .ctx("rename", from)?
+    .ctx("rename", to)?;
     if rc == 0 {
         return Ok(Renamed::Done);
     }

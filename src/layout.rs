@@ -13,10 +13,11 @@
 //!   tmp/                       staging for atomic writes
 //! ```
 
-use crate::durability::make_dir;
+use crate::durability::{join_parts, make_dir};
 use crate::error::{IoContext, Result};
 use crate::event_type::EventType;
 use crate::handler_name::HandlerName;
+use crate::task::push_u64;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -201,17 +202,17 @@ impl Listener {
 
     /// `tracking.json`.
     pub fn tracking_file(&self) -> PathBuf {
-        self.dir.join("tracking.json")
+        join_parts(&self.dir, &["tracking.json"])
     }
 
     /// The directory of a state (for `Claimed`, the parent of all workers' claim dirs).
     pub fn state_dir(&self, state: State) -> PathBuf {
-        self.dir.join(state.dir_name())
+        join_parts(&self.dir, &[state.dir_name()])
     }
 
     /// `tmp/`, the staging directory.
     pub fn tmp_dir(&self) -> PathBuf {
-        self.dir.join("tmp")
+        join_parts(&self.dir, &["tmp"])
     }
 
     /// `claimed/<worker>/`.
@@ -221,13 +222,18 @@ impl Listener {
 
     /// The path of task `seq` in `inbox/`.
     pub fn inbox_file(&self, seq: u64) -> PathBuf {
-        self.state_dir(State::Inbox).join(task_file_name(seq))
+        let mut name = String::with_capacity(26);
+        push_u64(&mut name, seq);
+        name.push_str(".json");
+        join_parts(&self.dir, &[State::Inbox.dir_name(), &name])
     }
 
     /// The path of task `seq`, due at `due_ms`, in `delayed/`.
     pub fn delayed_file(&self, due_ms: u64, seq: u64) -> PathBuf {
-        self.state_dir(State::Delayed)
-            .join(delayed_file_name(due_ms, seq))
+        join_parts(
+            &self.dir,
+            &[State::Delayed.dir_name(), &delayed_file_name(due_ms, seq)],
+        )
     }
 
     /// Fails with [`crate::Error::Unsafe`] if the listener directory or one of its state
@@ -371,6 +377,37 @@ mod tests {
             l.inbox_file(3),
             Path::new("/r/product/stored/scaler_listener/inbox/3.json")
         );
+    }
+
+    #[test]
+    fn listener_paths_are_what_join_builds() {
+        for root in ["/r", "/r/", "r", "/"] {
+            for ty in ["", "a", "a/b"] {
+                let l = Layout::new(root).listener(
+                    &EventType::parse(ty).unwrap(),
+                    &HandlerName::new("h").unwrap(),
+                );
+                let dir = l.dir().to_path_buf();
+                assert_eq!(l.tracking_file(), dir.join("tracking.json"));
+                assert_eq!(l.tmp_dir(), dir.join("tmp"));
+                for st in State::ALL {
+                    assert_eq!(l.state_dir(st), dir.join(st.dir_name()));
+                }
+                for seq in [0, 42, u64::MAX] {
+                    assert_eq!(
+                        l.inbox_file(seq),
+                        dir.join("inbox").join(task_file_name(seq))
+                    );
+                    assert_eq!(
+                        l.delayed_file(1_700_000_000_000, seq),
+                        dir.join("delayed")
+                            .join(delayed_file_name(1_700_000_000_000, seq))
+                    );
+                }
+                let tmp = crate::durability::unique_tmp_path(&dir, "d", 1);
+                assert_eq!(tmp.parent().unwrap(), dir.join("tmp"));
+            }
+        }
     }
 
     #[test]

@@ -56,23 +56,74 @@ pub struct NewTask<'a> {
 
 impl NewTask<'_> {
     /// The file content, keys in the original's order, compact, no trailing newline.
+    #[cfg(test)]
     pub fn to_json(&self) -> String {
-        let event = Value::String(self.event.to_string());
         let mut s = String::with_capacity(self.payload.get().len() + 160);
-        s.push_str("{\"payload\":");
-        s.push_str(self.payload.get());
-        s.push_str(&format!(
-            ",\"sequence\":{seq},\"count\":{seq},\"delivery\":\"{}\",\"event\":{event},\"id\":\"{}\"",
-            self.delivery,
-            self.id,
-            seq = self.sequence
-        ));
-        if let Some(nb) = self.not_before {
-            s.push_str(&format!(",\"not_before\":{nb}"));
-        }
-        s.push('}');
+        self.write_json(&mut s);
         s
     }
+
+    /// Appends the file content (keys in the original's order, compact, no trailing newline) to
+    /// `s` (the dispatcher reuses one buffer for all the copies).
+    pub(crate) fn write_json(&self, s: &mut String) {
+        s.reserve(self.payload.get().len() + 160);
+        s.push_str("{\"payload\":");
+        s.push_str(self.payload.get());
+        s.push_str(",\"sequence\":");
+        push_u64(s, self.sequence);
+        s.push_str(",\"count\":");
+        push_u64(s, self.sequence);
+        s.push_str(",\"delivery\":\"");
+        s.push_str(self.delivery);
+        s.push_str("\",\"event\":");
+        push_event_json(s, self.event);
+        s.push_str(",\"id\":\"");
+        s.push_str(self.id);
+        s.push('"');
+        if let Some(nb) = self.not_before {
+            s.push_str(",\"not_before\":");
+            push_u64(s, nb);
+        }
+        s.push('}');
+    }
+}
+
+/// Appends the decimal digits of `n` (what `{n}` would print, without the formatting machinery).
+pub(crate) fn push_u64(s: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // The bytes are ASCII digits.
+    s.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+/// Appends the event type as a JSON string, exactly as serde_json would write it. A validated
+/// type only holds `[A-Za-z0-9_.-]` and `/`, none of which JSON escapes, so the text is copied;
+/// anything else goes through serde_json.
+fn push_event_json(s: &mut String, event: &EventType) {
+    let plain = event.segments().iter().all(|seg| {
+        seg.bytes()
+            .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    });
+    if !plain {
+        s.push_str(&Value::String(event.to_string()).to_string());
+        return;
+    }
+    s.push('"');
+    for (i, seg) in event.segments().iter().enumerate() {
+        if i > 0 {
+            s.push('/');
+        }
+        s.push_str(seg);
+    }
+    s.push('"');
 }
 
 impl TaskDoc {
@@ -357,6 +408,49 @@ mod tests {
         let d = TaskDoc::parse(json.as_bytes(), Path::new("x")).unwrap();
         assert_eq!(d.event(), Some("product/created"));
         assert_eq!(d.id(), Some("abc"));
+    }
+
+    #[test]
+    fn new_task_json_is_byte_identical_to_the_format_it_replaced() {
+        // The text as it was built before write_json (format! and a serde_json Value).
+        fn reference(t: &NewTask) -> String {
+            let event = Value::String(t.event.to_string());
+            let mut s = String::from("{\"payload\":");
+            s.push_str(t.payload.get());
+            s.push_str(&format!(
+                ",\"sequence\":{seq},\"count\":{seq},\"delivery\":\"{}\",\"event\":{event},\"id\":\"{}\"",
+                t.delivery,
+                t.id,
+                seq = t.sequence
+            ));
+            if let Some(nb) = t.not_before {
+                s.push_str(&format!(",\"not_before\":{nb}"));
+            }
+            s.push('}');
+            s
+        }
+        let payload = RawValue::from_string("[1,{\"a\":\"\\u00e9\"}]".into()).unwrap();
+        for event in ["", "a", "product/created", "A-1/b.c/_x"] {
+            for (sequence, not_before) in [(0, None), (7, Some(0)), (u64::MAX, Some(u64::MAX))] {
+                let t = NewTask {
+                    payload: &payload,
+                    sequence,
+                    delivery: "2023-10-02T13:18:35+00:00",
+                    event: &EventType::parse(event).unwrap(),
+                    id: "0123456789abcdef0123456789abcd",
+                    not_before,
+                };
+                let mut s = String::from("x");
+                t.write_json(&mut s);
+                assert_eq!(s[1..], reference(&t));
+                assert_eq!(t.to_json(), reference(&t));
+            }
+        }
+        for n in [0, 9, 10, 99, 100, 12345, u64::MAX - 1, u64::MAX] {
+            let mut s = String::new();
+            push_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
     }
 
     #[test]

@@ -7,25 +7,55 @@
 //! counter cannot lose a task.
 
 use crate::clock;
-use crate::error::{IoContext, Result};
+use crate::durability::with_cpath;
+use crate::error::Result;
 use crate::layout::{parse_delayed_file_name, parse_final_file_name, Listener, State};
 use serde_json::Value;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Read;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::PathBuf;
 
 /// A locked `tracking.json`. The lock is released when this is dropped.
-pub(crate) struct TrackingLock {
+pub(crate) struct TrackingLock<'a> {
+    listener: &'a Listener,
     file: File,
-    path: PathBuf,
     sequence: u64,
     count: u64,
-    first: String,
+    first: Text,
     dirty: bool,
     /// Length of the file as read (a shorter rewrite must truncate).
     len_read: u64,
+}
+
+/// A short string kept inline (`first` is an ISO-8601 time: 25 bytes), or on the heap.
+enum Text {
+    Inline { buf: [u8; 48], len: u8 },
+    Heap(String),
+}
+
+impl Text {
+    fn new(s: &str) -> Self {
+        if s.len() <= 48 {
+            let mut buf = [0u8; 48];
+            buf[..s.len()].copy_from_slice(s.as_bytes());
+            Text::Inline {
+                buf,
+                len: s.len() as u8,
+            }
+        } else {
+            Text::Heap(s.to_string())
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Inline { buf, len } => &buf[..*len as usize],
+            Text::Heap(s) => s.as_bytes(),
+        }
+    }
 }
 
 pub(crate) fn flock(file: &File, op: libc::c_int) -> std::io::Result<()> {
@@ -42,51 +72,136 @@ pub(crate) fn flock(file: &File, op: libc::c_int) -> std::io::Result<()> {
     }
 }
 
-impl TrackingLock {
-    /// Opens (creating if needed) and locks the listener's `tracking.json`.
-    pub(crate) fn acquire(listener: &Listener) -> Result<Self> {
-        let path = listener.tracking_file();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o644)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
-            .ctx("open", &path)?;
-        flock(&file, libc::LOCK_EX).ctx("lock", &path)?;
-        // Read with a plain buffer: read_to_string would add a statx and an lseek per call.
-        let mut buf = Vec::with_capacity(256);
-        let mut chunk = [0u8; 512];
-        loop {
-            match (&file).read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(crate::Error::io("read", &path, e)),
+/// Opens `<dir>/tracking.json` read-write, creating it (0644 under the umask), close-on-exec.
+fn open_tracking(listener: &Listener) -> std::io::Result<File> {
+    with_cpath(
+        &[listener.dir().as_os_str().as_bytes(), b"/tracking.json"],
+        |path| loop {
+            // SAFETY: path is a valid NUL-terminated string; the fd returned is owned below.
+            let fd = unsafe {
+                libc::open(
+                    path.as_ptr(),
+                    libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC,
+                    0o644 as libc::c_uint,
+                )
+            };
+            if fd >= 0 {
+                // SAFETY: fd is a freshly opened descriptor nobody else owns.
+                return Ok(unsafe { File::from_raw_fd(fd) });
             }
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EINTR) {
+                return Err(e);
+            }
+        },
+    )
+}
+
+/// The counter of a `tracking.json` in exactly the form [`TrackingLock::commit`] (and the
+/// original library) writes it: `{"sequence":N,"count":N,"first":"…","last":"…"}`. `None` for
+/// anything else (other key order, spaces, escapes, …), which then goes through serde_json: this
+/// is only a shortcut, it accepts nothing the general path would read differently.
+fn parse_own_format(b: &[u8]) -> Option<(u64, u64, &str)> {
+    fn lit<'a>(b: &'a [u8], l: &[u8]) -> Option<&'a [u8]> {
+        b.strip_prefix(l)
+    }
+    fn num(b: &[u8]) -> Option<(u64, &[u8])> {
+        let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        // JSON forbids leading zeros; more than 20 digits cannot be a u64.
+        if n == 0 || n > 20 || (n > 1 && b[0] == b'0') {
+            return None;
         }
-        let len_read = buf.len() as u64;
-        let text = String::from_utf8_lossy(&buf);
-        let parsed: Option<(u64, u64, String)> =
-            serde_json::from_str::<Value>(&text).ok().and_then(|v| {
-                Some((
-                    v.get("sequence")?.as_u64()?,
-                    v.get("count").and_then(Value::as_u64).unwrap_or(0),
-                    v.get("first")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                ))
-            });
-        let now = clock::iso8601(clock::now_ms());
+        let mut v: u64 = 0;
+        for &c in &b[..n] {
+            v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        }
+        Some((v, &b[n..]))
+    }
+    fn text(b: &[u8]) -> Option<(&[u8], &[u8])> {
+        // Up to the closing quote; no escapes and no control characters (invalid in JSON).
+        let n = b
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        (b[n] == b'"').then(|| (&b[..n], &b[n..]))
+    }
+    let b = lit(b, b"{\"sequence\":")?;
+    let (sequence, b) = num(b)?;
+    let b = lit(b, b",\"count\":")?;
+    let (count, b) = num(b)?;
+    let b = lit(b, b",\"first\":\"")?;
+    let (first, b) = text(b)?;
+    let b = lit(b, b"\",\"last\":\"")?;
+    let (last, b) = text(b)?;
+    if lit(b, b"\"}")? != b"" {
+        return None;
+    }
+    // serde_json would read the text lossily (see acquire): only valid UTF-8 is taken as is.
+    std::str::from_utf8(last).ok()?;
+    Some((sequence, count, std::str::from_utf8(first).ok()?))
+}
+
+impl<'a> TrackingLock<'a> {
+    /// Opens (creating if needed) and locks the listener's `tracking.json`.
+    pub(crate) fn acquire(listener: &'a Listener) -> Result<Self> {
+        let path = || listener.tracking_file();
+        let file = open_tracking(listener).map_err(|e| crate::Error::io("open", path(), e))?;
+        flock(&file, libc::LOCK_EX).map_err(|e| crate::Error::io("lock", path(), e))?;
+        // One read into a stack buffer: a regular file that returns less than asked for is at
+        // its end (the file is ours while locked), so no second read to see EOF. Bigger files
+        // (not written by us) are read to the end.
+        let mut small = [0u8; 512];
+        let mut big = Vec::new();
+        let mut n = loop {
+            match (&file).read(&mut small) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(crate::Error::io("read", path(), e)),
+            }
+        };
+        if n == small.len() {
+            big.extend_from_slice(&small);
+            let mut chunk = [0u8; 512];
+            loop {
+                match (&file).read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(k) => big.extend_from_slice(&chunk[..k]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(crate::Error::io("read", path(), e)),
+                }
+            }
+            n = big.len();
+        }
+        let buf = if big.is_empty() {
+            &small[..n]
+        } else {
+            &big[..]
+        };
+        let len_read = n as u64;
+        let parsed: Option<(u64, u64, Text)> = match parse_own_format(buf) {
+            Some((sequence, count, first)) => Some((sequence, count, Text::new(first))),
+            None => {
+                let text = String::from_utf8_lossy(buf);
+                serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+                    Some((
+                        v.get("sequence")?.as_u64()?,
+                        v.get("count").and_then(Value::as_u64).unwrap_or(0),
+                        Text::new(v.get("first").and_then(Value::as_str).unwrap_or("")),
+                    ))
+                })
+            }
+        };
+        let now = || Text::new(&clock::iso8601(clock::now_ms()));
         let lock = match parsed {
             Some((sequence, count, first)) => TrackingLock {
+                listener,
                 file,
-                path,
                 sequence,
                 count,
-                first: if first.is_empty() { now } else { first },
+                first: if first.as_bytes().is_empty() {
+                    now()
+                } else {
+                    first
+                },
                 dirty: false,
                 len_read,
             },
@@ -94,11 +209,11 @@ impl TrackingLock {
                 // Missing, empty or corrupt: recover from what is on disk.
                 let highest = highest_sequence(listener)?;
                 TrackingLock {
+                    listener,
                     file,
-                    path,
                     sequence: highest,
                     count: highest,
-                    first: now,
+                    first: now(),
                     dirty: true,
                     len_read,
                 }
@@ -120,21 +235,81 @@ impl TrackingLock {
         if !self.dirty {
             return Ok(());
         }
-        let text = format!(
-            "{{\"sequence\":{},\"count\":{},\"first\":\"{}\",\"last\":\"{}\"}}",
-            self.sequence, self.count, self.first, last
-        );
+        let mut text = Bytes::new();
+        text.put(b"{\"sequence\":");
+        text.put_u64(self.sequence);
+        text.put(b",\"count\":");
+        text.put_u64(self.count);
+        text.put(b",\"first\":\"");
+        text.put(self.first.as_bytes());
+        text.put(b"\",\"last\":\"");
+        text.put(last.as_bytes());
+        text.put(b"\"}");
+        let bytes = text.as_slice();
+        let path = || self.listener.tracking_file();
         self.file
-            .write_all_at(text.as_bytes(), 0)
-            .ctx("write", &self.path)?;
-        if (text.len() as u64) < self.len_read {
+            .write_all_at(bytes, 0)
+            .map_err(|e| crate::Error::io("write", path(), e))?;
+        if (bytes.len() as u64) < self.len_read {
             self.file
-                .set_len(text.len() as u64)
-                .ctx("truncate", &self.path)?;
+                .set_len(bytes.len() as u64)
+                .map_err(|e| crate::Error::io("truncate", path(), e))?;
         }
-        self.len_read = text.len() as u64;
+        self.len_read = bytes.len() as u64;
         self.dirty = false;
         Ok(())
+    }
+}
+
+/// A byte string built on the stack while it fits (tracking.json is ~100 bytes).
+struct Bytes {
+    stack: [u8; 256],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl Bytes {
+    fn new() -> Self {
+        Bytes {
+            stack: [0; 256],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn put(&mut self, b: &[u8]) {
+        if self.heap.is_empty() && self.len + b.len() <= self.stack.len() {
+            self.stack[self.len..self.len + b.len()].copy_from_slice(b);
+            self.len += b.len();
+        } else {
+            if self.heap.is_empty() {
+                self.heap.extend_from_slice(&self.stack[..self.len]);
+            }
+            self.heap.extend_from_slice(b);
+        }
+    }
+
+    fn put_u64(&mut self, n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.put(&digits[i..]);
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.stack[..self.len]
+        } else {
+            &self.heap
+        }
     }
 }
 
@@ -213,6 +388,107 @@ mod tests {
         fs::write(l.tracking_file(), "{\"sequ").unwrap();
         let mut t = TrackingLock::acquire(&l).unwrap();
         assert_eq!(t.next(), 42);
+    }
+
+    /// What the general (serde_json) path makes of a tracking.json.
+    fn general(b: &[u8]) -> Option<(u64, u64, String)> {
+        let text = String::from_utf8_lossy(b);
+        serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+            Some((
+                v.get("sequence")?.as_u64()?,
+                v.get("count").and_then(Value::as_u64).unwrap_or(0),
+                v.get("first")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            ))
+        })
+    }
+
+    #[test]
+    fn own_format_shortcut_agrees_with_serde_json() {
+        let t = "2023-10-02T13:18:35+00:00";
+        let mut cases: Vec<Vec<u8>> = vec![
+            format!(r#"{{"sequence":25,"count":25,"first":"{t}","last":"{t}"}}"#).into(),
+            br#"{"sequence":0,"count":0,"first":"","last":""}"#.to_vec(),
+            format!(r#"{{"sequence":18446744073709551615,"count":1,"first":"{t}","last":"{t}"}}"#)
+                .into(),
+            format!(r#"{{"sequence":18446744073709551616,"count":1,"first":"{t}","last":"{t}"}}"#)
+                .into(),
+            format!(r#"{{"sequence":01,"count":1,"first":"{t}","last":"{t}"}}"#).into(),
+            format!(r#"{{"sequence":-1,"count":1,"first":"{t}","last":"{t}"}}"#).into(),
+            format!(r#"{{"sequence":1.0,"count":1,"first":"{t}","last":"{t}"}}"#).into(),
+            format!(r#"{{"sequence":3,"count":2,"first":"a"b","last":"{t}"}}"#).into(),
+            format!(r#"{{"sequence":3,"count":2,"first":"a\/b","last":"{t}"}}"#).into(),
+            format!(r#"{{"sequence":3,"count":2,"first":"é","last":"{t}"}}"#).into(),
+            format!(r#"{{"sequence":3,"count":2,"first":"{t}","last":"{t}"}}"#).into(),
+            format!(r#"{{"sequence":3,"count":2,"first":"{t}","last":"{t}"}} "#).into(),
+            format!(r#"{{"sequence":3,"count":2,"first":"{t}","last":"{t}"}}x"#).into(),
+            format!(r#"{{"sequence": 3,"count":2,"first":"{t}","last":"{t}"}}"#).into(),
+            format!(r#"{{"count":2,"sequence":3,"first":"{t}","last":"{t}"}}"#).into(),
+            format!(r#"{{"sequence":3,"count":2,"first":"{t}"}}"#).into(),
+            format!(r#"{{"sequence":3,"count":2,"first":"{t}","last":"{t}""#).into(),
+            b"".to_vec(),
+            b"{\"sequ".to_vec(),
+            b"{\"sequence\":3,\"count\":2,\"first\":\"a\tb\",\"last\":\"x\"}".to_vec(),
+        ];
+        // Invalid UTF-8 in first / last, a control character, a NUL.
+        for bad in [&b"\xff"[..], b"\x01", b"\x00"] {
+            let mut a = b"{\"sequence\":3,\"count\":2,\"first\":\"".to_vec();
+            a.extend_from_slice(bad);
+            a.extend_from_slice(b"\",\"last\":\"x\"}");
+            cases.push(a);
+            let mut b = b"{\"sequence\":3,\"count\":2,\"first\":\"x\",\"last\":\"".to_vec();
+            b.extend_from_slice(bad);
+            b.extend_from_slice(b"\"}");
+            cases.push(b);
+        }
+        let mut taken = 0;
+        for c in &cases {
+            if let Some((s, n, f)) = parse_own_format(c) {
+                taken += 1;
+                assert_eq!(
+                    Some((s, n, f.to_string())),
+                    general(c),
+                    "{}",
+                    String::from_utf8_lossy(c)
+                );
+            }
+        }
+        assert_eq!(taken, 5, "the shortcut takes exactly the plain cases");
+    }
+
+    #[test]
+    fn long_tracking_file_is_read_whole_and_truncated_on_rewrite() {
+        let d = tempfile::tempdir().unwrap();
+        let l = listener(d.path());
+        let first = "f".repeat(700);
+        fs::write(
+            l.tracking_file(),
+            format!(
+                r#"{{"sequence":9,"count":9,"first":"{first}","last":"{}"}}"#,
+                "l".repeat(300)
+            ),
+        )
+        .unwrap();
+        let mut t = TrackingLock::acquire(&l).unwrap();
+        assert_eq!(t.next(), 10);
+        t.commit("z").unwrap();
+        drop(t);
+        assert_eq!(
+            fs::read_to_string(l.tracking_file()).unwrap(),
+            format!(r#"{{"sequence":10,"count":10,"first":"{first}","last":"z"}}"#)
+        );
+        // A file of exactly 512 bytes (one full read) is read to its end as well.
+        let pad = 512 - r#"{"sequence":4,"count":4,"first":"","last":""}"#.len();
+        let exact = format!(
+            r#"{{"sequence":4,"count":4,"first":"{}","last":""}}"#,
+            "p".repeat(pad)
+        );
+        assert_eq!(exact.len(), 512);
+        fs::write(l.tracking_file(), &exact).unwrap();
+        let mut t = TrackingLock::acquire(&l).unwrap();
+        assert_eq!(t.next(), 5);
     }
 
     #[test]
