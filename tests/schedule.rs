@@ -119,22 +119,28 @@ fn retry_backoff_grows_until_max_attempts_then_error() {
         .unwrap(),
         runs: Arc::clone(&runs),
     };
-    // Run 1 now; then the retries wait 60 s, 120 s and 150 s (capped).
-    let mut waits = Vec::new();
-    handle_once(&mut q, &mut h).unwrap();
-    for _ in 0..3 {
+    // Run 1 now; then the retries wait 60 s, 120 s and 150 s (capped). Each due time is the
+    // delay after the run that scheduled it: between the clock before and after that
+    // handle_once() call (+1 ms: rounded up to whole ms from a µs clock). Real time keeps
+    // running under the advanced thread clock, so the bounds, not exact waits, are checked.
+    let run = |q: &mut Queue, h: &mut Flaky| {
+        let before = clock::now_ms();
+        handle_once(q, h).unwrap();
+        (before, clock::now_ms())
+    };
+    let mut window = run(&mut q, &mut h);
+    for expect in [60_000u64, 120_000, 150_000] {
         let (due, _) = q.delayed().unwrap()[0];
-        let wait = due - clock::now_ms();
-        waits.push(wait);
-        clock::advance_thread_clock(Duration::from_millis(wait - 1));
+        assert!(
+            due >= window.0 + expect && due <= window.1 + expect + 1,
+            "due {due} not {expect} ms after the run in {window:?}"
+        );
+        // 20 ms early: not run (a margin for a loaded machine between the two clock reads).
+        clock::advance_thread_clock(Duration::from_millis(due - clock::now_ms() - 20));
         handle_once(&mut q, &mut h).unwrap();
-        assert_eq!(q.delayed().unwrap().len(), 1, "not due 1 ms early");
-        clock::advance_thread_clock(Duration::from_millis(1));
-        handle_once(&mut q, &mut h).unwrap();
-    }
-    // Rounded up to whole ms from a µs clock: each wait is the delay or 1 ms more.
-    for (w, expect) in waits.iter().zip([60_000u64, 120_000, 150_000]) {
-        assert!(*w == expect || *w == expect + 1, "waits {waits:?}");
+        assert_eq!(q.delayed().unwrap().len(), 1, "not due early");
+        clock::advance_thread_clock(Duration::from_millis(due.saturating_sub(clock::now_ms())));
+        window = run(&mut q, &mut h);
     }
     assert_eq!(*runs.lock().unwrap(), [1, 2, 3, 4]);
     assert!(q.delayed().unwrap().is_empty());
