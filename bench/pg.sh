@@ -106,9 +106,6 @@ done
 # Diagnostic: the batching-producer run again (sync off, 1 worker) on a schema created anew
 # (a first deployment): tables never analyzed, so the workers' cached claim plan is the one
 # made for an empty table.
-for k in 1 2; do
-  echo "| Rust core live end-to-end: $k watching worker thread(s), group commit, producer \`dispatch_many\` 100 per commit, $PG_RUST_TASKS tasks | $k | $(d "rust_on_live_$k") | $(frac "rust_on_live_$k") | $(d "rust_off_live_$k") | $(frac "rust_off_live_$k") | |"
-done
 if [ "$PG_FRESH" = 1 ]; then
   admin fresh "$url"
   "${PHP[@]}" bench/php_pg_throughput.php "$url" "$PG_TP_N" 1 e2eb | sed "s/^/fresh_/" >> "$kv"
@@ -157,16 +154,20 @@ done
 for k in 1 2 4; do
   echo "| end-to-end, producer PDO \`hurah.dispatch()\` 100 per transaction, $PG_TP_N tasks | $k | $(e2e_cell on e2eb "$k") | $(frac "on_e2eb_${k}_per_s") | $(e2e_cell off e2eb "$k") | $(frac "off_e2eb_${k}_per_s") | |"
 done
+for k in 1 2; do
+  echo "| Rust core live end-to-end: $k watching worker thread(s), group commit, producer \`dispatch_many\` 100 per commit, $PG_RUST_TASKS tasks | $k | $(d "rust_on_live_$k") | $(frac "rust_on_live_$k") | $(d "rust_off_live_$k") | $(frac "rust_off_live_$k") | |"
+done
 if [ "$PG_FRESH" = 1 ]; then
   echo "| diagnostic: the batching-producer run with 1 worker, sync off, on a schema just created (a first deployment: tables never analyzed) | 1 | | | $(e2e_cell fresh e2eb 1) | $(frac fresh_e2eb_1_per_s) | |"
 fi
 echo
 read -r be bek < <(best {on,off}_{e2e,e2eb}_{1,2,4}_per_s)
 read -r bd bdk < <(best {on,off}_drain_{1,2,4}_per_s)
-echo "Against the target (≥ $TARGET tasks/s end-to-end): best PHP end-to-end ${be:-–} tasks/s (${bek%_per_s}) = $(awk -v a="${be:-0}" -v t="$TARGET" 'BEGIN { printf "%.2f", a / t }') of it; best PHP drain ${bd:-–} tasks/s (${bdk%_per_s}) = $(awk -v a="${bd:-0}" -v t="$TARGET" 'BEGIN { printf "%.2f", a / t }') of it. End-to-end, the producer, its server backend, the workers and theirs share the $(nproc) cores."
+read -r br brk < <(best rust_{on,off}_live_{1,2})
+echo "Against the target (≥ $TARGET tasks/s end-to-end): best PHP end-to-end ${be:-–} tasks/s (${bek%_per_s}) = $(awk -v a="${be:-0}" -v t="$TARGET" 'BEGIN { printf "%.2f", a / t }') of it; best PHP drain ${bd:-–} tasks/s (${bdk%_per_s}) = $(awk -v a="${bd:-0}" -v t="$TARGET" 'BEGIN { printf "%.2f", a / t }') of it; best Rust core live end-to-end ${br:-–} tasks/s (${brk#rust_}) = $(awk -v a="${br:-0}" -v t="$TARGET" 'BEGIN { printf "%.2f", a / t }') of it. End-to-end, the producer, its server backend, the workers and theirs share the $(nproc) cores."
 if [ "$PG_FRESH" = 1 ]; then
   echo
-  echo "The diagnostic row: on tables that were never analyzed, the workers' claim statement (prepared once per connection) can settle on a generic plan made for an empty table, which joins the claimed rows back to \`hurah.tasks\` by listener alone (every row of the listener read per claimed task: seen with auto_explain while writing this benchmark) and stays until autovacuum's first ANALYZE (up to its 1-minute naptime); compare its lag with the row's in-service twin above."
+  echo "The diagnostic row: on tables that were never analyzed, the workers' claim statement (prepared once per connection) runs on a generic plan made for an empty table. When the claim joined the locked rows back to \`hurah.tasks\` by (listener, seq), that plan read every row of the listener per claimed task until autovacuum's first ANALYZE (seen with auto_explain while writing this benchmark: 583 ms of lag against 331 ms in service); the claim now joins by \`ctid\` (a TID scan whatever the statistics), so this row should match its in-service twin above."
 fi
 echo
 echo "### Wake latency: dispatch() returns in one process → handleTask() entry in a watching worker"
