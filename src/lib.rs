@@ -3,7 +3,9 @@
 //! The Rust core of hurah: the event-type tree, the on-disk queue (one directory per task
 //! state, atomic renames, `flock`), dispatch, claims, outcomes, retries, delays and the worker
 //! loop. The PHP extension (`php/`), the C ABI ([`capi`], feature `capi`) and the `hurah` CLI
-//! are thin adapters over this crate.
+//! are thin adapters over this crate: they open the root a user gives them with
+//! [`backend::open`] and talk only to the [`backend::Backend`] trait, which the file backend
+//! ([`backend::FileBackend`]) and PostgreSQL ([`pg::PgBackend`]) implement.
 //!
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
