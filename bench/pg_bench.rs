@@ -148,8 +148,7 @@ fn main() {
                     let done = Arc::clone(&done);
                     let ready_tx = ready_tx.clone();
                     std::thread::spawn(move || {
-                        let q =
-                            PgQueue::open(&dsn, &et, &HandlerName::new("w0").unwrap()).unwrap();
+                        let q = PgQueue::open(&dsn, &et, &HandlerName::new("w0").unwrap()).unwrap();
                         let mut w = PgWorker::new();
                         w.set_group_commit(true);
                         w.add(
