@@ -149,6 +149,25 @@ pub trait Backend: Send + Sync + Debug {
         options: DispatchOptions,
     ) -> Result<Receipt>;
 
+    /// Dispatches several events (each to its own listeners, as [`Backend::dispatch`]) with
+    /// the same due time; returns one receipt per event, in order. Every payload is validated
+    /// before anything is written. On PostgreSQL the batch is one transaction: all or nothing.
+    /// On a directory each event is published in turn, all or nothing per event: an I/O error
+    /// (disk full, ...) stops the batch with the events before it dispatched.
+    fn dispatch_many(
+        &self,
+        events: &[(EventType, String)],
+        options: DispatchOptions,
+    ) -> Result<Vec<Receipt>> {
+        for (_, payload) in events {
+            crate::dispatcher::validate_payload(payload)?;
+        }
+        events
+            .iter()
+            .map(|(t, payload)| self.dispatch(t, payload, options))
+            .collect()
+    }
+
     /// Removes the delayed copies of dispatch `id` that have not come due yet.
     fn cancel(&self, id: &str) -> Result<Cancelled>;
 

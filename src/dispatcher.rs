@@ -124,8 +124,6 @@ pub struct Delivery {
 pub struct Dispatcher {
     layout: Layout,
     fsync: FsyncPolicy,
-    /// Set when the root is a `postgresql://` / `postgres://` URL (PostgreSQL backend).
-    pg: Option<crate::pg::PgDispatcher>,
 }
 
 /// One listener's part of a dispatch: its lock, then its staged copy.
@@ -137,37 +135,26 @@ struct Slot<'a> {
 }
 
 impl Dispatcher {
-    /// A dispatcher on `root`, creating it if missing. Fails if the root cannot be created or is
-    /// not writable.
-    ///
-    /// A root that is a `postgresql://` or `postgres://` URL selects the PostgreSQL backend
-    /// ([`crate::pg`]): it connects (creating or upgrading the schema if needed) and
-    /// [`Dispatcher::dispatch_with`] inserts the tasks there; `fsync` does not apply (the
-    /// server's `synchronous_commit` does). Connection problems are [`Error::Database`], a
-    /// malformed URL [`Error::InvalidOption`].
+    /// The file backend's dispatcher on directory `root`, creating it if missing. Fails if the
+    /// root cannot be created or is not writable. A `postgresql://` URL is refused
+    /// ([`Error::InvalidOption`], nothing created): open it with [`crate::backend::open`],
+    /// which serves both kinds of root.
     pub fn new(root: impl Into<PathBuf>, fsync: FsyncPolicy) -> Result<Self> {
         let root = root.into();
-        if let Some(dsn) = root.to_str().filter(|s| crate::pg::is_dsn(s)) {
-            let pg = crate::pg::PgDispatcher::new(dsn)?;
-            return Ok(Dispatcher {
-                layout: Layout::new(root),
-                fsync,
-                pg: Some(pg),
+        if root.to_str().is_some_and(crate::pg::is_dsn) {
+            return Err(Error::InvalidOption {
+                name: "root".into(),
+                reason: format!(
+                    "{} is a PostgreSQL URL: open it with hurah::backend::open (Dispatcher \
+                     writes to a directory)",
+                    crate::pg::redact(&root.to_string_lossy())
+                ),
             });
         }
         let layout = Layout::new(root);
         layout.ensure_root()?;
         check_writable(layout.root())?;
-        Ok(Dispatcher {
-            layout,
-            fsync,
-            pg: None,
-        })
-    }
-
-    /// The PostgreSQL dispatcher, when the root is a database URL.
-    pub fn pg(&self) -> Option<&crate::pg::PgDispatcher> {
-        self.pg.as_ref()
+        Ok(Dispatcher { layout, fsync })
     }
 
     /// The layout of the root.
@@ -308,41 +295,7 @@ impl Dispatcher {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        // Parse as the worker will (TaskDoc::parse, into a serde_json Value): a RawValue only
-        // checks the syntax, so a number out of range (1e400) would be accepted and the task
-        // unreadable. A payload without escapes, exponents, very long numbers or deep nesting
-        // cannot tell the two apart, so for it the RawValue parse alone decides; anything else
-        // (and any error, so that its message is the Value parser's) takes the Value parse.
-        let invalid = |e: serde_json::Error| Error::InvalidPayload {
-            reason: format!("not valid JSON: {e}"),
-        };
-        let raw: Option<&RawValue> = if plain_json(payload) {
-            serde_json::from_str(payload).ok()
-        } else {
-            None
-        };
-        if raw.is_none() {
-            let value: serde_json::Value = serde_json::from_str(payload).map_err(invalid)?;
-            // The task file nests the payload one level deeper, and the reader allows 127
-            // levels.
-            let openers = payload.bytes().filter(|b| *b == b'[' || *b == b'{').count();
-            if openers > MAX_PAYLOAD_DEPTH && depth(&value) > MAX_PAYLOAD_DEPTH {
-                return Err(Error::InvalidPayload {
-                    reason: format!(
-                        "nested deeper than {MAX_PAYLOAD_DEPTH} arrays/objects (the task file could not be read back)"
-                    ),
-                });
-            }
-        }
-        if let Some(pg) = &self.pg {
-            return pg
-                .dispatch_with(event_type, payload, options)
-                .map(|r| pg_receipt(&self.layout, r));
-        }
-        let payload: &RawValue = match raw {
-            Some(raw) => raw,
-            None => serde_json::from_str(payload).map_err(invalid)?,
-        };
+        let payload: &RawValue = validate_payload(payload)?;
         let id = crate::id::new_task_id();
         let levels = self.listeners_at_cached(event_type)?;
         let mut listeners: Vec<&Listener> = levels
@@ -574,32 +527,42 @@ fn plain_json(text: &str) -> bool {
 /// Deepest payload nesting accepted: serde_json reads 127 levels, the task object is one.
 const MAX_PAYLOAD_DEPTH: usize = 126;
 
+/// Checks that `payload` is JSON text the worker can read back, as dispatch does on every
+/// backend: the syntax, numbers in range (1e400 is refused: the reader would fail on it) and
+/// at most [`MAX_PAYLOAD_DEPTH`] levels of nesting. Returns it as a [`RawValue`] (its text
+/// kept as given).
+pub(crate) fn validate_payload(payload: &str) -> Result<&RawValue> {
+    // Parse as the worker will (TaskDoc::parse, into a serde_json Value): a RawValue only
+    // checks the syntax, so a number out of range (1e400) would be accepted and the task
+    // unreadable. A payload without escapes, exponents, very long numbers or deep nesting
+    // cannot tell the two apart, so for it the RawValue parse alone decides; anything else
+    // (and any error, so that its message is the Value parser's) takes the Value parse.
+    let invalid = |e: serde_json::Error| Error::InvalidPayload {
+        reason: format!("not valid JSON: {e}"),
+    };
+    if plain_json(payload) {
+        if let Ok(raw) = serde_json::from_str::<&RawValue>(payload) {
+            return Ok(raw);
+        }
+    }
+    let value: serde_json::Value = serde_json::from_str(payload).map_err(invalid)?;
+    // The task file nests the payload one level deeper, and the reader allows 127 levels.
+    let openers = payload.bytes().filter(|b| *b == b'[' || *b == b'{').count();
+    if openers > MAX_PAYLOAD_DEPTH && depth(&value) > MAX_PAYLOAD_DEPTH {
+        return Err(Error::InvalidPayload {
+            reason: format!(
+                "nested deeper than {MAX_PAYLOAD_DEPTH} arrays/objects (the task file could not be read back)"
+            ),
+        });
+    }
+    serde_json::from_str(payload).map_err(invalid)
+}
+
 fn depth(v: &serde_json::Value) -> usize {
     match v {
         serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
         serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
         _ => 0,
-    }
-}
-
-/// A PostgreSQL receipt in the file backend's shape: the listener as `layout` would name it
-/// (under the URL), the path `hurah.tasks/<listener id>/<seq>` (the row, as `Task::path()`).
-fn pg_receipt(layout: &Layout, r: crate::pg::PgReceipt) -> Receipt {
-    Receipt {
-        id: r.id,
-        deliveries: r
-            .deliveries
-            .into_iter()
-            .filter_map(|d| {
-                let et = EventType::parse(&d.event_type).ok()?;
-                let name = crate::handler_name::HandlerName::new(&d.handler_name).ok()?;
-                Some(Delivery {
-                    listener: layout.listener(&et, &name),
-                    sequence: d.sequence,
-                    path: PathBuf::from(format!("hurah.tasks/{}/{}", d.listener_id, d.sequence)),
-                })
-            })
-            .collect(),
     }
 }
 

@@ -593,6 +593,41 @@ fn purge_archive_by_age(b: &mut Fixture) {
     assert_eq!(archived(b), 0);
 }
 
+fn dispatch_many_keeps_order_and_validates_every_payload_first(b: &mut Fixture) {
+    let l = b.listener("a", "h");
+    let batch = |items: &[(&str, &str)]| -> Vec<(EventType, String)> {
+        items.iter().map(|(t, p)| (ty(t), p.to_string())).collect()
+    };
+    let bad = batch(&[("a", "1"), ("a/b", "{")]);
+    assert!(matches!(
+        b.backend.dispatch_many(&bad, DispatchOptions::default()),
+        Err(Error::InvalidPayload { .. })
+    ));
+    assert!(b.tasks(l, TaskState::Inbox).is_empty(), "nothing written");
+    let ok_batch = batch(&[("a", "1"), ("a/b", "2"), ("other", "0"), ("a", "3")]);
+    let rs = b
+        .backend
+        .dispatch_many(&ok_batch, DispatchOptions::default())
+        .unwrap();
+    assert_eq!(rs.len(), 4);
+    assert_eq!(
+        rs.iter().map(|r| r.deliveries.len()).collect::<Vec<_>>(),
+        [1, 1, 0, 1]
+    );
+    let mut h = rec(0, ok);
+    assert_eq!(b.run(l, &mut h).succeeded, 3);
+    let got: Vec<u64> = h.seen.iter().map(|(v, _)| v.as_u64().unwrap()).collect();
+    assert_eq!(got, [1, 2, 3]);
+    // A due time applies to the whole batch.
+    let later = DispatchOptions {
+        not_before_ms: Some(clock::now_ms() + 60_000),
+    };
+    b.backend
+        .dispatch_many(&batch(&[("a", "4"), ("a", "5")]), later)
+        .unwrap();
+    assert_eq!(b.tasks(l, TaskState::Delayed).len(), 2);
+}
+
 macro_rules! both {
     ($($name:ident),*) => {
         mod file {
@@ -614,6 +649,7 @@ both!(
     failed_tasks_listed_retried_and_deleted,
     delayed_listed_and_cancelled,
     worker_loop_runs_until_empty_and_stops_on_request,
+    dispatch_many_keeps_order_and_validates_every_payload_first,
     worker_refuses_a_listener_of_the_other_backend,
     failed_tasks_retried_and_deleted_by_sequence,
     delayed_cancelled_by_sequence,

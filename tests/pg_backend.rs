@@ -574,37 +574,65 @@ fn dying_mid_batch(async_commit: bool) {
 }
 
 #[test]
-fn core_dispatcher_accepts_a_dsn_root() {
+fn backend_dispatch_on_a_dsn_validates_like_files_and_batches_in_one_transaction() {
     let db = TestDb::new();
     let mut q = PgQueue::open(&db.dsn, &et("product"), &hn("h")).unwrap();
-    let d = Dispatcher::new(&db.dsn, FsyncPolicy::Always).unwrap();
-    assert!(d.pg().is_some());
+    // The file backend's Dispatcher refuses a URL (it would create a directory named after it).
+    assert!(matches!(
+        Dispatcher::new(&db.dsn, FsyncPolicy::Always),
+        Err(Error::InvalidOption { ref name, .. }) if name == "root"
+    ));
+    let d = hurah::backend::open(&db.dsn, FsyncPolicy::Always).unwrap();
     let r = d
-        .dispatch(&et("product/created"), r#"{"product_id":1}"#)
+        .dispatch(
+            &et("product/created"),
+            r#"{"product_id":1}"#,
+            DispatchOptions::default(),
+        )
         .unwrap();
     assert_eq!(r.deliveries.len(), 1);
     assert_eq!(r.deliveries[0].sequence, 1);
     assert_eq!(r.deliveries[0].listener.name().as_str(), "h");
-    // The same validation as the file backend: nothing is written for a bad payload.
+    // The same validation as the file backend: nothing is written for a bad payload, and a
+    // batch with one bad payload writes nothing at all.
     for bad in ["{", "1e400"] {
         assert!(matches!(
-            d.dispatch(&et("product"), bad),
+            d.dispatch(&et("product"), bad, DispatchOptions::default()),
+            Err(Error::InvalidPayload { .. })
+        ));
+        let batch = [
+            (et("product"), "2".to_string()),
+            (et("product"), bad.to_string()),
+        ];
+        assert!(matches!(
+            d.dispatch_many(&batch, DispatchOptions::default()),
             Err(Error::InvalidPayload { .. })
         ));
     }
+    let batch: Vec<(EventType, String)> =
+        (2..=4).map(|i| (et("product/x"), i.to_string())).collect();
+    let rs = d.dispatch_many(&batch, DispatchOptions::default()).unwrap();
+    assert_eq!(
+        rs.iter()
+            .map(|r| r.deliveries[0].sequence)
+            .collect::<Vec<_>>(),
+        [2, 3, 4]
+    );
     let mut ids = Vec::new();
     pg_handle_once(
         &mut q,
         &mut Quiet(|t: &Task| {
-            ids.push(t.id());
+            ids.push(t.id().to_string());
             Outcome::Success
         }),
     )
     .unwrap();
-    assert_eq!(ids, [r.id]);
-    // Connection problems surface from Dispatcher::new.
+    let mut want = vec![r.id];
+    want.extend(rs.into_iter().map(|r| r.id));
+    assert_eq!(ids, want);
+    // Connection problems surface from backend::open.
     assert!(matches!(
-        Dispatcher::new("postgresql://postgres@127.0.0.1:1/x", FsyncPolicy::Never),
+        hurah::backend::open("postgresql://postgres@127.0.0.1:1/x", FsyncPolicy::Never),
         Err(Error::Database { .. })
     ));
 }

@@ -29,9 +29,9 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct PgBackend {
     dsn: String,
-    /// The core dispatcher on the URL (it validates payloads as the file backend does, then
-    /// inserts through its [`PgDispatcher`]); opened by [`PgBackend::open`].
-    dispatcher: Mutex<Option<crate::dispatcher::Dispatcher>>,
+    /// The dispatch connection (it validates payloads as the file backend does); opened by
+    /// [`PgBackend::open`].
+    dispatcher: Mutex<Option<PgDispatcher>>,
     admin: Mutex<Option<AdminConn>>,
 }
 
@@ -53,7 +53,7 @@ impl PgBackend {
         };
         // Connect (and migrate) now, so a refused connection or bad credentials fail here, on
         // the connection a dispatcher needs anyway: a web request that dispatches opens one.
-        b.core_dispatcher()?;
+        b.pg()?;
         Ok(b)
     }
 
@@ -62,21 +62,15 @@ impl PgBackend {
         &self.dsn
     }
 
-    /// The core dispatcher on the URL, connecting it on first use.
-    fn core_dispatcher(&self) -> Result<crate::dispatcher::Dispatcher> {
+    /// The PostgreSQL dispatcher (a handle sharing this backend's dispatch connection).
+    pub fn pg(&self) -> Result<PgDispatcher> {
         let mut guard = self.dispatcher.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(d) = guard.as_ref() {
             return Ok(d.clone());
         }
-        let d = crate::dispatcher::Dispatcher::new(&self.dsn, crate::FsyncPolicy::Never)?;
+        let d = PgDispatcher::new(&self.dsn)?;
         *guard = Some(d.clone());
         Ok(d)
-    }
-
-    /// The PostgreSQL dispatcher (for batches: [`PgDispatcher::dispatch_many`]).
-    pub fn pg(&self) -> Result<PgDispatcher> {
-        let d = self.core_dispatcher()?;
-        Ok(d.pg().expect("opened on a URL").clone())
     }
 
     /// Runs `f` on the admin connection, (re)connecting first if there is none or it dropped.
@@ -141,6 +135,28 @@ impl PgBackend {
     }
 }
 
+/// A PostgreSQL receipt in the file backend's shape: the listener as a layout under the URL
+/// would name it, the location `hurah.tasks/<listener id>/<seq>` (as `Task::path()`).
+fn receipt(dsn: &str, r: super::PgReceipt) -> Receipt {
+    let layout = crate::layout::Layout::new(dsn);
+    Receipt {
+        id: r.id,
+        deliveries: r
+            .deliveries
+            .into_iter()
+            .filter_map(|d| {
+                let et = EventType::parse(&d.event_type).ok()?;
+                let name = HandlerName::new(&d.handler_name).ok()?;
+                Some(crate::dispatcher::Delivery {
+                    listener: layout.listener(&et, &name),
+                    sequence: d.sequence,
+                    path: PathBuf::from(format!("hurah.tasks/{}/{}", d.listener_id, d.sequence)),
+                })
+            })
+            .collect(),
+    }
+}
+
 fn entry(r: PgTaskRow, state: TaskState) -> TaskEntry {
     let location = PathBuf::from(format!(
         "{}:{}#{}",
@@ -197,8 +213,17 @@ impl Backend for PgBackend {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        self.core_dispatcher()?
-            .dispatch_with(event_type, payload, options)
+        let r = self.pg()?.dispatch_with(event_type, payload, options)?;
+        Ok(receipt(&self.dsn, r))
+    }
+
+    fn dispatch_many(
+        &self,
+        events: &[(EventType, String)],
+        options: DispatchOptions,
+    ) -> Result<Vec<Receipt>> {
+        let rs = self.pg()?.dispatch_many_with(events, options)?;
+        Ok(rs.into_iter().map(|r| receipt(&self.dsn, r)).collect())
     }
 
     fn cancel(&self, id: &str) -> Result<Cancelled> {

@@ -143,7 +143,7 @@ impl PgDispatcher {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<PgReceipt> {
-        check_json(payload)?;
+        crate::dispatcher::validate_payload(payload)?;
         let id = crate::id::new_task_id();
         let not_before = options.not_before_ms.map(|t| t as i64);
         let et = event_type.to_string();
@@ -158,17 +158,27 @@ impl PgDispatcher {
     /// Dispatches many events in one transaction (one commit, one round trip per event):
     /// the batched form for producers that emit in bulk. All or nothing.
     pub fn dispatch_many(&self, events: &[(EventType, String)]) -> Result<Vec<PgReceipt>> {
+        self.dispatch_many_with(events, DispatchOptions::default())
+    }
+
+    /// [`PgDispatcher::dispatch_many`] with the same due time for every event. Every payload
+    /// is validated before anything is sent.
+    pub fn dispatch_many_with(
+        &self,
+        events: &[(EventType, String)],
+        options: DispatchOptions,
+    ) -> Result<Vec<PgReceipt>> {
         for (_, p) in events {
-            check_json(p)?;
+            crate::dispatcher::validate_payload(p)?;
         }
+        let not_before = options.not_before_ms.map(|t| t as i64);
         self.with_client(|c, stmt| {
             let mut tx = c.transaction().map_err(db("dispatch"))?;
             let mut out = Vec::with_capacity(events.len());
-            let none: Option<i64> = None;
             for (et, payload) in events {
                 let id = crate::id::new_task_id();
                 let rows = tx
-                    .query(stmt, &[&et.to_string(), payload, &none, &id])
+                    .query(stmt, &[&et.to_string(), payload, &not_before, &id])
                     .map_err(db("dispatch"))?;
                 out.push(receipt(id, rows));
             }
@@ -195,14 +205,6 @@ pub fn cancel_id(dsn: &str, id: &str) -> Result<crate::delayed::Cancelled> {
         cancelled: n,
         too_late: 0,
     })
-}
-
-fn check_json(payload: &str) -> Result<()> {
-    serde_json::from_str::<&serde_json::value::RawValue>(payload)
-        .map(|_| ())
-        .map_err(|e| Error::InvalidPayload {
-            reason: format!("not valid JSON: {e}"),
-        })
 }
 
 fn receipt(id: String, rows: Vec<postgres::Row>) -> PgReceipt {
