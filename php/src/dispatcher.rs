@@ -81,6 +81,42 @@ impl Dispatcher {
         Ok(receipt.id)
     }
 
+    /// Dispatches several events in one call: `$events` is a list of `[$eventType, $data]`
+    /// pairs (each as `dispatch()` takes them). Returns the dispatch ids, in order. Every pair is
+    /// checked and encoded before anything is written. On a PostgreSQL root the whole batch is
+    /// one transaction (all or nothing, one commit: the fast way to enqueue in bulk); on a
+    /// directory each event is published in turn, each all or nothing. `delay:`/`at:` as in
+    /// `dispatch()`, for every event of the batch.
+    pub fn dispatch_many(
+        &self,
+        events: &ZendHashTable,
+        delay: Option<&Zval>,
+        at: Option<&Zval>,
+    ) -> PhpResult<Vec<String>> {
+        let not_before_ms = crate::delay::not_before_ms(delay, at)?;
+        let mut batch = Vec::with_capacity(events.len());
+        for (i, pair) in events.values().enumerate() {
+            let pair = pair.dereference();
+            let items = pair
+                .array()
+                .filter(|a| a.len() == 2)
+                .and_then(|a| Some((a.get_index(0)?, a.get_index(1)?)));
+            let Some((event_type, data)) = items else {
+                return Err(invalid_argument(format!(
+                    "dispatchMany(): event #{i} must be an [eventType, data] pair, {} given",
+                    type_name(pair)
+                )));
+            };
+            let event_type = EventType::from_arg(event_type, "event type")?;
+            batch.push((event_type, payload_of(Some(data))?));
+        }
+        let receipts = self
+            .inner
+            .dispatch_many(&batch, hurah::DispatchOptions { not_before_ms })
+            .map_err(from_core)?;
+        Ok(receipts.into_iter().map(|r| r.id).collect())
+    }
+
     /// Cancels the delayed copies of dispatch `$id` (the string `dispatch()` returned) in every
     /// listener under the root, before they come due. Returns how many copies were removed;
     /// copies already moved to the inbox (due, running or done) are not cancelled.

@@ -226,6 +226,19 @@ namespace Hurah\Event {
         public function dispatch(mixed $eventType, mixed $data = null, mixed $delay = null, mixed $at = null): string {}
 
         /**
+         * Dispatches several events in one call: a list of [$eventType, $data] pairs, each as
+         * dispatch() takes them. Every pair is checked and encoded before anything is written.
+         * On a PostgreSQL root the batch is one transaction (all or nothing); on a directory each
+         * event is published in turn, each all or nothing. $delay/$at apply to every event.
+         * @param array<int, array{0: EventType|string|\Stringable, 1: mixed}> $events
+         * @param int|float|\DateInterval|null $delay seconds from now (finite, >= 0)
+         * @param \DateTimeInterface|null $at not before this time (ms precision)
+         * @return list<string> the dispatch ids, in order
+         * @throws \Hurah\Exception\InvalidArgumentException|\Hurah\Exception\EncodingException|\Hurah\Exception\IoException
+         */
+        public function dispatchMany(array $events, mixed $delay = null, mixed $at = null): array {}
+
+        /**
          * Cancels the delayed copies of a dispatch in every listener under the root before they
          * come due. Copies already moved to the inbox (due, running or done) are not cancelled.
          * @param string $id what dispatch() returned

@@ -107,6 +107,53 @@ final class DispatcherTest extends HurahTestCase
         $this->assertSame(range(1, 12), array_map(fn ($s) => $s['payload']['n'], $h->seen));
     }
 
+    public function testDispatchManyDeliversEachPairInOrderAndReturnsTheirIds(): void
+    {
+        $h = new ScriptedHandler('o', 'e', $this->root);
+        $d = new Dispatcher($this->root);
+        $ids = $d->dispatchMany([
+            ['e', ['n' => 1]],
+            [EventType::fromString('e/sub'), new Context(['n' => 2])],
+            ['other', ['n' => 0]],
+            ['e', ['n' => 3]],
+        ]);
+        $this->assertCount(4, $ids);
+        $this->assertSame(4, count(array_unique($ids)));
+        $h->handle();
+        $this->assertSame([1, 2, 3], array_map(fn ($s) => $s['payload']['n'], $h->seen));
+        $this->assertSame($ids[3], $this->readJson('e/o_listener/archive/3.json')['id']);
+        $this->assertSame([], $d->dispatchMany([]));
+        // A delay applies to every event of the batch.
+        $d->dispatchMany([['e', 1], ['e', 2]], delay: 60);
+        $this->assertCount(2, $h->getDelayed());
+    }
+
+    public function testDispatchManyChecksEveryPairBeforeWritingAnything(): void
+    {
+        new ScriptedHandler('o', 'e', $this->root);
+        $d = new Dispatcher($this->root);
+        foreach ([
+            [[['e', 1], 'e']],
+            [[['e', 1], ['e']]],
+            [[['e', 1], ['../x', 2]]],
+        ] as [$events]) {
+            try {
+                $d->dispatchMany($events);
+                $this->fail('accepted ' . json_encode($events));
+            } catch (InvalidArgumentException $e) {
+                $this->assertMatchesRegularExpression('/#1|\.\./', $e->getMessage());
+            }
+        }
+        $f = fopen('php://memory', 'r');
+        try {
+            $d->dispatchMany([['e', 1], ['e', ['r' => $f]]]);
+            $this->fail('a resource was encoded');
+        } catch (EncodingException $e) {
+            $this->assertStringContainsString('resource', $e->getMessage());
+        }
+        $this->assertSame(0, $this->inboxCount('e/o_listener'), 'nothing written');
+    }
+
     public function testTaskFilesCarryTheOriginalKeysFirst(): void
     {
         new PlainHandler('k', 'e', $this->root);

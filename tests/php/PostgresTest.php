@@ -145,6 +145,24 @@ final class PostgresTest extends TestCase
         $this->assertSame(['n' => 3], $delayed[0]['context']->getPayload());
     }
 
+    public function testDispatchManyIsOneTransaction(): void
+    {
+        $h = new ScriptedHandler('mailer', 'a', $this->dsn);
+        $d = new Dispatcher($this->dsn);
+        $ids = $d->dispatchMany([['a', ['n' => 1]], ['a/b', ['n' => 2]], ['a', ['n' => 3]]]);
+        $this->assertCount(3, $ids);
+        try {
+            $d->dispatchMany([['a', ['n' => 4]], ['a', NAN]]);
+            $this->fail('NAN encoded');
+        } catch (\Hurah\Exception\EncodingException $e) {
+            $this->assertStringContainsString('NAN', $e->getMessage());
+        }
+        $h->handle();
+        $this->assertSame([1, 2, 3], array_map(fn ($s) => $s['payload']['n'], $h->seen));
+        $this->assertSame($ids[2], $this->psql($this->dsn, 'SELECT id FROM hurah.tasks WHERE seq = 3'));
+        $this->assertSame('3', $this->psql($this->dsn, 'SELECT count(*) FROM hurah.tasks'), 'nothing of the bad batch');
+    }
+
     public function testConnectionErrorsAreClear(): void
     {
         try {
