@@ -135,6 +135,11 @@ for b in ${PG_BATCHES//,/ }; do
   if [ "$b" = 100 ]; then r1="$(d rust_on_batch100) (dispatch_many)"; r2="$(d rust_off_batch100)"; fi
   echo "| PDO, $b calls in one transaction (outbox), $PG_BATCHED events | $(d "on_pdo${b}_per_s") | $(d "off_pdo${b}_per_s") | $r1 | $r2 |"
 done
+for b in ${PG_BATCHES//,/ }; do
+  r1="" r2=""
+  if [ "$b" = 100 ]; then r1="$(d rust_on_batch100) (dispatch_many)"; r2="$(d rust_off_batch100)"; fi
+  echo "| \`\$d->dispatchMany(\$events)\`, $b events per call (one transaction), $PG_BATCHED events | $(d "on_many${b}_per_s") | $(d "off_many${b}_per_s") | $r1 | $r2 |"
+done
 echo
 echo "### Tasks/s: watching PHP worker processes"
 echo

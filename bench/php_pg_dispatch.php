@@ -6,7 +6,8 @@
 //           what a PHP web request that dispatches once pays); new_plain: the same with
 //           sslmode=disable added (when the URL sets no sslmode: the default prefer uses TLS);
 //   pdo1:   PDO `SELECT * FROM hurah.dispatch(?, ?)` in autocommit (one transaction each);
-//   pdo<B>: the same, B calls inside one PDO transaction (the README's outbox pattern).
+//   pdo<B>: the same, B calls inside one PDO transaction (the README's outbox pattern);
+//   many<B>: Dispatcher::dispatchMany() with B events per call (one transaction each).
 // Prints `key value` lines: <name>_per_s, and single_p50/p99_us (one dispatch() call).
 // Usage: php -d extension=pdo -d extension=pdo_pgsql -d extension=build/hurah.so \
 //          bench/php_pg_dispatch.php <db-url> [single=1000] [new=200] [batched=10000] [batches=100,1000]
@@ -71,6 +72,21 @@ foreach (array_map('intval', explode(',', $batches)) as $b) {
     $ns = pg_dispatch_sql($pdo, $nBatched, $b);
     $expected += $nBatched;
     echo "pdo{$b}_per_s ", $rate($nBatched, $ns), "\n";
+}
+
+// Native batches: Dispatcher::dispatchMany(), B events per call (one transaction each).
+foreach (array_map('intval', explode(',', $batches)) as $b) {
+    $t = hrtime(true);
+    for ($i = 0; $i < $nBatched; $i += $b) {
+        $events = [];
+        for ($j = $i; $j < min($i + $b, $nBatched); $j++) {
+            $events[] = [PG_TYPE, ['i' => $j]];
+        }
+        $d->dispatchMany($events);
+    }
+    $ns = hrtime(true) - $t;
+    $expected += $nBatched;
+    echo "many{$b}_per_s ", $rate($nBatched, $ns), "\n";
 }
 
 $got = pg_count($pdo, 'inbox');
