@@ -786,3 +786,51 @@ fn worker_reconnects_when_only_its_listen_session_dies() {
     stop.stop();
     t.join().unwrap().unwrap();
 }
+
+#[test]
+fn a_handler_on_a_url_holds_one_connection_and_so_does_a_dispatcher() {
+    let db = TestDb::new();
+    let mut admin = db.client();
+    let mut others = |want: i64| {
+        // Connections of other sessions to this database (closing ones may linger a moment).
+        let mut n = -1;
+        for _ in 0..50 {
+            n = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .unwrap()
+                .get::<_, i64>(0);
+            if n == want {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        n
+    };
+    let handler_side = hurah::backend::open(&db.dsn, FsyncPolicy::Never).unwrap();
+    assert_eq!(others(1), 1, "open connects once");
+    let mut q = handler_side.open_listener(&et("a"), &hn("h")).unwrap();
+    assert_eq!(others(1), 1, "the listener's queue took that connection");
+    let producer = hurah::backend::open(&db.dsn, FsyncPolicy::Never).unwrap();
+    producer
+        .dispatch(&et("a"), "1", DispatchOptions::default())
+        .unwrap();
+    assert_eq!(
+        others(2),
+        2,
+        "the dispatch used the producer's one connection"
+    );
+    let s = q
+        .handle_once(&mut Quiet(|_: &Task| Outcome::Success))
+        .unwrap();
+    assert_eq!(s.succeeded, 1);
+    // Listing from the handler side connects again (the queue's connection is the handler's).
+    assert!(handler_side
+        .tasks(&et("a"), &hn("h"), hurah::backend::TaskState::Inbox)
+        .unwrap()
+        .is_empty());
+    assert_eq!(others(3), 3);
+}

@@ -23,14 +23,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The PostgreSQL backend on one database URL. [`PgBackend::open`] connects at once (so a
-/// refused connection or bad credentials fail there) on the dispatch connection; the first
-/// listing, retry, delete or cancel opens a second one. Both are reopened if lost, and neither
-/// is a handler's queue connection, so these calls work from inside a running handler.
+/// refused connection or bad credentials fail there, with the schema created or upgraded) and
+/// keeps that connection for the first use that needs one: the dispatch connection, a
+/// listener's queue ([`Backend::open_listener`]: a handler holds one connection, not two) or
+/// the connection for listing, retrying, deleting and cancelling. The others connect when first
+/// needed and reconnect if lost; none is a running handler's queue connection, so these calls
+/// work from inside a handler.
 #[derive(Debug)]
 pub struct PgBackend {
     dsn: String,
-    /// The dispatch connection (it validates payloads as the file backend does); opened by
-    /// [`PgBackend::open`].
+    /// The connection [`PgBackend::open`] made, until something takes it.
+    spare: Mutex<Option<AdminConn>>,
+    /// The dispatch connection (it validates payloads as the file backend does).
     dispatcher: Mutex<Option<PgDispatcher>>,
     admin: Mutex<Option<AdminConn>>,
 }
@@ -46,15 +50,28 @@ impl std::fmt::Debug for AdminConn {
 impl PgBackend {
     /// Connects to `dsn` (creating or upgrading the schema if needed).
     pub fn open(dsn: &str) -> Result<PgBackend> {
-        let b = PgBackend {
+        let mut c = connect(dsn)?;
+        migrate(&mut c)?;
+        Ok(PgBackend {
             dsn: dsn.to_string(),
+            spare: Mutex::new(Some(AdminConn(c))),
             dispatcher: Mutex::new(None),
             admin: Mutex::new(None),
-        };
-        // Connect (and migrate) now, so a refused connection or bad credentials fail here, on
-        // the connection a dispatcher needs anyway: a web request that dispatches opens one.
-        b.pg()?;
-        Ok(b)
+        })
+    }
+
+    /// The connection `open` made if nobody took it yet (and it is still open), else a new
+    /// one; either way with the schema up to date.
+    fn connection(&self) -> Result<Client> {
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match spare {
+            Some(AdminConn(c)) if !c.is_closed() => Ok(c),
+            _ => {
+                let mut c = connect(&self.dsn)?;
+                migrate(&mut c)?;
+                Ok(c)
+            }
+        }
     }
 
     /// The URL as given.
@@ -68,7 +85,7 @@ impl PgBackend {
         if let Some(d) = guard.as_ref() {
             return Ok(d.clone());
         }
-        let d = PgDispatcher::new(&self.dsn)?;
+        let d = PgDispatcher::on(&self.dsn, self.connection()?);
         *guard = Some(d.clone());
         Ok(d)
     }
@@ -77,9 +94,7 @@ impl PgBackend {
     fn admin<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
         let mut guard = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().map_or(true, |c| c.0.is_closed()) {
-            let mut c = connect(self.dsn())?;
-            migrate(&mut c)?;
-            *guard = Some(AdminConn(c));
+            *guard = Some(AdminConn(self.connection()?));
         }
         let c = &mut guard.as_mut().expect("connected above").0;
         let r = f(c);
@@ -246,7 +261,12 @@ impl Backend for PgBackend {
         event_type: &EventType,
         name: &HandlerName,
     ) -> Result<Box<dyn ListenerQueue>> {
-        Ok(Box::new(PgQueue::open(self.dsn(), event_type, name)?))
+        Ok(Box::new(PgQueue::open_on(
+            &self.dsn,
+            self.connection()?,
+            event_type,
+            name,
+        )?))
     }
 
     fn worker<'h>(&self) -> Box<dyn WorkerLoop<'h> + 'h> {

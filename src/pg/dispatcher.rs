@@ -90,13 +90,18 @@ impl PgDispatcher {
     pub fn new(dsn: &str) -> Result<Self> {
         let mut client = connect(dsn)?;
         migrate(&mut client)?;
-        Ok(PgDispatcher {
+        Ok(Self::on(dsn, client))
+    }
+
+    /// A dispatcher on `client`, a connection to `dsn` whose schema is up to date.
+    pub(crate) fn on(dsn: &str, client: Client) -> Self {
+        PgDispatcher {
             dsn: dsn.to_string(),
             client: Arc::new(Mutex::new(Conn {
                 client,
                 dispatch: None,
             })),
-        })
+        }
     }
 
     /// The DSN this dispatcher connects to.

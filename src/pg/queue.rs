@@ -168,6 +168,16 @@ impl PgQueue {
     pub fn open(dsn: &str, event_type: &EventType, name: &HandlerName) -> Result<Self> {
         let mut client = connect(dsn)?;
         migrate(&mut client)?;
+        Self::open_on(dsn, client, event_type, name)
+    }
+
+    /// [`PgQueue::open`] on `client`, a fresh connection to `dsn` whose schema is up to date.
+    pub(crate) fn open_on(
+        dsn: &str,
+        mut client: Client,
+        event_type: &EventType,
+        name: &HandlerName,
+    ) -> Result<Self> {
         let listener_id: i64 = client
             .query_one(
                 "SELECT hurah.register($1, $2)",
