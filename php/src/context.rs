@@ -310,18 +310,23 @@ pub fn register_context() -> ext_php_rs::error::Result<()> {
 /// The JSON text of whatever `dispatch()` was given as data: a context (its `getPayload()`),
 /// or any JSON-encodable value.
 pub fn payload_of(data: Option<&Zval>) -> PhpResult<String> {
+    payload_named(data, "the payload")
+}
+
+/// [`payload_of`], naming the value `what` in error messages (e.g. "the payload of event #3").
+pub fn payload_named(data: Option<&Zval>, what: &str) -> PhpResult<String> {
     let Some(data) = data.map(Zval::dereference) else {
         return Ok("null".into());
     };
     if let Some(obj) = data.object() {
-        if let Some(s) = context_payload(obj)? {
+        if let Some(s) = context_payload(obj, what)? {
             return Ok(s);
         }
     }
-    json::to_json_string(data).map_err(|e| json::encode_error(e, "the payload"))
+    json::to_json_string(data).map_err(|e| json::encode_error(e, what))
 }
 
-fn context_payload(obj: &ZendObject) -> PhpResult<Option<String>> {
+fn context_payload(obj: &ZendObject, what: &str) -> PhpResult<Option<String>> {
     if !obj.instance_of(PhpInterfaceContextInterface::get_metadata().ce()) {
         return Ok(None);
     }
@@ -338,7 +343,7 @@ fn context_payload(obj: &ZendObject) -> PhpResult<Option<String>> {
     json::to_json_string(&payload)
         .map(Some)
         .map_err(|e| match e {
-            json::JsonError::Thrown => json::encode_error(e, "the payload"),
-            e => encoding(format!("the payload cannot be encoded as JSON: {e}")),
+            json::JsonError::Thrown => json::encode_error(e, what),
+            e => encoding(format!("{what} cannot be encoded as JSON: {e}")),
         })
 }

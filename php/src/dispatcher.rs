@@ -2,7 +2,7 @@
 // Parameter names are PHP's (camelCase, as in hurah/events), for named arguments.
 #![allow(non_snake_case)]
 
-use crate::context::payload_of;
+use crate::context::{payload_named, payload_of};
 use crate::convert::{each_option, stringish, type_name};
 use crate::event_type::EventType;
 use crate::exceptions::{from_core, invalid_argument};
@@ -107,8 +107,9 @@ impl Dispatcher {
                     type_name(pair)
                 )));
             };
-            let event_type = EventType::from_arg(event_type, "event type")?;
-            batch.push((event_type, payload_of(Some(data))?));
+            let event_type = EventType::from_arg(event_type, &format!("event type of event #{i}"))?;
+            let payload = payload_named(Some(data), &format!("the payload of event #{i}"))?;
+            batch.push((event_type, payload));
         }
         let receipts = self
             .inner

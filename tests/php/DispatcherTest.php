@@ -149,6 +149,7 @@ final class DispatcherTest extends HurahTestCase
             $d->dispatchMany([['e', 1], ['e', ['r' => $f]]]);
             $this->fail('a resource was encoded');
         } catch (EncodingException $e) {
+            $this->assertStringContainsString('the payload of event #1', $e->getMessage());
             $this->assertStringContainsString('resource', $e->getMessage());
         }
         $this->assertSame(0, $this->inboxCount('e/o_listener'), 'nothing written');

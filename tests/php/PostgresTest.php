@@ -155,6 +155,7 @@ final class PostgresTest extends TestCase
             $d->dispatchMany([['a', ['n' => 4]], ['a', NAN]]);
             $this->fail('NAN encoded');
         } catch (\Hurah\Exception\EncodingException $e) {
+            $this->assertStringContainsString('the payload of event #1', $e->getMessage());
             $this->assertStringContainsString('NAN', $e->getMessage());
         }
         $h->handle();
