@@ -177,6 +177,17 @@ typedef struct hurah_options hurah_options;
 // the callback. Copy what you need to keep.
 typedef struct hurah_task hurah_task;
 
+// One event of a batch for `hurah_dispatcher_dispatch_many()`: the same three arguments as
+// `hurah_dispatcher_dispatch()` takes (`json` NULL means the JSON `null` payload).
+typedef struct hurah_event {
+  // NUL-terminated UTF-8 event type, e.g. `"product/created"`; `""` is the root type.
+  const char *event_type;
+  // The payload: JSON text of exactly `json_len` bytes, or NULL for `null`.
+  const char *json;
+  // Length of `json` in bytes.
+  size_t json_len;
+} hurah_event;
+
 // The task callback: runs one task and returns `HURAH_SUCCESS`, `HURAH_FAILURE`,
 // `HURAH_RETRY` or `HURAH_INVALID` (any other value is a failure naming it). `task` is
 // borrowed for the duration of the call; `user_data` is the pointer given to
@@ -285,6 +296,37 @@ enum hurah_status hurah_dispatcher_dispatch(const struct hurah_dispatcher *d,
                                             uint64_t delay_ms,
                                             char **id_out,
                                             struct hurah_error **err);
+
+// Dispatches `count` events in one call, each as `hurah_dispatcher_dispatch()` would, all with
+// the same `delay_ms`. Every event type and payload is checked before anything is written
+// (a bad one fails the call naming it as `event #i`, nothing written). On a PostgreSQL root
+// the batch is one transaction (one commit: all events or none, the fast way to enqueue in
+// bulk); on a directory each event is published in turn, each all or nothing, and an I/O
+// error (disk full, ...) stops the batch with the events before it dispatched.
+//
+// - `events`: an array of `count` events (may be NULL when `count` is 0).
+// - `ids_out`: NULL, or an array of `count` pointers that receives the dispatch ids in order,
+//   each a NUL-terminated string the caller frees with `hurah_string_free()`. On failure
+//   every entry is set to NULL (nothing to free).
+//
+// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d is NULL, events is NULL with a non-zero count,
+// or an event's event_type is NULL); `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`;
+// `HURAH_INVALID_JSON`; `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`,
+// `HURAH_IO` (also database errors); `HURAH_PANIC`. Errors go to `*err` as in
+// `hurah_dispatcher_new()`.
+//
+// Thread-safe.
+//
+// # Safety
+// `d` is NULL or a live dispatcher; `events` is NULL or valid for `count` reads, each event's
+// strings as in `hurah_dispatcher_dispatch()`; `ids_out` is NULL or valid for `count` writes;
+// `err` is NULL or points to NULL or a live error.
+enum hurah_status hurah_dispatcher_dispatch_many(const struct hurah_dispatcher *d,
+                                                 const struct hurah_event *events,
+                                                 size_t count,
+                                                 uint64_t delay_ms,
+                                                 char **ids_out,
+                                                 struct hurah_error **err);
 
 // Cancels dispatch `id` (as returned by `hurah_dispatcher_dispatch()`): removes every copy of
 // it still waiting in a `delayed/` directory under the dispatcher's root (on a PostgreSQL

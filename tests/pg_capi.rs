@@ -448,3 +448,71 @@ fn c_abi_watch_on_postgres_stops_from_another_thread() {
         hurah_handler_free(h);
     }
 }
+
+#[test]
+fn c_abi_dispatch_many_on_postgres_is_one_transaction() {
+    let db = pg_support::TestDb::new();
+    let root = CString::new(db.dsn.clone()).unwrap();
+    let et = CString::new("a").unwrap();
+    let sub = CString::new("a/b").unwrap();
+    let name = CString::new("c_consumer").unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    let (mut h, mut d) = (null_mut(), null_mut());
+    unsafe {
+        assert_eq!(
+            hurah_handler_new(
+                root.as_ptr(),
+                et.as_ptr(),
+                name.as_ptr(),
+                Some(collect),
+                &mut seen as *mut Vec<String> as *mut c_void,
+                null(),
+                &mut h,
+                null_mut(),
+            ),
+            hurah_status::HURAH_OK
+        );
+        assert_eq!(
+            hurah_dispatcher_new(root.as_ptr(), null(), &mut d, null_mut()),
+            hurah_status::HURAH_OK
+        );
+        let ev = |t: &CString, json: &'static str| hurah_event {
+            event_type: t.as_ptr(),
+            json: json.as_ptr().cast(),
+            json_len: json.len(),
+        };
+        // One bad payload: nothing of the batch is written.
+        let bad = [ev(&et, "1"), ev(&sub, "1e400")];
+        let mut ids = [null_mut::<c_char>(); 2];
+        assert_eq!(
+            hurah_dispatcher_dispatch_many(d, bad.as_ptr(), 2, 0, ids.as_mut_ptr(), null_mut()),
+            hurah_status::HURAH_INVALID_JSON
+        );
+        assert!(ids.iter().all(|p| p.is_null()));
+        let good = [ev(&et, "1"), ev(&sub, "2"), ev(&et, "3")];
+        let mut ids = [null_mut::<c_char>(); 3];
+        assert_eq!(
+            hurah_dispatcher_dispatch_many(d, good.as_ptr(), 3, 0, ids.as_mut_ptr(), null_mut()),
+            hurah_status::HURAH_OK
+        );
+        let ids: Vec<String> = ids
+            .iter()
+            .map(|p| {
+                let s = CStr::from_ptr(*p).to_string_lossy().into_owned();
+                hurah_string_free(*p);
+                s
+            })
+            .collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.iter().all(|i| i.len() == 30));
+        let mut stats = hurah_stats::default();
+        assert_eq!(
+            hurah_handler_handle(h, &mut stats, null_mut()),
+            hurah_status::HURAH_OK
+        );
+        assert_eq!(stats.succeeded, 3);
+        hurah_dispatcher_free(d);
+        hurah_handler_free(h);
+    }
+    assert_eq!(seen, ["1", "2", "3"]);
+}

@@ -147,6 +147,106 @@ pub unsafe extern "C" fn hurah_dispatcher_dispatch(
     })
 }
 
+/// One event of a batch for `hurah_dispatcher_dispatch_many()`: the same three arguments as
+/// `hurah_dispatcher_dispatch()` takes (`json` NULL means the JSON `null` payload).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct hurah_event {
+    /// NUL-terminated UTF-8 event type, e.g. `"product/created"`; `""` is the root type.
+    pub event_type: *const c_char,
+    /// The payload: JSON text of exactly `json_len` bytes, or NULL for `null`.
+    pub json: *const c_char,
+    /// Length of `json` in bytes.
+    pub json_len: usize,
+}
+
+/// Dispatches `count` events in one call, each as `hurah_dispatcher_dispatch()` would, all with
+/// the same `delay_ms`. Every event type and payload is checked before anything is written
+/// (a bad one fails the call naming it as `event #i`, nothing written). On a PostgreSQL root
+/// the batch is one transaction (one commit: all events or none, the fast way to enqueue in
+/// bulk); on a directory each event is published in turn, each all or nothing, and an I/O
+/// error (disk full, ...) stops the batch with the events before it dispatched.
+///
+/// - `events`: an array of `count` events (may be NULL when `count` is 0).
+/// - `ids_out`: NULL, or an array of `count` pointers that receives the dispatch ids in order,
+///   each a NUL-terminated string the caller frees with `hurah_string_free()`. On failure
+///   every entry is set to NULL (nothing to free).
+///
+/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d is NULL, events is NULL with a non-zero count,
+/// or an event's event_type is NULL); `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`;
+/// `HURAH_INVALID_JSON`; `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`,
+/// `HURAH_IO` (also database errors); `HURAH_PANIC`. Errors go to `*err` as in
+/// `hurah_dispatcher_new()`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `d` is NULL or a live dispatcher; `events` is NULL or valid for `count` reads, each event's
+/// strings as in `hurah_dispatcher_dispatch()`; `ids_out` is NULL or valid for `count` writes;
+/// `err` is NULL or points to NULL or a live error.
+#[no_mangle]
+pub unsafe extern "C" fn hurah_dispatcher_dispatch_many(
+    d: *const hurah_dispatcher,
+    events: *const hurah_event,
+    count: usize,
+    delay_ms: u64,
+    ids_out: *mut *mut c_char,
+    err: *mut *mut hurah_error,
+) -> hurah_status {
+    boundary(err, || {
+        if !ids_out.is_null() {
+            for i in 0..count {
+                // SAFETY: ids_out is valid for count writes.
+                unsafe { ids_out.add(i).write(std::ptr::null_mut()) };
+            }
+        }
+        // SAFETY: d is NULL or live.
+        let d = unsafe { d.as_ref() }.ok_or_else(|| Failure::null("dispatcher"))?;
+        if events.is_null() && count > 0 {
+            return Err(Failure::null("events"));
+        }
+        let mut batch = Vec::with_capacity(count);
+        for i in 0..count {
+            // SAFETY: events is valid for count reads.
+            let e = unsafe { events.add(i).read() };
+            // SAFETY: forwarded contract.
+            let event_type = unsafe { c_utf8(e.event_type, &format!("event #{i}: event_type")) }?;
+            let payload = if e.json.is_null() {
+                "null"
+            } else {
+                // SAFETY: json is valid for json_len bytes.
+                let bytes = unsafe { std::slice::from_raw_parts(e.json.cast::<u8>(), e.json_len) };
+                std::str::from_utf8(bytes).map_err(|u| {
+                    Failure::new(
+                        hurah_status::HURAH_INVALID_UTF8,
+                        format!("event #{i}: payload is not valid UTF-8: {u}"),
+                    )
+                })?
+            };
+            let event_type = EventType::parse(event_type).map_err(|x| in_event(i, x))?;
+            crate::dispatcher::validate_payload(payload).map_err(|x| in_event(i, x))?;
+            batch.push((event_type, payload.to_string()));
+        }
+        let not_before_ms = (delay_ms > 0).then(|| clock::now_ms().saturating_add(delay_ms));
+        let receipts = d
+            .inner
+            .dispatch_many(&batch, DispatchOptions { not_before_ms })?;
+        if !ids_out.is_null() {
+            for (i, r) in receipts.into_iter().enumerate() {
+                // SAFETY: ids_out is valid for count writes; i < count.
+                unsafe { ids_out.add(i).write(to_c_string(r.id).into_raw()) };
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `e` with "event #i: " in front of its message, same status.
+fn in_event(i: usize, e: crate::Error) -> Failure {
+    let f = Failure::from(e);
+    Failure::new(f.status, format!("event #{i}: {}", f.message))
+}
+
 /// Cancels dispatch `id` (as returned by `hurah_dispatcher_dispatch()`): removes every copy of
 /// it still waiting in a `delayed/` directory under the dispatcher's root (on a PostgreSQL
 /// root: every delayed copy not due yet). Copies already due (moved to `inbox/`), running or

@@ -615,6 +615,54 @@ static void test_log_callback_and_root_listener(const char *root)
     hurah_handler_free(h);
 }
 
+static void test_dispatch_many(const char *root)
+{
+    script s = new_script(HURAH_SUCCESS);
+    hurah_handler *h = handler(root, "batch", "b", &s, 0);
+    hurah_dispatcher *d = dispatcher(root);
+    hurah_event ev[3] = {
+        {"batch", "1", 1},
+        {"batch/sub", "{\"n\":2}", 7},
+        {"other", NULL, 0},
+    };
+    char *ids[3] = {NULL, NULL, NULL};
+    OK(hurah_dispatcher_dispatch_many(d, ev, 3, 0, ids, NULL));
+    CHECK(ids[0] && ids[1] && ids[2] && strlen(ids[2]) == 30);
+    CHECK(ids[0] && ids[1] && strcmp(ids[0], ids[1]) != 0);
+    CHECK(tl_count(root, "batch/b_listener/inbox") == 2);
+    hurah_stats st;
+    OK(hurah_handler_handle(h, &st, NULL));
+    CHECK(st.succeeded == 2);
+    CHECK(strcmp(s.payload, "{\"n\":2}") == 0 && s.sequence == 2);
+    CHECK(ids[1] && strcmp(s.id, ids[1]) == 0);
+    for (int i = 0; i < 3; i++)
+        hurah_string_free(ids[i]);
+
+    /* A bad event anywhere: nothing written, the error names it, no id to free. */
+    hurah_event bad[2] = {{"batch", "1", 1}, {"batch", "{", 1}};
+    char *none[2] = {(char *)1, (char *)1};
+    hurah_error *err = NULL;
+    CHECK_STATUS(hurah_dispatcher_dispatch_many(d, bad, 2, 0, none, &err), HURAH_INVALID_JSON);
+    CHECK(err && strstr(hurah_error_message(err), "event #1") != NULL);
+    CHECK(none[0] == NULL && none[1] == NULL);
+    hurah_event bad_type[1] = {{"../x", "1", 1}};
+    CHECK_STATUS(hurah_dispatcher_dispatch_many(d, bad_type, 1, 0, NULL, &err), HURAH_INVALID_EVENT_TYPE);
+    CHECK(err && strstr(hurah_error_message(err), "event #0") != NULL);
+    hurah_event null_type[1] = {{NULL, "1", 1}};
+    CHECK_STATUS(hurah_dispatcher_dispatch_many(d, null_type, 1, 0, NULL, NULL), HURAH_NULL_POINTER);
+    CHECK_STATUS(hurah_dispatcher_dispatch_many(d, NULL, 1, 0, NULL, NULL), HURAH_NULL_POINTER);
+    CHECK_STATUS(hurah_dispatcher_dispatch_many(NULL, ev, 1, 0, NULL, NULL), HURAH_NULL_POINTER);
+    OK(hurah_dispatcher_dispatch_many(d, NULL, 0, 0, NULL, NULL));
+    CHECK(tl_count(root, "batch/b_listener/inbox") == 0);
+
+    /* A delay applies to the whole batch. */
+    OK(hurah_dispatcher_dispatch_many(d, ev, 2, 60000, NULL, NULL));
+    CHECK(tl_count(root, "batch/b_listener/delayed") == 2);
+    hurah_error_free(err);
+    hurah_dispatcher_free(d);
+    hurah_handler_free(h);
+}
+
 int main(void)
 {
     char *root = tl_tempdir();
@@ -629,6 +677,7 @@ int main(void)
     test_stop_and_busy(root);
     test_watch_limits(root);
     test_log_callback_and_root_listener(root);
+    test_dispatch_many(root);
     tl_rmtree(root);
     free(root);
     return tl_finish();
