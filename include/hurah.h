@@ -166,7 +166,7 @@ typedef struct hurah_handler hurah_handler;
 // |---|---|
 // | fsync | `hurah_dispatcher_new()`, `hurah_handler_new()` |
 // | max_attempts, retry_delay_ms, retry backoff, log | `hurah_handler_new()` |
-// | max_jobs, max_time_ms, memory_limit, stop_when_empty, rescan_interval_ms | `hurah_handler_watch()` |
+// | max_jobs, max_time_ms, memory_limit, stop_when_empty, rescan_interval_ms, group_commit | `hurah_handler_watch()` |
 //
 // Not thread-safe while being modified; a finished options object may be read by several
 // threads at once.
@@ -668,6 +668,16 @@ enum hurah_status hurah_options_set_memory_limit(struct hurah_options *opts,
 // `opts` is NULL or a live options object.
 enum hurah_status hurah_options_set_stop_when_empty(struct hurah_options *opts,
                                                     bool stop_when_empty);
+
+// PostgreSQL roots: when true, `hurah_handler_watch()` settles each claimed batch in one
+// statement at its end instead of one per task (about twice the throughput; if the process
+// dies mid-batch, the batch's finished tasks run again, without an attempt counted). Ignored
+// on a directory. Default false. Returns `HURAH_OK` or `HURAH_NULL_POINTER`.
+//
+// # Safety
+// `opts` is NULL or a live options object.
+enum hurah_status hurah_options_set_group_commit(struct hurah_options *opts,
+                                                 bool group_commit);
 
 // Interval of the watch loop's safety rescan and dead-worker recovery while idle (inotify
 // does the normal wake-ups). Default 30000 ms. Returns `HURAH_OK`, `HURAH_NULL_POINTER` or

@@ -102,6 +102,7 @@ fn work_verb_runs_a_shell_command_per_task_on_postgres() {
         "--exec",
         &exec,
         "--stop-when-empty",
+        "--group-commit",
         "--max-attempts",
         "1",
     ]);

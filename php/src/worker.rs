@@ -65,6 +65,7 @@ fn parse_options(options: Option<&ZendHashTable>) -> PhpResult<hurah::WorkerOpti
             "maxTime" => o.max_time = Some(seconds(v, "maxTime")?),
             "memoryLimit" => o.memory_limit = Some(bytes(v, "memoryLimit")?),
             "stopWhenEmpty" | "once" => o.stop_when_empty = boolean(v, k)?,
+            "groupCommit" => o.group_commit = boolean(v, k)?,
             "sleep" => {
                 let d = seconds(v, "sleep")?;
                 if d.is_zero() {

@@ -298,7 +298,7 @@ namespace Hurah\Event {
 
         /**
          * Long-running worker for this handler; returns when a limit is hit or on SIGTERM/SIGINT.
-         * @param array{maxJobs?: int, maxTime?: int|float, memoryLimit?: int|string, stopWhenEmpty?: bool, once?: bool, sleep?: int|float}|null $options
+         * @param array{maxJobs?: int, maxTime?: int|float, memoryLimit?: int|string, stopWhenEmpty?: bool, once?: bool, sleep?: int|float, groupCommit?: bool}|null $options
          * @return array{handled: int, succeeded: int, failed: int, retried: int, recovered: int}
          */
         public function watch(?array $options = null): mixed {}
@@ -321,7 +321,7 @@ namespace Hurah\Event {
         public function add(AbstractHandler $handler): Worker {}
 
         /**
-         * @param array{maxJobs?: int, maxTime?: int|float, memoryLimit?: int|string, stopWhenEmpty?: bool, once?: bool, sleep?: int|float}|null $options
+         * @param array{maxJobs?: int, maxTime?: int|float, memoryLimit?: int|string, stopWhenEmpty?: bool, once?: bool, sleep?: int|float, groupCommit?: bool}|null $options
          * @return array{handled: int, succeeded: int, failed: int, retried: int, recovered: int}
          */
         public function run(?array $options = null): mixed {}

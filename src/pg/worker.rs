@@ -523,7 +523,7 @@ impl<'h> PgWorker<'h> {
             }
             worked = true;
             let mut retried = Vec::new();
-            let r = if self.group_commit {
+            let r = if self.group_commit || options.group_commit {
                 run_batch_grouped(
                     q,
                     h.as_mut(),

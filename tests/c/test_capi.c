@@ -116,6 +116,8 @@ static void test_options(void)
     OK(hurah_options_set_max_time_ms(o, 1));
     OK(hurah_options_set_memory_limit(o, 1 << 30));
     OK(hurah_options_set_stop_when_empty(o, true));
+    OK(hurah_options_set_group_commit(o, true));
+    CHECK_STATUS(hurah_options_set_group_commit(NULL, true), HURAH_NULL_POINTER);
     OK(hurah_options_set_log(o, NULL, NULL));
     CHECK_STATUS(hurah_options_set_max_jobs(NULL, 1), HURAH_NULL_POINTER);
     hurah_options_free(o);

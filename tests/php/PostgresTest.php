@@ -164,6 +164,26 @@ final class PostgresTest extends TestCase
         $this->assertSame('3', $this->psql($this->dsn, 'SELECT count(*) FROM hurah.tasks'), 'nothing of the bad batch');
     }
 
+    public function testGroupCommitWatch(): void
+    {
+        $h = new ScriptedHandler('mailer', 'a', $this->dsn);
+        $d = new Dispatcher($this->dsn);
+        $d->dispatchMany([['a', ['n' => 1]], ['a', ['do' => 'failure']], ['a', ['n' => 3]]]);
+        $stats = $h->watch(['stopWhenEmpty' => true, 'groupCommit' => true]);
+        $this->assertSame(3, $stats['handled']);
+        $this->assertSame(2, $stats['succeeded']);
+        $this->assertSame(
+            "archive|\nerror|Task failed\narchive|",
+            $this->psql($this->dsn, "SELECT state || '|' || coalesce(error->>'reason', '') FROM hurah.tasks ORDER BY seq")
+        );
+        try {
+            $h->watch(['groupCommit' => 'yes please']);
+            $this->fail('accepted');
+        } catch (InvalidArgumentException $e) {
+            $this->assertStringContainsString('groupCommit', $e->getMessage());
+        }
+    }
+
     public function testConnectionErrorsAreClear(): void
     {
         try {
