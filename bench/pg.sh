@@ -100,6 +100,8 @@ for sync in on off; do
     run "$sync" bench/php_pg_throughput.php "$url" "$PG_TP_N" "$k" drain
     run "$sync" bench/php_pg_throughput.php "$url" "$PG_E2E_N" "$k" e2e
     run "$sync" bench/php_pg_throughput.php "$url" "$PG_TP_N" "$k" e2eb
+    run "$sync" bench/php_pg_throughput.php "$url" "$PG_TP_N" "$k" draingc
+    run "$sync" bench/php_pg_throughput.php "$url" "$PG_TP_N" "$k" e2emgc
   done
   run "$sync" bench/php_pg_wake.php "$url" "$PG_WAKE_N" "$PG_WAKE_GAP_US"
 done
@@ -159,6 +161,12 @@ done
 for k in 1 2 4; do
   echo "| end-to-end, producer PDO \`hurah.dispatch()\` 100 per transaction, $PG_TP_N tasks | $k | $(e2e_cell on e2eb "$k") | $(frac "on_e2eb_${k}_per_s") | $(e2e_cell off e2eb "$k") | $(frac "off_e2eb_${k}_per_s") | |"
 done
+for k in 1 2 4; do
+  echo "| drain, workers in group commit (\`watch(['groupCommit' => true])\`), $PG_TP_N tasks | $k | $(d "on_draingc_${k}_per_s") (split $(d "on_draingc_${k}_split")) | $(frac "on_draingc_${k}_per_s") | $(d "off_draingc_${k}_per_s") (split $(d "off_draingc_${k}_split")) | $(frac "off_draingc_${k}_per_s") | |"
+done
+for k in 1 2 4; do
+  echo "| end-to-end, producer \`dispatchMany()\` 100 per call, workers in group commit, $PG_TP_N tasks | $k | $(e2e_cell on e2emgc "$k") | $(frac "on_e2emgc_${k}_per_s") | $(e2e_cell off e2emgc "$k") | $(frac "off_e2emgc_${k}_per_s") | |"
+done
 for k in 1 2; do
   echo "| Rust core live end-to-end: $k watching worker thread(s), group commit, producer \`dispatch_many\` 100 per commit, $PG_RUST_TASKS tasks | $k | $(d "rust_on_live_$k") | $(frac "rust_on_live_$k") | $(d "rust_off_live_$k") | $(frac "rust_off_live_$k") | |"
 done
@@ -166,8 +174,8 @@ if [ "$PG_FRESH" = 1 ]; then
   echo "| diagnostic: the batching-producer run with 1 worker, sync off, on a schema just created (a first deployment: tables never analyzed) | 1 | | | $(e2e_cell fresh e2eb 1) | $(frac fresh_e2eb_1_per_s) | |"
 fi
 echo
-read -r be bek < <(best {on,off}_{e2e,e2eb}_{1,2,4}_per_s)
-read -r bd bdk < <(best {on,off}_drain_{1,2,4}_per_s)
+read -r be bek < <(best {on,off}_{e2e,e2eb,e2emgc}_{1,2,4}_per_s)
+read -r bd bdk < <(best {on,off}_{drain,draingc}_{1,2,4}_per_s)
 read -r br brk < <(best rust_{on,off}_live_{1,2})
 echo "Against the target (≥ $TARGET tasks/s end-to-end): best PHP end-to-end ${be:-–} tasks/s (${bek%_per_s}) = $(awk -v a="${be:-0}" -v t="$TARGET" 'BEGIN { printf "%.2f", a / t }') of it; best PHP drain ${bd:-–} tasks/s (${bdk%_per_s}) = $(awk -v a="${bd:-0}" -v t="$TARGET" 'BEGIN { printf "%.2f", a / t }') of it; best Rust core live end-to-end ${br:-–} tasks/s (${brk#rust_}) = $(awk -v a="${br:-0}" -v t="$TARGET" 'BEGIN { printf "%.2f", a / t }') of it. End-to-end, the producer, its server backend, the workers and theirs share the $(nproc) cores."
 if [ "$PG_FRESH" = 1 ]; then

@@ -8,6 +8,8 @@
 //          last handleTask() entry. The workers stop on SIGTERM once all n are archived.
 //   e2eb:  the same with a batching producer: PDO `SELECT * FROM hurah.dispatch(?, ?)`, 100 per
 //          transaction.
+//   draingc, e2emgc: drain, and a producer calling Dispatcher::dispatchMany() with 100 events
+//          per call, with the workers in group commit (`watch(['groupCommit' => true])`).
 // Prints `key value` lines: <mode>_<k>_per_s (tasks/s), <mode>_<k>_split (tasks per worker)
 // and, for e2e and e2eb, <mode>_<k>_producer_per_s (the producer's own rate) and
 // <mode>_<k>_lag_ms (last handleTask() entry − the producer's last commit).
@@ -28,7 +30,11 @@ if (($argv[1] ?? '') === 'worker') {
     };
     echo "ready\n";
     fgets(STDIN); // go
-    $h->watch($mode === 'drain' ? ['stopWhenEmpty' => true] : ['maxTime' => 600]);
+    $opts = str_starts_with($mode, 'drain') ? ['stopWhenEmpty' => true] : ['maxTime' => 600];
+    if (str_ends_with($mode, 'gc')) {
+        $opts['groupCommit'] = true;
+    }
+    $h->watch($opts);
     echo "$count $last\n";
     exit(0);
 }
@@ -36,8 +42,8 @@ if (($argv[1] ?? '') === 'worker') {
 [, $url, $n, $k, $mode] = $argv + [null, null, 5000, 1, 'drain'];
 $n = (int) $n;
 $k = (int) $k;
-if (!in_array($mode, ['drain', 'e2e', 'e2eb'], true)) {
-    fwrite(STDERR, "mode: drain, e2e or e2eb\n");
+if (!in_array($mode, ['drain', 'e2e', 'e2eb', 'draingc', 'e2emgc'], true)) {
+    fwrite(STDERR, "mode: drain, e2e, e2eb, draingc or e2emgc\n");
     exit(2);
 }
 $d = new Dispatcher($url); // creates the schema if needed (after php_pg_admin.php fresh)
@@ -61,7 +67,7 @@ $go = function () use ($workers) {
         fwrite($in, "go\n");
     }
 };
-if ($mode === 'drain') {
+if (str_starts_with($mode, 'drain')) {
     pg_dispatch_sql($pdo, $n, 1000);
     $t0 = hrtime(true);
     $go();
@@ -72,6 +78,14 @@ if ($mode === 'drain') {
     if ($mode === 'e2e') {
         for ($i = 0; $i < $n; $i++) {
             $d->dispatch(PG_TYPE, ['i' => $i]);
+        }
+    } elseif ($mode === 'e2emgc') {
+        for ($i = 0; $i < $n; $i += 100) {
+            $events = [];
+            for ($j = $i; $j < min($i + 100, $n); $j++) {
+                $events[] = [PG_TYPE, ['i' => $j]];
+            }
+            $d->dispatchMany($events);
         }
     } else {
         pg_dispatch_sql($pdo, $n, 100);
@@ -99,7 +113,7 @@ if (array_sum($split) !== $n || $archived !== $n) {
 }
 printf("{$mode}_{$k}_per_s %.0f\n", $n / (($end - $t0) / 1e9));
 printf("{$mode}_{$k}_split %s\n", implode('/', $split));
-if ($mode !== 'drain') {
+if (!str_starts_with($mode, 'drain')) {
     printf("{$mode}_{$k}_producer_per_s %.0f\n", $n / (($t1 - $t0) / 1e9));
     printf("{$mode}_{$k}_lag_ms %.1f\n", ($end - $t1) / 1e6);
 }
