@@ -104,6 +104,41 @@ impl PgBackend {
         r
     }
 
+    /// Retry or delete (`op`) failed task `sequence` or all of the listener's; counts into
+    /// `done`; NotFound when a given sequence had none.
+    fn on_failed(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        sequence: Option<u64>,
+        done: &mut u64,
+        op: fn(&mut Client, &PgSelection) -> Result<u64>,
+    ) -> Result<()> {
+        let sel = Self::selection(event_type, name, sequence);
+        let n = self.admin(|c| op(c, &sel))?;
+        *done += n;
+        match sequence {
+            Some(seq) if n == 0 => Err(Self::not_found(event_type, name, seq)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Retry or delete (`op`, returning the sequences it acted on) the failed tasks
+    /// `sequences`, reporting each to `each`.
+    fn on_failed_each(
+        &self,
+        event_type: &EventType,
+        name: &HandlerName,
+        sequences: &[u64],
+        each: &mut dyn FnMut(u64, Result<()>),
+        op: fn(&mut Client, &PgSelection) -> Result<Vec<u64>>,
+    ) -> Result<()> {
+        let sel = Self::picked(event_type, name, sequences);
+        let acted = self.admin(|c| op(c, &sel))?;
+        Self::report(event_type, name, sequences, &acted, each);
+        Ok(())
+    }
+
     fn selection(event_type: &EventType, name: &HandlerName, seq: Option<u64>) -> PgSelection {
         PgSelection {
             listener: Some((event_type.to_string(), name.to_string())),
@@ -315,13 +350,7 @@ impl Backend for PgBackend {
         sequence: Option<u64>,
         done: &mut u64,
     ) -> Result<()> {
-        let sel = Self::selection(event_type, name, sequence);
-        let n = self.admin(|c| admin::retry_failed(c, &sel))?;
-        *done += n;
-        match sequence {
-            Some(seq) if n == 0 => Err(Self::not_found(event_type, name, seq)),
-            _ => Ok(()),
-        }
+        self.on_failed(event_type, name, sequence, done, admin::retry_failed)
     }
 
     fn delete_failed(
@@ -331,13 +360,7 @@ impl Backend for PgBackend {
         sequence: Option<u64>,
         done: &mut u64,
     ) -> Result<()> {
-        let sel = Self::selection(event_type, name, sequence);
-        let n = self.admin(|c| admin::delete_failed(c, &sel))?;
-        *done += n;
-        match sequence {
-            Some(seq) if n == 0 => Err(Self::not_found(event_type, name, seq)),
-            _ => Ok(()),
-        }
+        self.on_failed(event_type, name, sequence, done, admin::delete_failed)
     }
 
     fn retry_failed_each(
@@ -347,10 +370,7 @@ impl Backend for PgBackend {
         sequences: &[u64],
         each: &mut dyn FnMut(u64, Result<()>),
     ) -> Result<()> {
-        let sel = Self::picked(event_type, name, sequences);
-        let moved = self.admin(|c| admin::retry_failed_seqs(c, &sel))?;
-        Self::report(event_type, name, sequences, &moved, each);
-        Ok(())
+        self.on_failed_each(event_type, name, sequences, each, admin::retry_failed_seqs)
     }
 
     fn delete_failed_each(
@@ -360,10 +380,7 @@ impl Backend for PgBackend {
         sequences: &[u64],
         each: &mut dyn FnMut(u64, Result<()>),
     ) -> Result<()> {
-        let sel = Self::picked(event_type, name, sequences);
-        let deleted = self.admin(|c| admin::delete_failed_seqs(c, &sel))?;
-        Self::report(event_type, name, sequences, &deleted, each);
-        Ok(())
+        self.on_failed_each(event_type, name, sequences, each, admin::delete_failed_seqs)
     }
 
     fn cancel_delayed(
