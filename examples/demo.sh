@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PHP=(php -n -d extension="$PWD/build/hurah.so")
 root=$(mktemp -d /tmp/hurah-demo.XXXXXX)/events
-trap 'kill "${worker:-0}" 2>/dev/null || true' EXIT
+# Only a worker still running is killed (never `kill 0`: that is the whole process group).
+trap 'if [ -n "${worker:-}" ]; then kill "$worker" 2>/dev/null || true; fi' EXIT
 
 echo "== queue root: $root"
 echo "== starting a worker: two PHP handlers in one process, sleeping on inotify"
