@@ -9,7 +9,7 @@ PROFILE ?= release
 CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 TARGET_DIR := target/$(PROFILE)
 
-.PHONY: all build ext lib cli test test-rust test-php test-c demo bench bench-pg header header-check help clean
+.PHONY: test-demo all build ext lib cli test test-rust test-php test-c demo bench bench-pg header header-check help clean
 
 all: build
 
@@ -55,7 +55,7 @@ cli:
 	@mkdir -p build
 	if [ -f $(TARGET_DIR)/hurah ]; then cp $(TARGET_DIR)/hurah build/hurah; fi
 
-test: build header-check test-rust test-php test-c
+test: build header-check test-rust test-php test-c test-demo
 
 test-rust:
 	$(CARGO) test -p hurah
@@ -68,6 +68,13 @@ test-c: lib
 
 demo: build
 	bash examples/demo.sh
+
+# The README's main job, run by the test command too so CI guards it: it must exit 0 and the
+# worker must have run the 7 tasks (3 thumbnailer, one of them failing; 4 auditor).
+test-demo: build
+	@out=$$(bash examples/demo.sh 2>&1) || { echo "$$out"; echo "test-demo: examples/demo.sh failed"; exit 1; }; \
+	echo "$$out" | grep -q 'worker: done, {"handled":7,"succeeded":6,"failed":1' || { echo "$$out"; echo "test-demo: unexpected worker stats"; exit 1; }; \
+	echo "test-demo: OK (PHP dispatch -> native worker -> PHP handlers: 7 tasks)"
 
 bench: build
 	bash bench/run.sh
