@@ -522,17 +522,7 @@ impl Backend for FileBackend {
         let mut out = Vec::new();
         match state {
             TaskState::Inbox => {
-                let dir = l.state_dir(State::Inbox);
-                let mut seqs: Vec<u64> = match std::fs::read_dir(&dir) {
-                    Ok(list) => list
-                        .flatten()
-                        .filter_map(|e| e.file_name().to_str().and_then(parse_task_file_name))
-                        .collect(),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                    Err(e) => return Err(Error::io("read directory", &dir, e)),
-                };
-                seqs.sort_unstable();
-                for seq in seqs {
+                for seq in crate::queue::inbox_sequences(&l)? {
                     let path = l.inbox_file(seq);
                     let Some((doc, changed_ms)) = read_task(&path) else {
                         continue;

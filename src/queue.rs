@@ -80,6 +80,23 @@ pub struct Queue {
     claim: Option<ClaimDir>,
 }
 
+/// The sequences in a listener's `inbox/`, ascending (a missing directory is empty). Files
+/// whose name is not exactly `<digits>.json` are ignored. Reads names only.
+pub(crate) fn inbox_sequences(listener: &Listener) -> Result<Vec<u64>> {
+    let dir = listener.state_dir(State::Inbox);
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read directory", &dir, e)),
+    };
+    let mut seqs: Vec<u64> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(parse_task_file_name))
+        .collect();
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
 impl Queue {
     /// Opens the queue, creating the listener's directories if needed (this registers it).
     pub fn open(listener: Listener, fsync: FsyncPolicy) -> Result<Self> {
@@ -114,18 +131,7 @@ impl Queue {
     /// The sequences in `inbox/`, ascending. Files whose name is not exactly `<digits>.json`
     /// are ignored.
     pub fn due(&self) -> Result<Vec<u64>> {
-        let dir = self.listener.state_dir(State::Inbox);
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io("read directory", &dir, e)),
-        };
-        let mut seqs: Vec<u64> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(parse_task_file_name))
-            .collect();
-        seqs.sort_unstable();
-        Ok(seqs)
+        inbox_sequences(&self.listener)
     }
 
     /// The tasks in `delayed/` as `(due_ms, seq)`, earliest first.
