@@ -121,18 +121,8 @@ pub unsafe extern "C" fn hurah_dispatcher_dispatch(
         let d = unsafe { d.as_ref() }.ok_or_else(|| Failure::null("dispatcher"))?;
         // SAFETY: forwarded contract.
         let event_type = unsafe { c_utf8(event_type, "event_type") }?;
-        let payload = if json.is_null() {
-            "null"
-        } else {
-            // SAFETY: json is valid for json_len bytes.
-            let bytes = unsafe { std::slice::from_raw_parts(json.cast::<u8>(), json_len) };
-            std::str::from_utf8(bytes).map_err(|e| {
-                Failure::new(
-                    hurah_status::HURAH_INVALID_UTF8,
-                    format!("payload is not valid UTF-8: {e}"),
-                )
-            })?
-        };
+        // SAFETY: json is NULL or valid for json_len bytes.
+        let payload = unsafe { payload_text(json, json_len, "payload") }?;
         let event_type = EventType::parse(event_type)?;
         let not_before_ms = (delay_ms > 0).then(|| clock::now_ms().saturating_add(delay_ms));
         let receipt = d
@@ -211,18 +201,9 @@ pub unsafe extern "C" fn hurah_dispatcher_dispatch_many(
             let e = unsafe { events.add(i).read() };
             // SAFETY: forwarded contract.
             let event_type = unsafe { c_utf8(e.event_type, &format!("event #{i}: event_type")) }?;
-            let payload = if e.json.is_null() {
-                "null"
-            } else {
-                // SAFETY: json is valid for json_len bytes.
-                let bytes = unsafe { std::slice::from_raw_parts(e.json.cast::<u8>(), e.json_len) };
-                std::str::from_utf8(bytes).map_err(|u| {
-                    Failure::new(
-                        hurah_status::HURAH_INVALID_UTF8,
-                        format!("event #{i}: payload is not valid UTF-8: {u}"),
-                    )
-                })?
-            };
+            // SAFETY: the event's json is NULL or valid for json_len bytes.
+            let payload =
+                unsafe { payload_text(e.json, e.json_len, &format!("event #{i}: payload")) }?;
             let event_type = EventType::parse(event_type).map_err(|x| in_event(i, x))?;
             crate::dispatcher::validate_payload(payload).map_err(|x| in_event(i, x))?;
             batch.push((event_type, payload.to_string()));
@@ -238,6 +219,29 @@ pub unsafe extern "C" fn hurah_dispatcher_dispatch_many(
             }
         }
         Ok(())
+    })
+}
+
+/// The payload text of a `json`/`json_len` argument pair: NULL is the JSON `null`; otherwise
+/// the bytes must be UTF-8 (`HURAH_INVALID_UTF8` naming `what`).
+///
+/// # Safety
+/// `json` is NULL or valid for `json_len` bytes of reads, for `'a`.
+unsafe fn payload_text<'a>(
+    json: *const c_char,
+    json_len: usize,
+    what: &str,
+) -> Result<&'a str, Failure> {
+    if json.is_null() {
+        return Ok("null");
+    }
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { std::slice::from_raw_parts(json.cast::<u8>(), json_len) };
+    std::str::from_utf8(bytes).map_err(|e| {
+        Failure::new(
+            hurah_status::HURAH_INVALID_UTF8,
+            format!("{what} is not valid UTF-8: {e}"),
+        )
     })
 }
 
