@@ -77,6 +77,13 @@ pub trait Handler {
         None
     }
 
+    /// Asked after each task: `true` makes `handle_once` and the workers stop claiming (the
+    /// task just run is settled first, nothing stays claimed). The PHP extension says so
+    /// after a handler called `exit()` or hit a fatal error. Default `false`.
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
+
     /// Receives the worker's log lines about this handler's tasks (already filtered by the
     /// worker's verbosity). The default writes to stderr with a timestamp and the level.
     fn log(&mut self, level: Level, message: &str) {

@@ -74,6 +74,9 @@ pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunSt
         );
     }
     for seq in due {
+        if handler.stop_requested() {
+            break;
+        }
         match queue.claim(seq) {
             Ok(Some(claim)) => match run_claim(queue, handler, claim, verbosity, None) {
                 Ok((s, _)) => stats.add(s),
@@ -568,6 +571,9 @@ impl<'h> Worker<'h> {
                     e.held.insert(seq, mtime);
                 }
                 stats.add(s);
+                if e.handler.stop_requested() {
+                    self.stop.stop();
+                }
                 self.next = (i + 1) % n;
                 ran = true;
                 break;

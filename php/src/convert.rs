@@ -16,11 +16,112 @@ pub struct Caught {
     pub message: String,
     /// The object itself (to re-throw).
     pub object: ZBox<ZendObject>,
+    /// `Some(status)` when this was no throwable but PHP's `exit()` unwinding: the exit is
+    /// remembered and raised again by [`rethrow_pending`] (the PHP function that called into
+    /// user code returns, then the process exits with `status`).
+    pub exit: Option<i32>,
 }
 
-/// Takes (and clears) the pending PHP exception, if any.
+unsafe extern "C" {
+    // ZEND_API bool zend_is_unwind_exit(const zend_object *ex): exit() unwinding.
+    fn zend_is_unwind_exit(ex: *const ZendObject) -> bool;
+    // ZEND_API bool zend_is_graceful_exit(const zend_object *ex): a fiber being destroyed.
+    fn zend_is_graceful_exit(ex: *const ZendObject) -> bool;
+    // ZEND_API ZEND_COLD void zend_throw_unwind_exit(void)
+    fn zend_throw_unwind_exit();
+}
+
+thread_local! {
+    /// An `exit()` taken off the engine by [`catch`], to raise again once we are done.
+    static PENDING_EXIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// A fatal error (bailout) caught by [`guarded`], to raise again once we are done.
+    static PENDING_BAILOUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True when `obj` is one of the engine's internal unwinding objects (`exit()`, fiber
+/// destruction): not a `Throwable`, no method may be called on it.
+fn is_unwinding(obj: &ZendObject) -> bool {
+    // SAFETY: obj is a live object; both functions only compare its class entry.
+    unsafe { zend_is_unwind_exit(obj) || zend_is_graceful_exit(obj) }
+}
+
+/// True when an `exit()` or a fatal error is waiting to be raised again by [`rethrow_pending`]
+/// (no more user code should run for this call).
+pub fn aborting() -> bool {
+    PENDING_EXIT.with(|p| p.get()) || PENDING_BAILOUT.with(|p| p.get())
+}
+
+/// True when a fatal error is waiting to be raised again: no PHP code may run until then.
+pub fn bailed_out() -> bool {
+    PENDING_BAILOUT.with(|p| p.get())
+}
+
+/// The executor globals, read without ext-php-rs' lock: after a fatal error a guard taken by
+/// the interrupted code may never have been released.
+fn eg() -> *mut ext_php_rs::ffi::zend_executor_globals {
+    // SAFETY: returns the address of the engine's static executor globals.
+    unsafe { ext_php_rs::ffi::ext_php_rs_executor_globals() }
+}
+
+/// The exit status PHP will exit with (`EG(exit_status)`).
+pub fn exit_status() -> i32 {
+    // SAFETY: the engine's executor globals, valid for the process; a plain int read.
+    unsafe { (*eg()).exit_status }
+}
+
+/// PHP's last error type (`error_get_last()['type']`, 0 when none).
+pub fn last_error_type() -> i32 {
+    // SAFETY: the engine's process globals, valid for the process lifetime.
+    unsafe { (*ext_php_rs::ffi::ext_php_rs_process_globals()).last_error_type }
+}
+
+/// PHP's last error message (`error_get_last()['message']`, read without calling PHP).
+pub fn last_error_message() -> Option<String> {
+    // SAFETY: the engine's process globals, valid for the process lifetime.
+    let msg = unsafe { (*ext_php_rs::ffi::ext_php_rs_process_globals()).last_error_message };
+    if msg.is_null() {
+        return None;
+    }
+    // SAFETY: a live zend_string owned by the engine until the next error.
+    let s: &ext_php_rs::types::ZendStr = unsafe { &*msg.cast() };
+    Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
+}
+
+/// Runs `f`, which calls into PHP code, under a `zend_try`: a fatal error (E_ERROR, memory
+/// exhausted...) lands here instead of unwinding through our frames. Returns `None` after a
+/// fatal error, which is then remembered and raised again by [`rethrow_pending`] once the
+/// caller has settled its work (PHP's normal shutdown follows). The executor's current frame
+/// is put back, so the caller may still settle and return.
+pub fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
+    // SAFETY: the engine's executor globals; plain pointer reads and writes on this thread.
+    let frame = unsafe { (*eg()).current_execute_data };
+    match ext_php_rs::zend::try_catch(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(ext_php_rs::zend::CatchError::Panic(m)) => std::panic::panic_any(m),
+        Err(_) => {
+            // SAFETY: as above; `frame` is our caller's frame, still live.
+            unsafe { (*eg()).current_execute_data = frame };
+            PENDING_BAILOUT.with(|p| p.set(true));
+            None
+        }
+    }
+}
+
+/// Takes (and clears) the pending PHP exception, if any. PHP's `exit()` (not a throwable) is
+/// reported with `exit: Some(status)` and remembered for [`rethrow_pending`]; no method is
+/// ever called on it.
 pub fn catch() -> Option<Caught> {
     let object = ExecutorGlobals::take_exception()?;
+    if is_unwinding(&object) {
+        let status = exit_status();
+        PENDING_EXIT.with(|p| p.set(true));
+        return Some(Caught {
+            class: "exit".into(),
+            message: format!("called exit({status})"),
+            object,
+            exit: Some(status),
+        });
+    }
     let class = object
         .get_class_name()
         .unwrap_or_else(|_| "Throwable".into());
@@ -35,11 +136,33 @@ pub fn catch() -> Option<Caught> {
         class,
         message,
         object,
+        exit: None,
     })
 }
 
 /// Propagates a pending PHP exception (thrown by user code we called) to our caller as is.
+/// An `exit()` or a fatal error met in user code (see [`catch`], [`guarded`]) is raised again
+/// here: a fatal error does not return (PHP's shutdown follows); after an exit the function
+/// returns `Ok` with the exit unwinding, so the script ends with the handler's exit status.
+/// Call it last, when everything is settled and dropped.
 pub fn rethrow_pending() -> PhpResult<()> {
+    if PENDING_BAILOUT.with(|p| p.replace(false)) {
+        PENDING_EXIT.with(|p| p.set(false));
+        // SAFETY: the caller has dropped what it holds; the engine's zend_try above us
+        // (PHP's own, around the script) takes the bailout, as for any fatal error.
+        unsafe { ext_php_rs::zend::bailout() }
+    }
+    if PENDING_EXIT.with(|p| p.replace(false)) {
+        // An exception thrown meanwhile is dropped: exit() wins, as in PHP.
+        drop(ExecutorGlobals::take_exception());
+        // SAFETY: plain engine call; EG(exit_status) still holds the handler's status.
+        unsafe { zend_throw_unwind_exit() };
+        return Ok(());
+    }
+    if ExecutorGlobals::get().exception().is_some_and(is_unwinding) {
+        // Leave exit() unwinding: it is no throwable and cannot be thrown again.
+        return Ok(());
+    }
     ExecutorGlobals::throw_if_exception()
 }
 

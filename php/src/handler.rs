@@ -6,7 +6,9 @@
 
 use crate::context::AbstractContext;
 use crate::convert::stringish;
-use crate::convert::{call_method, catch, type_name};
+use crate::convert::{
+    aborting, bailed_out, call_method, catch, guarded, last_error_message, type_name,
+};
 use crate::event_type::EventType;
 use crate::exceptions::{from_core, hurah as hurah_exception};
 use crate::handler_name::HandlerName;
@@ -205,6 +207,14 @@ pub(crate) struct Bridge {
     obj: *mut ZendObject,
     logger: Option<Option<Zval>>,
     log_context: (String, String),
+    /// The running worker's stop handle (`watch()`, `Worker::run()`): stopped when the handler
+    /// called `exit()` or hit a fatal error.
+    stop: Option<hurah::StopHandle>,
+    /// The last value `maxAttempts()` returned (used after a fatal error, when no user code
+    /// may run any more).
+    last_max: u64,
+    /// A fatal error ended `handleTask()`: settle without calling PHP code again.
+    fatal: bool,
 }
 
 impl Bridge {
@@ -220,6 +230,46 @@ impl Bridge {
             obj,
             logger: None,
             log_context: (name, event_type),
+            stop: None,
+            last_max: 0,
+            fatal: false,
+        }
+    }
+
+    /// Stops `stop`'s worker after the task during which the handler called `exit()` or hit a
+    /// fatal error.
+    pub(crate) fn stop_with(mut self, stop: hurah::StopHandle) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// After `exit()` or a fatal error in `handleTask()`: no more tasks, the worker stops, and
+    /// this attempt counts as failed with `reason`: retried (inbox, or delayed by
+    /// `retryDelay()`) while `maxAttempts()` allows, else moved to `error/` with the reason.
+    /// After a fatal error, `maxAttempts()` is not called again: its last value is used.
+    fn abort(&mut self, task: &hurah::Task, reason: String, fatal: bool) -> Outcome {
+        if let Some(s) = &self.stop {
+            s.stop();
+        }
+        self.fatal = fatal;
+        let max = if fatal {
+            self.last_max
+        } else {
+            hurah::Handler::max_attempts(self)
+        };
+        if task.attempt() <= max {
+            // The outcome carries no reason: say it here.
+            hurah::Handler::log(
+                self,
+                Level::Warning,
+                &format!(
+                    "Task {} failed: {reason}; it will be retried",
+                    task.sequence()
+                ),
+            );
+            Outcome::Retry { delay: None }
+        } else {
+            Outcome::failure(reason)
         }
     }
 
@@ -248,6 +298,20 @@ impl Bridge {
     }
 }
 
+/// PHP's message when `exit(status)` is in fact a fatal error PHP turned into an exit
+/// (status 255 and a fatal last error: nothing survives a fatal error, so it is this one).
+fn fatal_error_message(status: i32) -> Option<String> {
+    if status != 255 {
+        return None;
+    }
+    // E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR | E_RECOVERABLE_ERROR
+    const FATAL: i32 = 1 | 4 | 16 | 64 | 256 | 4096;
+    if crate::convert::last_error_type() & FATAL == 0 {
+        return None;
+    }
+    last_error_message()
+}
+
 fn with_info(reason: String, info: &[String]) -> String {
     if info.is_empty() {
         return reason;
@@ -267,10 +331,27 @@ impl hurah::Handler for Bridge {
             Ok(c) => c,
             Err(e) => return Outcome::failure(format!("cannot build the context: {e:?}")),
         };
-        let ret = self.this().try_call_method("handleTask", vec![&ctx]);
+        let this = self.obj;
+        // SAFETY: see `new`.
+        let ret = guarded(|| unsafe { &*this }.try_call_method("handleTask", vec![&ctx]));
         let info = self.take_failure_info();
         let retry_after = crate::delay::take_retry_after();
+        let Some(ret) = ret else {
+            // A fatal error (E_ERROR, E_USER_ERROR...): PHP has already reported it and set the
+            // exit status; settle the task, then `rethrow_pending()` lets PHP end.
+            let reason = last_error_message().unwrap_or_else(|| "PHP fatal error".into());
+            return self.abort(task, with_info(reason, &info), true);
+        };
         if let Some(c) = catch() {
+            if let Some(status) = c.exit {
+                // exit() in the handler, or a fatal error PHP turned into an exit (memory
+                // exhausted): this attempt failed; the exit goes on once the task is settled.
+                if let Some(fatal) = fatal_error_message(status) {
+                    return self.abort(task, with_info(fatal, &info), true);
+                }
+                let reason = format!("handler called exit({status})");
+                return self.abort(task, with_info(reason, &info), false);
+            }
             return Outcome::Failure {
                 reason: with_info(c.message, &info),
                 class: Some(c.class),
@@ -307,8 +388,21 @@ impl hurah::Handler for Bridge {
         }
     }
 
+    fn stop_requested(&mut self) -> bool {
+        aborting()
+    }
+
     fn max_attempts(&mut self) -> u64 {
-        let r = call_method(self.this(), "maxAttempts", vec![]);
+        if self.fatal {
+            return self.last_max;
+        }
+        let this = self.obj;
+        // SAFETY: see `new`. Guarded: it may run after a fatal error in handleTask().
+        let r = guarded(|| call_method(unsafe { &*this }, "maxAttempts", vec![]));
+        let Some(r) = r else {
+            self.default_log(Level::Warning, "maxAttempts() failed fatally; using 0");
+            return 0;
+        };
         if let Some(c) = catch() {
             self.log(
                 Level::Warning,
@@ -316,18 +410,32 @@ impl hurah::Handler for Bridge {
             );
             return 0;
         }
-        match r {
+        let max = match r {
             Ok(Some(z)) => z.long().map(|n| n.max(0) as u64).unwrap_or(0),
             _ => 0,
-        }
+        };
+        self.last_max = max;
+        max
     }
 
     /// `retryDelay($attempt)` if the subclass has it and it returns a number or DateInterval
     /// (0: straight back to the inbox); otherwise (no such method, or `null`) the
     /// `retryBackoff()` array, if any.
     fn retry_delay(&mut self, attempt: u64) -> Option<Duration> {
+        if self.fatal {
+            return None;
+        }
         let n = attempt as i64;
-        let r = call_method(self.this(), "retryDelay", vec![&n]);
+        let this = self.obj;
+        // SAFETY: see `new`. Guarded: it may run after a fatal error in handleTask().
+        let r = guarded(|| call_method(unsafe { &*this }, "retryDelay", vec![&n]));
+        let Some(r) = r else {
+            self.default_log(
+                Level::Warning,
+                "retryDelay() failed fatally; retrying without delay",
+            );
+            return None;
+        };
         if let Some(c) = catch() {
             self.log(
                 Level::Warning,
@@ -358,6 +466,11 @@ impl hurah::Handler for Bridge {
     }
 
     fn log(&mut self, level: Level, message: &str) {
+        if self.fatal || bailed_out() {
+            // After a fatal error no user code runs but what settling needs.
+            self.default_log(level, message);
+            return;
+        }
         if self.logger.is_none() {
             let l = call_method(self.this(), "getLogger", vec![]);
             if let Some(c) = catch() {

@@ -158,10 +158,11 @@ pub(crate) fn run(objs: &[*mut ZendObject], options: Option<&ZendHashTable>) -> 
         return Err(hurah_exception("no handler to run"));
     };
     let mut worker = backend.worker();
+    let stop = worker.stop_handle();
     let mut added = Ok(());
     for (o, queue) in opened {
         if added.is_ok() {
-            added = worker.add(queue, Box::new(Bridge::new(o)));
+            added = worker.add(queue, Box::new(Bridge::new(o).stop_with(stop.clone())));
         }
     }
     if let Err(e) = added {

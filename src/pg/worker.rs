@@ -45,7 +45,7 @@ fn run_batch(
         };
         let seq = task.sequence();
         log_outcome(handler, verbosity, seq, &outcome);
-        let stopping = stop(stats);
+        let stopping = stop(stats) || handler.stop_requested();
         let next = if stopping {
             None
         } else {
@@ -91,7 +91,7 @@ fn run_batch_grouped(
         };
         log_outcome(handler, verbosity, task.sequence(), &outcome);
         done.push((i, outcome, max, backoff));
-        if stop(stats) && i + 1 < n {
+        if (stop(stats) || handler.stop_requested()) && i + 1 < n {
             stopped = true;
             break;
         }
@@ -185,6 +185,9 @@ pub fn pg_handle_once(queue: &mut PgQueue, handler: &mut dyn Handler) -> Result<
         if let Err(e) = r {
             let _ = queue.release_unstarted();
             return Err(e);
+        }
+        if handler.stop_requested() {
+            break;
         }
     }
     Ok(stats)
