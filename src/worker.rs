@@ -249,17 +249,59 @@ impl Default for WorkerOptions {
 pub struct StopHandle {
     flag: Arc<AtomicBool>,
     waker: Waker,
+    signals: Arc<SignalNotes>,
+}
+
+/// Signals the signal thread acted on, for the worker to log from its own thread (a PHP logger
+/// may only be called there), and the signal that asked it to stop.
+#[derive(Debug, Default)]
+struct SignalNotes {
+    lines: std::sync::Mutex<Vec<String>>,
+    stopped_by: std::sync::atomic::AtomicI32,
 }
 
 impl StopHandle {
+    fn with_waker(waker: Waker) -> StopHandle {
+        StopHandle {
+            flag: Arc::new(AtomicBool::new(false)),
+            waker,
+            signals: Arc::default(),
+        }
+    }
+
     /// A handle not tied to a file-backend [`Worker`]'s wake channel: for workers that poll
     /// [`StopHandle::is_stopped`] (the PostgreSQL worker) and for signal forwarding to them.
     pub fn detached() -> StopHandle {
         let (tx, _rx) = mpsc::channel();
-        StopHandle {
-            flag: Arc::new(AtomicBool::new(false)),
-            waker: Waker(tx),
+        StopHandle::with_waker(Waker(tx))
+    }
+
+    /// Records that signal `sig` was taken (`line` says what it did), for the worker to log.
+    pub fn note_signal(&self, sig: i32, line: String) {
+        if matches!(sig, libc::SIGTERM | libc::SIGINT) {
+            self.signals.stopped_by.store(sig, Ordering::SeqCst);
         }
+        if let Ok(mut l) = self.signals.lines.lock() {
+            l.push(line);
+        }
+    }
+
+    /// Takes the lines of [`StopHandle::note_signal`] not logged yet, oldest first.
+    pub fn take_signal_notes(&self) -> Vec<String> {
+        match self.signals.lines.lock() {
+            Ok(mut l) => std::mem::take(&mut *l),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// True when [`StopHandle::take_signal_notes`] has something.
+    pub fn has_signal_notes(&self) -> bool {
+        self.signals.lines.lock().is_ok_and(|l| !l.is_empty())
+    }
+
+    /// The signal (SIGTERM or SIGINT) that asked the worker to stop, if one did.
+    pub fn stopped_by_signal(&self) -> Option<i32> {
+        Some(self.signals.stopped_by.load(Ordering::SeqCst)).filter(|&s| s != 0)
     }
 
     /// Asks the worker to stop after the current task.
@@ -330,10 +372,7 @@ impl<'h> Worker<'h> {
         Worker {
             entries: Vec::new(),
             rx,
-            stop: StopHandle {
-                flag: Arc::new(AtomicBool::new(false)),
-                waker: Waker(tx),
-            },
+            stop: StopHandle::with_waker(Waker(tx)),
             verbosity: Arc::new(AtomicU8::new(verbosity as u8)),
             memory_probe: Box::new(resident_memory),
             next: 0,
@@ -492,6 +531,7 @@ impl<'h> Worker<'h> {
         let mut last_rescan = Instant::now();
         let n = self.entries.len();
         loop {
+            self.log_signal_notes();
             if self.stop.is_stopped() {
                 break;
             }
@@ -625,7 +665,19 @@ impl<'h> Worker<'h> {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
+        self.log_signal_notes();
         Ok(stats)
+    }
+
+    /// Logs the signals taken since the last call (through the first handler, whatever the
+    /// verbosity: they are the operator's own requests).
+    fn log_signal_notes(&mut self) {
+        let notes = self.stop.take_signal_notes();
+        if let Some(e) = self.entries.first_mut() {
+            for line in notes {
+                e.handler.log(Level::Info, &line);
+            }
+        }
     }
 
     fn on_wake(&mut self, w: Wake, stats: &mut RunStats) -> Result<()> {

@@ -141,7 +141,7 @@ impl AbstractHandler {
         options: Option<&ZendHashTable>,
     ) -> PhpResult<Zval> {
         let obj: *mut ZendObject = self_.get_mut_zend_obj();
-        crate::worker::run(&[obj], options)
+        crate::worker::run(&[obj], options, "watch()")
     }
 
     /// The event type handled.
@@ -286,15 +286,18 @@ impl Bridge {
         }
     }
 
-    fn default_log(&self, level: Level, message: &str) {
-        eprintln!(
-            "[{}] hurah.{}: {} ({} on {:?})",
+    /// Writes the line to stderr in one write (lines of concurrent workers never mix).
+    pub(crate) fn default_log(&self, level: Level, message: &str) {
+        use std::io::Write;
+        let line = format!(
+            "[{}] hurah.{}: {} ({} on {:?})\n",
             hurah::clock::iso8601(hurah::clock::now_ms()),
             level.as_str().to_uppercase(),
             message,
             self.log_context.0,
             self.log_context.1
         );
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 }
 

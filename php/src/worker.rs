@@ -8,6 +8,7 @@ use crate::late_registration;
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendClassObject, ZendHashTable, ZendObject, Zval};
+use hurah::Level;
 
 unsafe extern "C" {
     // ZEND_API size_t zend_memory_usage(bool real_usage): memory_get_usage().
@@ -53,7 +54,7 @@ impl Worker {
         if objs.is_empty() {
             return Err(hurah_exception("Worker::run(): no handler added"));
         }
-        run(&objs, options)
+        run(&objs, options, "Worker::run()")
     }
 }
 
@@ -145,11 +146,21 @@ fn stats_array(stats: hurah::RunStats) -> PhpResult<Zval> {
 /// the caller) in one core worker of their backend (inotify wake-ups on a directory,
 /// LISTEN/NOTIFY on PostgreSQL). Each gets its own queue handle for the run. Handlers on
 /// different backends cannot share one worker (an InvalidArgumentException).
-pub(crate) fn run(objs: &[*mut ZendObject], options: Option<&ZendHashTable>) -> PhpResult<Zval> {
+///
+/// Logs (to the first handler's `getLogger()`, else stderr, within the worker's verbosity) the
+/// start (listeners, pid, backend), each signal taken and why it stopped. `what` names the
+/// caller in those lines (`watch()`, `Worker::run()`).
+pub(crate) fn run(
+    objs: &[*mut ZendObject],
+    options: Option<&ZendHashTable>,
+    what: &str,
+) -> PhpResult<Zval> {
     let opts = parse_options(options)?;
     let mut backend = None;
+    let mut labels = Vec::new();
     let opened = mark_and_open(objs, |h| {
         backend.get_or_insert_with(|| std::sync::Arc::clone(&h.backend));
+        labels.push(format!("{}:{}", h.event_type, h.name));
         h.backend
             .open_listener(&h.event_type, &h.name)
             .map_err(from_core)
@@ -172,11 +183,94 @@ pub(crate) fn run(objs: &[*mut ZendObject], options: Option<&ZendHashTable>) -> 
     }
     // SAFETY: zend_memory_usage only reads the allocator's counters.
     worker.set_memory_probe(Box::new(|| unsafe { zend_memory_usage(false) } as u64));
-    let guard = hurah::install_signal_handlers(&worker.stop_handle(), worker.verbosity());
+    let verbosity = worker.verbosity();
+    let mut logger = WorkerLog {
+        bridge: Bridge::new(objs[0]),
+        verbosity: std::sync::Arc::clone(&verbosity),
+    };
+    let guard = hurah::install_signal_handlers(&stop, std::sync::Arc::clone(&verbosity));
+    if let Err(e) = &guard {
+        logger.log(Level::Warning, &format!("{what}: signals not handled: {e}"));
+    }
+    logger.log(
+        Level::Info,
+        &format!(
+            "{what}: watching {} on {} (pid {}, {} backend)",
+            labels.join(", "),
+            backend.describe(),
+            std::process::id(),
+            backend.kind()
+        ),
+    );
+    let started = std::time::Instant::now();
     let result = worker.run(&opts);
     drop(guard);
     drop(worker);
     unmark(objs);
+    if let Ok(stats) = &result {
+        let why = stop_reason(&opts, stats, &stop, started);
+        let line = format!(
+            "{what}: stopped ({why}); handled {}, succeeded {}, failed {}, retried {}, recovered {}",
+            stats.handled, stats.succeeded, stats.failed, stats.retried, stats.recovered
+        );
+        if crate::convert::aborting() {
+            // No user code after exit() or a fatal error: straight to stderr.
+            logger.bridge.default_log(Level::Info, &line);
+        } else {
+            logger.log(Level::Info, &line);
+        }
+    }
+    drop(logger);
     crate::convert::rethrow_pending()?;
     stats_array(result.map_err(from_core)?)
+}
+
+/// Worker-level lines of `run()`, through the first handler's logger, within the verbosity.
+struct WorkerLog {
+    bridge: Bridge,
+    verbosity: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+impl WorkerLog {
+    fn log(&mut self, level: Level, message: &str) {
+        let v = Level::from_u8(self.verbosity.load(std::sync::atomic::Ordering::SeqCst));
+        if level <= v {
+            hurah::Handler::log(&mut self.bridge, level, message);
+        }
+    }
+}
+
+/// Why `worker.run()` returned, in words.
+fn stop_reason(
+    opts: &hurah::WorkerOptions,
+    stats: &hurah::RunStats,
+    stop: &hurah::StopHandle,
+    started: std::time::Instant,
+) -> String {
+    if let Some(sig) = stop.stopped_by_signal() {
+        return format!("signal {}", hurah::signal_name(sig));
+    }
+    if crate::convert::aborting() {
+        return "the handler called exit() or hit a fatal error".into();
+    }
+    if stop.is_stopped() {
+        return "stop requested".into();
+    }
+    if let Some(m) = opts.max_jobs.filter(|&m| stats.handled >= m) {
+        return format!("maxJobs {m} reached");
+    }
+    if let Some(t) = opts.max_time.filter(|&t| started.elapsed() >= t) {
+        return format!("maxTime {}s reached", t.as_secs_f64());
+    }
+    if let Some(limit) = opts.memory_limit {
+        // SAFETY: zend_memory_usage only reads the allocator's counters.
+        let used = unsafe { zend_memory_usage(false) } as u64;
+        if used > limit {
+            return format!("memoryLimit {limit} bytes exceeded");
+        }
+    }
+    if opts.stop_when_empty {
+        return "queue empty, stopWhenEmpty".into();
+    }
+    "stopped".into()
 }

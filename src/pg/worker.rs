@@ -406,6 +406,7 @@ impl<'h> PgWorker<'h> {
                 || options.memory_limit.is_some_and(|m| probe() > m)
         };
         loop {
+            self.log_signal_notes();
             if limit_hit(&stats) {
                 break;
             }
@@ -463,7 +464,7 @@ impl<'h> PgWorker<'h> {
             }
             loop {
                 let left = wake_at.saturating_duration_since(Instant::now());
-                if left.is_zero() || stopped() {
+                if left.is_zero() || stopped() || other.has_signal_notes() {
                     break;
                 }
                 let Some(listen) = self.listen.as_mut() else {
@@ -490,7 +491,19 @@ impl<'h> PgWorker<'h> {
         for (q, _) in &mut self.entries {
             let _ = q.release_unstarted();
         }
+        self.log_signal_notes();
         Ok(stats)
+    }
+
+    /// Logs the signals taken since the last call (through the first handler, whatever the
+    /// verbosity: they are the operator's own requests).
+    fn log_signal_notes(&mut self) {
+        let notes = self.also_stop_on.take_signal_notes();
+        if let Some((_, h)) = self.entries.first_mut() {
+            for line in notes {
+                h.log(Level::Info, &line);
+            }
+        }
     }
 
     /// One pass over every listener: recovery when the safety poll is due, then one batch each.
