@@ -5,10 +5,11 @@
 use crate::context::{payload_named, payload_of};
 use crate::convert::{each_option, stringish, type_name};
 use crate::event_type::EventType;
-use crate::exceptions::{from_core, invalid_argument};
+use crate::exceptions::{from_core, hurah as hurah_exception, invalid_argument};
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::prelude::*;
-use ext_php_rs::types::{ZendHashTable, Zval};
+use ext_php_rs::types::{ZendCallable, ZendHashTable, Zval};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// `Hurah\Event\Dispatcher`.
 #[php_class]
@@ -17,6 +18,30 @@ pub struct Dispatcher {
     /// The backend the root names (a directory or a `postgresql://` URL).
     inner: Box<dyn hurah::backend::Backend>,
     fsync: hurah::FsyncPolicy,
+    /// Listeners reached by the last `dispatch()`/`dispatchMany()`.
+    last_count: AtomicUsize,
+}
+
+/// The event type as the caller wrote it (a string as given, an object as its string form).
+fn as_written(arg: &Zval, parsed: &hurah::EventType) -> String {
+    match arg.dereference().str() {
+        Some(s) => s.to_string(),
+        None => parsed.to_string(),
+    }
+}
+
+/// `E_USER_NOTICE` "hurah: no listener for event type '...': nothing delivered", raised with
+/// `trigger_error()` so error handlers and `error_reporting` apply as to any notice. An
+/// exception an error handler throws for it propagates to the caller.
+fn notice_no_listener(written: &str) -> PhpResult<()> {
+    const E_USER_NOTICE: i64 = 1024;
+    let msg = format!("hurah: no listener for event type '{written}': nothing delivered");
+    let f = ZendCallable::try_from_name("trigger_error")
+        .map_err(|e| hurah_exception(format!("trigger_error(): {e}")))?;
+    let r = f.try_call(vec![&msg, &E_USER_NOTICE]);
+    crate::convert::rethrow_pending()?;
+    r.map(|_| ())
+        .map_err(|e| hurah_exception(format!("trigger_error(): {e}")))
 }
 
 #[php_impl]
@@ -48,7 +73,11 @@ impl Dispatcher {
             None => hurah::FsyncPolicy::from_env().map_err(from_core)?,
         };
         let inner = hurah::backend::open(&root, fsync).map_err(from_core)?;
-        Ok(Dispatcher { inner, fsync })
+        Ok(Dispatcher {
+            inner,
+            fsync,
+            last_count: AtomicUsize::new(0),
+        })
     }
 
     /// Delivers `$data` to every listener of `$eventType`, its ancestors and the root. `$data`
@@ -78,7 +107,19 @@ impl Dispatcher {
                 hurah::DispatchOptions { not_before_ms },
             )
             .map_err(from_core)?;
+        let reached = receipt.deliveries.len();
+        self.last_count.store(reached, Ordering::Relaxed);
+        if reached == 0 {
+            notice_no_listener(&as_written(eventType, &event_type))?;
+        }
         Ok(receipt.id)
+    }
+
+    /// How many listeners the last `dispatch()` or `dispatchMany()` of this dispatcher reached
+    /// (for `dispatchMany()`, the sum over its events); 0 before any. A dispatch that reaches
+    /// none also raises an `E_USER_NOTICE`: register handlers before dispatching.
+    pub fn last_listener_count(&self) -> i64 {
+        self.last_count.load(Ordering::Relaxed) as i64
     }
 
     /// Dispatches several events in one call: `$events` is a list of `[$eventType, $data]`
@@ -95,6 +136,7 @@ impl Dispatcher {
     ) -> PhpResult<Vec<String>> {
         let not_before_ms = crate::delay::not_before_ms(delay, at)?;
         let mut batch = Vec::with_capacity(events.len());
+        let mut written = Vec::with_capacity(events.len());
         for (i, pair) in events.values().enumerate() {
             let pair = pair.dereference();
             let items = pair
@@ -107,14 +149,22 @@ impl Dispatcher {
                     type_name(pair)
                 )));
             };
-            let event_type = EventType::from_arg(event_type, &format!("event type of event #{i}"))?;
+            let parsed = EventType::from_arg(event_type, &format!("event type of event #{i}"))?;
             let payload = payload_named(Some(data), &format!("the payload of event #{i}"))?;
-            batch.push((event_type, payload));
+            written.push(as_written(event_type, &parsed));
+            batch.push((parsed, payload));
         }
         let receipts = self
             .inner
             .dispatch_many(&batch, hurah::DispatchOptions { not_before_ms })
             .map_err(from_core)?;
+        let reached = receipts.iter().map(|r| r.deliveries.len()).sum();
+        self.last_count.store(reached, Ordering::Relaxed);
+        for (r, w) in receipts.iter().zip(&written) {
+            if r.deliveries.is_empty() {
+                notice_no_listener(w)?;
+            }
+        }
         Ok(receipts.into_iter().map(|r| r.id).collect())
     }
 

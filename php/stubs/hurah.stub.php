@@ -216,6 +216,9 @@ namespace Hurah\Event {
          * `delay: new \DateInterval('PT5M')` or `at: new \DateTimeImmutable('tomorrow 08:00')`.
          * The copies wait in delayed/ and are not handled before then; a time in the past (or a
          * zero delay) is due at once. Give at most one of $delay and $at.
+         * A dispatch reaches the listeners registered at that moment (construct handlers first);
+         * lastListenerCount() says how many. One that reaches none raises an E_USER_NOTICE
+         * "hurah: no listener for event type 'a/b': nothing delivered".
          * @param EventType|string|\Stringable $eventType
          * @param ContextInterface|array|scalar|null|\JsonSerializable|object $data
          * @param int|float|\DateInterval|null $delay seconds from now (finite, >= 0)
@@ -230,6 +233,9 @@ namespace Hurah\Event {
          * dispatch() takes them. Every pair is checked and encoded before anything is written.
          * On a PostgreSQL root the batch is one transaction (all or nothing); on a directory each
          * event is published in turn, each all or nothing. $delay/$at apply to every event.
+         * Each event that reaches no listener raises an E_USER_NOTICE, after the whole batch is
+         * written (an error handler that throws on notices makes the call throw, the batch
+         * delivered all the same).
          * @param array<int, array{0: EventType|string|\Stringable, 1: mixed}> $events
          * @param int|float|\DateInterval|null $delay seconds from now (finite, >= 0)
          * @param \DateTimeInterface|null $at not before this time (ms precision)
@@ -237,6 +243,12 @@ namespace Hurah\Event {
          * @throws \Hurah\Exception\InvalidArgumentException|\Hurah\Exception\EncodingException|\Hurah\Exception\IoException
          */
         public function dispatchMany(array $events, mixed $delay = null, mixed $at = null): array {}
+
+        /**
+         * How many listeners the last dispatch() or dispatchMany() of this dispatcher reached
+         * (dispatchMany(): the sum over its events); 0 before any dispatch.
+         */
+        public function lastListenerCount(): int {}
 
         /**
          * Cancels the delayed copies of a dispatch in every listener under the root before they
@@ -276,6 +288,10 @@ namespace Hurah\Event {
 
         /**
          * Runs one task. Subclasses may declare the parameter as ContextInterface or Context.
+         * A throwable is a failure (error/, its message as the reason). exit() or a fatal error
+         * (memory exhausted, E_ERROR) fails this attempt too (reason "handler called exit(N)" or
+         * PHP's message; retried while maxAttempts() allows, else error/), the claim is
+         * released, no further task is taken, and then the script ends as PHP would.
          * @return int Task::SUCCESS, FAILURE, RETRY or INVALID; anything else is a failure
          */
         abstract protected function handleTask(Context $context): int;
@@ -297,7 +313,10 @@ namespace Hurah\Event {
         public function getDelayed(): array {}
 
         /**
-         * Long-running worker for this handler; returns when a limit is hit or on SIGTERM/SIGINT.
+         * Long-running worker for this handler; returns when a limit is hit or on SIGTERM/SIGINT
+         * (after the running task). SIGHUP rescans, SIGUSR1/SIGUSR2 raise/lower the log level;
+         * none of them interrupts the running handler. Logs (getLogger(), else stderr) its start,
+         * each signal taken and why it stopped.
          * @param array{maxJobs?: int, maxTime?: int|float, memoryLimit?: int|string, stopWhenEmpty?: bool, once?: bool, sleep?: int|float, groupCommit?: bool}|null $options
          * @return array{handled: int, succeeded: int, failed: int, retried: int, recovered: int}
          */
