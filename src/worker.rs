@@ -532,6 +532,9 @@ impl<'h> Worker<'h> {
         let n = self.entries.len();
         loop {
             self.log_signal_notes();
+            if self.entries.iter_mut().any(|e| e.handler.stop_requested()) {
+                self.stop.stop();
+            }
             if self.stop.is_stopped() {
                 break;
             }

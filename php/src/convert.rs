@@ -2,7 +2,6 @@
 //! exceptions raised by user code we call.
 
 use crate::exceptions::invalid_argument;
-use ext_php_rs::boxed::ZBox;
 use ext_php_rs::exception::{PhpException, PhpResult};
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
@@ -14,11 +13,9 @@ pub struct Caught {
     pub class: String,
     /// Its message.
     pub message: String,
-    /// The object itself (to re-throw).
-    pub object: ZBox<ZendObject>,
-    /// `Some(status)` when this was no throwable but PHP's `exit()` unwinding: the exit is
-    /// remembered and raised again by [`rethrow_pending`] (the PHP function that called into
-    /// user code returns, then the process exits with `status`).
+    /// `Some(status)` when this was no throwable but PHP's `exit()` unwinding (or a fiber's
+    /// graceful exit): it is left pending, untouched, so the script still ends; a caller that
+    /// must run more PHP code first takes it with [`defer_exit`].
     pub exit: Option<i32>,
 }
 
@@ -29,11 +26,18 @@ unsafe extern "C" {
     fn zend_is_graceful_exit(ex: *const ZendObject) -> bool;
     // ZEND_API ZEND_COLD void zend_throw_unwind_exit(void)
     fn zend_throw_unwind_exit();
+    // ZEND_API ZEND_COLD void zend_throw_graceful_exit(void)
+    fn zend_throw_graceful_exit();
 }
 
+/// What [`defer_exit`] took off the engine.
+const EXIT_NONE: u8 = 0;
+const EXIT_UNWIND: u8 = 1;
+const EXIT_GRACEFUL: u8 = 2;
+
 thread_local! {
-    /// An `exit()` taken off the engine by [`catch`], to raise again once we are done.
-    static PENDING_EXIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// An `exit()` taken off the engine by [`defer_exit`], to raise again once we are done.
+    static PENDING_EXIT: std::cell::Cell<u8> = const { std::cell::Cell::new(EXIT_NONE) };
     /// A fatal error (bailout) caught by [`guarded`], to raise again once we are done.
     static PENDING_BAILOUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -45,10 +49,32 @@ fn is_unwinding(obj: &ZendObject) -> bool {
     unsafe { zend_is_unwind_exit(obj) || zend_is_graceful_exit(obj) }
 }
 
+/// True when the engine is unwinding for `exit()` (or a fiber's graceful exit).
+pub fn exit_unwinding() -> bool {
+    ExecutorGlobals::get().exception().is_some_and(is_unwinding)
+}
+
+/// Takes a pending `exit()` off the engine, so PHP code can still be called (to settle a task),
+/// and remembers it: [`rethrow_pending`] raises it again. Nothing if no exit is pending.
+pub fn defer_exit() {
+    if !exit_unwinding() {
+        return;
+    }
+    if let Some(obj) = ExecutorGlobals::take_exception() {
+        // SAFETY: obj is live; only its class entry is compared.
+        let kind = if unsafe { zend_is_graceful_exit(&*obj) } {
+            EXIT_GRACEFUL
+        } else {
+            EXIT_UNWIND
+        };
+        PENDING_EXIT.with(|p| p.set(kind));
+    }
+}
+
 /// True when an `exit()` or a fatal error is waiting to be raised again by [`rethrow_pending`]
 /// (no more user code should run for this call).
 pub fn aborting() -> bool {
-    PENDING_EXIT.with(|p| p.get()) || PENDING_BAILOUT.with(|p| p.get())
+    PENDING_EXIT.with(|p| p.get()) != EXIT_NONE || PENDING_BAILOUT.with(|p| p.get())
 }
 
 /// True when a fatal error is waiting to be raised again: no PHP code may run until then.
@@ -108,20 +134,18 @@ pub fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
 }
 
 /// Takes (and clears) the pending PHP exception, if any. PHP's `exit()` (not a throwable) is
-/// reported with `exit: Some(status)` and remembered for [`rethrow_pending`]; no method is
+/// reported with `exit: Some(status)` and left pending (see [`defer_exit`]); no method is
 /// ever called on it.
 pub fn catch() -> Option<Caught> {
-    let object = ExecutorGlobals::take_exception()?;
-    if is_unwinding(&object) {
+    if exit_unwinding() {
         let status = exit_status();
-        PENDING_EXIT.with(|p| p.set(true));
         return Some(Caught {
             class: "exit".into(),
             message: format!("called exit({status})"),
-            object,
             exit: Some(status),
         });
     }
+    let object = ExecutorGlobals::take_exception()?;
     let class = object
         .get_class_name()
         .unwrap_or_else(|_| "Throwable".into());
@@ -135,35 +159,47 @@ pub fn catch() -> Option<Caught> {
     Some(Caught {
         class,
         message,
-        object,
         exit: None,
     })
 }
 
+/// Propagates a pending PHP exception (thrown by user code we called) to our caller as is; an
+/// `exit()` unwinding is left to unwind.
+pub fn propagate() -> PhpResult<()> {
+    if exit_unwinding() {
+        // No throwable: it cannot be thrown again, and needs not be.
+        return Ok(());
+    }
+    ExecutorGlobals::throw_if_exception()
+}
+
 /// Propagates a pending PHP exception (thrown by user code we called) to our caller as is.
-/// An `exit()` or a fatal error met in user code (see [`catch`], [`guarded`]) is raised again
-/// here: a fatal error does not return (PHP's shutdown follows); after an exit the function
-/// returns `Ok` with the exit unwinding, so the script ends with the handler's exit status.
-/// Call it last, when everything is settled and dropped.
+/// An `exit()` or a fatal error met in user code and deferred (see [`defer_exit`],
+/// [`guarded`]) is raised again here: a fatal error does not return (PHP's shutdown follows);
+/// after an exit the function returns `Ok` with the exit unwinding, so the script ends with the
+/// handler's exit status. Call it last, when everything is settled and dropped.
 pub fn rethrow_pending() -> PhpResult<()> {
     if PENDING_BAILOUT.with(|p| p.replace(false)) {
-        PENDING_EXIT.with(|p| p.set(false));
+        PENDING_EXIT.with(|p| p.set(EXIT_NONE));
         // SAFETY: the caller has dropped what it holds; the engine's zend_try above us
         // (PHP's own, around the script) takes the bailout, as for any fatal error.
         unsafe { ext_php_rs::zend::bailout() }
     }
-    if PENDING_EXIT.with(|p| p.replace(false)) {
+    let exit = PENDING_EXIT.with(|p| p.replace(EXIT_NONE));
+    if exit != EXIT_NONE {
         // An exception thrown meanwhile is dropped: exit() wins, as in PHP.
         drop(ExecutorGlobals::take_exception());
-        // SAFETY: plain engine call; EG(exit_status) still holds the handler's status.
-        unsafe { zend_throw_unwind_exit() };
+        // SAFETY: plain engine calls; EG(exit_status) still holds the handler's status.
+        unsafe {
+            if exit == EXIT_GRACEFUL {
+                zend_throw_graceful_exit();
+            } else {
+                zend_throw_unwind_exit();
+            }
+        }
         return Ok(());
     }
-    if ExecutorGlobals::get().exception().is_some_and(is_unwinding) {
-        // Leave exit() unwinding: it is no throwable and cannot be thrown again.
-        return Ok(());
-    }
-    ExecutorGlobals::throw_if_exception()
+    propagate()
 }
 
 /// Calls `$obj->$name(...$args)`. `Ok(None)` when the method does not exist; a PHP exception
@@ -177,7 +213,7 @@ pub fn call_method(
         Ok(z) => Ok(Some(z)),
         Err(ext_php_rs::error::Error::Callable) => Ok(None),
         Err(e) => {
-            rethrow_pending()?;
+            propagate()?;
             Err(PhpException::from_message(format!("calling {name}(): {e}")))
         }
     }
@@ -211,7 +247,7 @@ pub fn stringish(v: &Zval, what: &str) -> PhpResult<String> {
     if let Some(obj) = v.object() {
         if obj.instance_of(ce::stringable()) {
             let r = call_method(obj, "__toString", vec![])?;
-            rethrow_pending()?;
+            propagate()?;
             if let Some(s) = r.as_ref().and_then(|z| z.zend_str()) {
                 return std::str::from_utf8(s.as_bytes())
                     .map(str::to_string)

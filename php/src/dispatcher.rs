@@ -39,7 +39,7 @@ fn notice_no_listener(written: &str) -> PhpResult<()> {
     let f = ZendCallable::try_from_name("trigger_error")
         .map_err(|e| hurah_exception(format!("trigger_error(): {e}")))?;
     let r = f.try_call(vec![&msg, &E_USER_NOTICE]);
-    crate::convert::rethrow_pending()?;
+    crate::convert::propagate()?;
     r.map(|_| ())
         .map_err(|e| hurah_exception(format!("trigger_error(): {e}")))
 }

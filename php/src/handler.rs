@@ -7,7 +7,7 @@
 use crate::context::AbstractContext;
 use crate::convert::stringish;
 use crate::convert::{
-    aborting, bailed_out, call_method, catch, guarded, last_error_message, type_name,
+    aborting, bailed_out, call_method, catch, defer_exit, guarded, last_error_message, type_name,
 };
 use crate::event_type::EventType;
 use crate::exceptions::{from_core, hurah as hurah_exception};
@@ -349,6 +349,7 @@ impl hurah::Handler for Bridge {
             if let Some(status) = c.exit {
                 // exit() in the handler, or a fatal error PHP turned into an exit (memory
                 // exhausted): this attempt failed; the exit goes on once the task is settled.
+                defer_exit();
                 if let Some(fatal) = fatal_error_message(status) {
                     return self.abort(task, with_info(fatal, &info), true);
                 }
@@ -392,7 +393,7 @@ impl hurah::Handler for Bridge {
     }
 
     fn stop_requested(&mut self) -> bool {
-        aborting()
+        aborting() || crate::convert::exit_unwinding()
     }
 
     fn max_attempts(&mut self) -> u64 {
@@ -407,6 +408,9 @@ impl hurah::Handler for Bridge {
             return 0;
         };
         if let Some(c) = catch() {
+            if c.exit.is_some() {
+                defer_exit(); // settle first, exit after
+            }
             self.log(
                 Level::Warning,
                 &format!("maxAttempts() threw {}: {}; using 0", c.class, c.message),
@@ -440,6 +444,9 @@ impl hurah::Handler for Bridge {
             return None;
         };
         if let Some(c) = catch() {
+            if c.exit.is_some() {
+                defer_exit(); // settle first, exit after
+            }
             self.log(
                 Level::Warning,
                 &format!(
@@ -477,6 +484,9 @@ impl hurah::Handler for Bridge {
         if self.logger.is_none() {
             let l = call_method(self.this(), "getLogger", vec![]);
             if let Some(c) = catch() {
+                if c.exit.is_some() {
+                    defer_exit(); // settle first, exit after
+                }
                 self.default_log(
                     Level::Warning,
                     &format!("getLogger() threw {}: {}", c.class, c.message),
@@ -507,6 +517,9 @@ impl hurah::Handler for Bridge {
             let _ = obj.try_call_method("__call", vec![&name, &args_zv]);
         }
         if let Some(c) = catch() {
+            if c.exit.is_some() {
+                defer_exit(); // settle first, exit after
+            }
             self.default_log(level, &message);
             self.default_log(
                 Level::Warning,

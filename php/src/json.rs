@@ -237,7 +237,7 @@ pub fn to_zval(v: &Value) -> ext_php_rs::error::Result<Zval> {
 /// by user code (jsonSerialize), or `Hurah\Exception\EncodingException`.
 pub fn encode_error(e: JsonError, what: &str) -> ext_php_rs::exception::PhpException {
     if let JsonError::Thrown = e {
-        if let Err(pending) = crate::convert::rethrow_pending() {
+        if let Err(pending) = crate::convert::propagate() {
             return pending;
         }
     }

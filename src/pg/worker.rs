@@ -169,6 +169,9 @@ pub fn pg_handle_once(queue: &mut PgQueue, handler: &mut dyn Handler) -> Result<
     stats.failed += rec.failed as u64;
     let mut retried = Vec::new();
     loop {
+        if handler.stop_requested() {
+            break;
+        }
         let batch = queue.claim(DEFAULT_BATCH, &retried)?;
         if batch.is_empty() {
             break;
@@ -407,6 +410,9 @@ impl<'h> PgWorker<'h> {
         };
         loop {
             self.log_signal_notes();
+            if self.entries.iter_mut().any(|(_, h)| h.stop_requested()) {
+                stop.stop();
+            }
             if limit_hit(&stats) {
                 break;
             }
@@ -526,7 +532,7 @@ impl<'h> PgWorker<'h> {
         }
         let mut worked = false;
         for (q, h) in &mut self.entries {
-            if limit_hit(stats) {
+            if limit_hit(stats) || h.stop_requested() {
                 break;
             }
             let want = match options.max_jobs {

@@ -50,6 +50,9 @@ final class CrashTest extends HurahTestCase
 
             protected function maxAttempts(): int
             {
+                if ($this->mode === 'exitinmax') {
+                    exit(4);
+                }
                 return $this->max;
             }
         }
@@ -209,6 +212,18 @@ final class CrashTest extends HurahTestCase
     }
 
     /** @dataProvider hows */
+    public function testExitInMaxAttemptsEndsTheRunWithNothingClaimed(string $how): void
+    {
+        $this->dispatchBoomThenAfter($this->root);
+        [$status, $out, $err] = $this->child($this->root, 'exitinmax', $how);
+        $this->assertSame(4, $status, $err);
+        $this->assertSame('', $out);
+        $this->assertSame([], $this->files('e/h_listener/claimed'));
+        $this->assertSame(['1.json', '2.json'], $this->stateFiles('e/h_listener', 'inbox'), 'no task was taken');
+        $this->assertNextRunServes($this->root, ['boom', 'after']);
+    }
+
+    /** @dataProvider hows */
     public function testExitIsRetriedWhileMaxAttemptsAllows(string $how): void
     {
         $this->dispatchBoomThenAfter($this->root);
@@ -269,17 +284,25 @@ final class CrashTest extends HurahTestCase
             'fatal error in handle()' => ['usererror', 'handle', 255, 'the handler gave up'],
             'fatal error in watch()' => ['usererror', 'watch', 255, 'the handler gave up'],
             'memory exhausted in watch()' => ['memory', 'watch', 255, 'Allowed memory size of 33554432 bytes exhausted'],
+            'exit(4) in maxAttempts() in watch()' => ['exitinmax', 'watch', 4, null],
+            'exit(4) in maxAttempts() in handle()' => ['exitinmax', 'handle', 4, null],
         ];
     }
 
     /** @dataProvider pgCases */
-    public function testPostgres(string $mode, string $how, int $expected, string $reason): void
+    public function testPostgres(string $mode, string $how, int $expected, ?string $reason): void
     {
         [$admin, $db, $dsn] = $this->pgDatabase();
         try {
             $this->dispatchBoomThenAfter($dsn);
             [$status, , $err] = $this->child($dsn, $mode, $how);
             $this->assertSame($expected, $status, $err);
+            if ($reason === null) {
+                // Nothing was taken: both tasks still in the inbox, then served by the next run.
+                $this->assertSame("1|inbox|\n2|inbox|", $this->pgRows($dsn));
+                $this->assertNextRunServes($dsn, ['boom', 'after']);
+                return;
+            }
             $rows = explode("\n", $this->pgRows($dsn));
             $this->assertCount(2, $rows);
             $this->assertStringStartsWith("1|error|$reason", $rows[0]);
