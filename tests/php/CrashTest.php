@@ -181,6 +181,7 @@ final class CrashTest extends HurahTestCase
         $this->assertSame(255, $status, $err);
         $this->assertSame('', $out);
         $this->assertStringContainsString('Allowed memory size of 33554432 bytes exhausted', $err, 'PHP reported it');
+        $this->assertSame(1, substr_count($err, 'PHP Fatal error'), "no user code ran after it:\n$err");
         $this->assertFailedOnDisk('/^Allowed memory size of 33554432 bytes exhausted \(tried to allocate \d+ bytes\)$/');
         $this->assertNextRunServes($this->root, ['after']);
     }
@@ -193,6 +194,7 @@ final class CrashTest extends HurahTestCase
         $this->assertSame(255, $status, $err);
         $this->assertSame('', $out);
         $this->assertStringContainsString('PHP Fatal error:  the handler gave up', $err);
+        $this->assertSame(1, substr_count($err, 'PHP Fatal error'), $err);
         $this->assertFailedOnDisk('the handler gave up');
         $this->assertNextRunServes($this->root, ['after']);
     }
