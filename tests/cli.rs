@@ -581,7 +581,9 @@ fn failed_older_than_selects_by_age() {
     q.dispatch("a", "1");
     q.work_once("exit 1", &[]);
     let out = hurah(&["failed", "delete", q.root(), "--all", "--older-than", "1h"]);
-    assert_eq!(out.status.code(), Some(1), "nothing that old");
+    // --all with nothing that old: nothing to do, done (0 deleted), not an error.
+    assert_eq!(out.status.code(), Some(0), "nothing that old");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deleted 0 task(s)"));
     assert_eq!(files(&l.join("error")).len(), 1);
     std::thread::sleep(Duration::from_millis(20));
     ok(&[
@@ -785,4 +787,167 @@ fn work_memory_limit_stops_between_tasks() {
         "stopped after the first task"
     );
     assert!(claimed(&l).is_empty());
+}
+
+// ---- Operations act on exactly what was named; clear messages --------------------------------
+
+/// Two listeners whose failed task 1 shares its sequence.
+fn two_listeners_with_failed_1(q: &Q) -> (PathBuf, PathBuf) {
+    let a = q.listen("a", "h");
+    let b = q.listen("b", "h");
+    q.dispatch("a", "1");
+    q.dispatch("b", "2");
+    for t in ["a", "b"] {
+        hurah(&["work", q.root(), t, "h", "--exec", "exit 1", "--once"]);
+    }
+    assert_eq!(files(&a.join("error")), ["1.json"]);
+    assert_eq!(files(&b.join("error")), ["1.json"]);
+    (a, b)
+}
+
+#[test]
+fn a_sequence_shared_by_two_listeners_is_refused_without_listener() {
+    let q = Q::new();
+    let (a, b) = two_listeners_with_failed_1(&q);
+    for verb in [
+        vec!["failed", "delete"],
+        vec!["failed", "retry"],
+        vec!["failed", "show"],
+        vec!["failed", "list"],
+    ] {
+        let mut args = verb.clone();
+        args.extend_from_slice(&[q.root(), "--id", "1"]);
+        let out = hurah(&args);
+        assert_eq!(out.status.code(), Some(64), "{verb:?}: {}", stderr(&out));
+        let e = stderr(&out);
+        assert!(
+            e.contains("a:h") && e.contains("b:h") && e.contains("--listener"),
+            "{verb:?}: {e}"
+        );
+    }
+    assert_eq!(files(&a.join("error")), ["1.json"], "nothing was deleted");
+    assert_eq!(files(&b.join("error")), ["1.json"], "nothing was deleted");
+    // Named exactly: only that listener's task.
+    ok(&[
+        "failed",
+        "delete",
+        q.root(),
+        "--id",
+        "1",
+        "--listener",
+        "b:h",
+    ]);
+    assert_eq!(files(&a.join("error")), ["1.json"]);
+    assert!(files(&b.join("error")).is_empty());
+    // Now sequence 1 is failed in one listener only: unambiguous.
+    ok(&["failed", "delete", q.root(), "--id", "1"]);
+    assert!(files(&a.join("error")).is_empty());
+}
+
+#[test]
+fn a_delayed_sequence_shared_by_two_listeners_is_refused_without_listener() {
+    let q = Q::new();
+    let a = q.listen("a", "h");
+    let b = q.listen("b", "h");
+    ok(&["dispatch", q.root(), "a", "1", "--delay", "1h"]);
+    ok(&["dispatch", q.root(), "b", "2", "--delay", "1h"]);
+    let out = hurah(&["delayed", "cancel", q.root(), "--id", "1"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("a:h") && stderr(&out).contains("b:h"));
+    assert_eq!(files(&a.join("delayed")).len(), 1);
+    assert_eq!(files(&b.join("delayed")).len(), 1);
+    let out = hurah(&["delayed", "list", q.root(), "--id", "1"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    ok(&[
+        "delayed",
+        "cancel",
+        q.root(),
+        "--id",
+        "1",
+        "--listener",
+        "a:h",
+    ]);
+    assert!(files(&a.join("delayed")).is_empty());
+    assert_eq!(files(&b.join("delayed")).len(), 1);
+}
+
+#[test]
+fn dispatch_to_no_listener_names_the_type_as_written() {
+    let q = Q::new();
+    q.listen("a", "h");
+    let out = hurah(&["dispatch", q.root(), "product/created", "{}"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("\"product/created\""), "{e}");
+    assert!(!e.contains("EventType") && !e.contains("segments"), "{e}");
+}
+
+#[test]
+fn failed_retry_all_with_nothing_failed_is_success() {
+    let q = Q::new();
+    q.listen("a", "h");
+    let out = hurah(&["failed", "retry", q.root(), "--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("retried 0 task(s)"));
+    let out = hurah(&["failed", "delete", q.root(), "--all", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A task named by --id that does not exist is still an error.
+    let out = hurah(&["failed", "retry", q.root(), "--id", "7"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn status_and_delayed_json_name_ages_and_timestamps_apart() {
+    let q = Q::new();
+    q.listen("a", "h");
+    q.dispatch("a", "1");
+    let at = hurah_now_ms() + 3_600_000;
+    ok(&["dispatch", q.root(), "a", "2", "--at", &at.to_string()]);
+    let row = status_row(&q);
+    assert!(row["oldest_due_age_ms"].as_u64().is_some(), "{row}");
+    let list = json(&["delayed", "list", q.root(), "--json"]);
+    let d = &list.as_array().unwrap()[0];
+    assert_eq!(d["due_at_ms"], at, "{d}");
+    assert!(d["due_at"].as_str().unwrap().starts_with("20"), "{d}");
+}
+
+#[test]
+fn status_oldest_is_the_longest_waiting_task_after_a_retry() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    q.work_once("exit 1", &[]);
+    q.dispatch("a", "2");
+    // Task 2 has waited at least this long when task 1 comes back at the head of the inbox.
+    std::thread::sleep(Duration::from_millis(1200));
+    ok(&["failed", "retry", q.root(), "--id", "1"]);
+    assert_eq!(files(&l.join("inbox")), ["1.json", "2.json"]);
+    let row = status_row(&q);
+    let age = row["oldest_due_age_ms"].as_u64().expect("an age");
+    assert!(age >= 1200, "task 2 has waited 1.2 s, OLDEST says {age} ms");
+}
+
+#[test]
+fn status_watch_into_a_pipe_writes_no_screen_codes() {
+    let q = Q::new();
+    q.listen("a", "h");
+    let mut child = Command::new(BIN)
+        .args(["status", q.root(), "--watch", "0.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    use std::io::Read;
+    // Two refreshes' worth.
+    while got.windows(10).filter(|w| w == b"EVENT_TYPE").count() < 2 {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "status --watch ended");
+        got.extend_from_slice(&buf[..n]);
+    }
+    signal(&child, libc::SIGTERM);
+    child.wait().unwrap();
+    assert!(!got.contains(&0x1b), "{}", String::from_utf8_lossy(&got));
 }
