@@ -37,6 +37,13 @@ pub enum Outcome {
         /// Reason stored in the task file.
         reason: String,
     },
+    /// The handler could not run the task at all (its program is missing or not executable,
+    /// say): back to `inbox/` as it was, without spending an attempt. Every task would fare
+    /// the same, so a handler that says this also stops its worker (the shell runner does).
+    Release {
+        /// Why, for the log (not stored: the task is untouched).
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -69,7 +76,7 @@ impl Outcome {
         match self {
             Outcome::Success => code::SUCCESS,
             Outcome::Failure { .. } => code::FAILURE,
-            Outcome::Retry { .. } => code::RETRY,
+            Outcome::Retry { .. } | Outcome::Release { .. } => code::RETRY,
             Outcome::Invalid { .. } => code::INVALID,
         }
     }

@@ -272,6 +272,10 @@ impl Queue {
                 self.move_final(&path, State::Error, seq)
                     .map(Settled::Failed)
             }
+            // Not run at all: back as it was, no attempt spent.
+            Outcome::Release { .. } => self
+                .publish_to_inbox(doc, &path, seq)
+                .map(Settled::Requeued),
             Outcome::Retry { delay } => {
                 // Count before touching retry_count: legacy files derive attempts from it.
                 let attempts = doc.attempts() + 1;

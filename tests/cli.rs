@@ -951,3 +951,171 @@ fn status_watch_into_a_pipe_writes_no_screen_codes() {
     child.wait().unwrap();
     assert!(!got.contains(&0x1b), "{}", String::from_utf8_lossy(&got));
 }
+
+// ---- The shell runner and its children --------------------------------------------------------
+
+/// Alive and not a zombie (a reparented zombie may wait for a reaper that never comes).
+fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            let state = s.rsplit_once(") ").map(|(_, r)| r.chars().next());
+            !matches!(state, Some(Some('Z')) | Some(Some('X')))
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn killing_the_worker_kills_its_command_and_the_command_children() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let pids = q._dir.path().join("pids");
+    // The command's shell and a child of it in the background (not exec'd by the shell).
+    let cmd = format!(
+        "sleep 300 & echo $! > {p}.tmp; echo $$ >> {p}.tmp; mv {p}.tmp {p}; wait",
+        p = pids.display()
+    );
+    let mut w = q.spawn_worker(&cmd, &[]);
+    q.dispatch("a", "1");
+    wait_until("the command to start", Duration::from_secs(20), || {
+        pids.exists()
+    });
+    let started: Vec<i32> = fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(started.len(), 2);
+    assert!(started.iter().all(|p| alive(*p)));
+    signal(&w, libc::SIGKILL);
+    w.wait().unwrap();
+    wait_until(
+        "the command and its child to die with the worker",
+        Duration::from_secs(20),
+        || started.iter().all(|p| !alive(*p)),
+    );
+    assert_eq!(claimed(&l).len(), 1, "the task waits for recovery");
+}
+
+#[test]
+fn a_command_that_cannot_run_stops_the_worker_and_leaves_the_tasks_in_the_inbox() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let not_exec = q._dir.path().join("script.sh");
+    fs::write(&not_exec, "#!/bin/sh\nexit 0\n").unwrap();
+    for (exec, status) in [
+        ("/nonexistent/hurah-handler --flag", 127),
+        (not_exec.to_str().unwrap(), 126),
+    ] {
+        for i in 0..3 {
+            q.dispatch("a", &i.to_string());
+        }
+        let before = files(&l.join("inbox"));
+        assert_eq!(before.len(), 3);
+        for mode in [vec!["--stop-when-empty"], vec!["--once"], vec![]] {
+            let mut args = vec!["work", q.root(), "a", "h", "--exec", exec];
+            args.extend_from_slice(&mode);
+            let mut child = Command::new(BIN)
+                .args(&args)
+                .env("HURAH_FSYNC", "never")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let st = wait_exit(&mut child, Duration::from_secs(30));
+            if st.is_none() {
+                let _ = child.kill();
+            }
+            let out = child.wait_with_output().unwrap();
+            let e = stderr(&out);
+            assert_eq!(out.status.code(), Some(69), "{exec} {mode:?}: {e}");
+            assert!(
+                e.contains(&format!("status {status}")) && e.contains(exec),
+                "{mode:?}: {e}"
+            );
+            assert_eq!(files(&l.join("inbox")), before, "{mode:?}: {e}");
+            assert!(files(&l.join("error")).is_empty(), "{mode:?}: {e}");
+            assert!(claimed(&l).is_empty(), "{mode:?}");
+            for f in &before {
+                let t = read_json(&l.join("inbox").join(f));
+                assert!(
+                    t.get("attempts").is_none() && t.get("retry_count").unwrap_or(&0.into()) == 0,
+                    "no attempt spent: {t}"
+                );
+            }
+        }
+        for f in before {
+            fs::remove_file(l.join("inbox").join(f)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn stop_when_empty_says_how_many_retries_wait_in_delayed_and_when() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    q.dispatch("a", "2");
+    let out = hurah(&[
+        "work",
+        q.root(),
+        "a",
+        "h",
+        "--exec",
+        "exit 75",
+        "--max-attempts",
+        "3",
+        "--retry-delay",
+        "1h",
+        "--stop-when-empty",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(files(&l.join("delayed")).len(), 2);
+    let e = stderr(&out);
+    assert!(
+        e.contains("2 task(s) wait in delayed/") && e.contains("next due"),
+        "{e}"
+    );
+}
+
+#[test]
+fn log_lines_of_several_workers_on_one_stderr_never_interleave() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    for i in 0..200 {
+        ok(&[
+            "dispatch",
+            q.root(),
+            "a",
+            &i.to_string(),
+            "--fsync",
+            "never",
+        ]);
+    }
+    // Four verbose workers share one stderr pipe; every line must be whole.
+    let mut sh = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "for i in 1 2 3 4; do HURAH_FSYNC=never {BIN} work {root} a h --exec 'echo to-stderr >&2' \
+             -v --stop-when-empty & done; wait",
+            root = q.root()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    use std::io::Read;
+    sh.stderr.take().unwrap().read_to_string(&mut text).unwrap();
+    assert!(sh.wait().unwrap().success());
+    assert_eq!(files(&l.join("archive")).len(), 200);
+    let mut logged = 0;
+    for line in text.lines() {
+        let whole = line == "to-stderr"
+            || (line.starts_with("[20") && line.contains("] hurah."))
+            || line.starts_with("hurah work a:h: handled");
+        assert!(whole, "a mangled line: {line:?}");
+        logged += 1;
+    }
+    assert!(logged >= 400, "{text}");
+}

@@ -111,7 +111,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Exit(code)) => ExitCode::from(code),
         Err(CliError::Core(e)) => {
-            eprintln!("hurah: {e}");
+            cli::say(&format!("hurah: {e}"));
             ExitCode::from(cli::exit_code(&e))
         }
     }

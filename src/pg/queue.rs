@@ -792,6 +792,15 @@ fn plan(
         },
         Outcome::Failure { reason, class } => failed(error(reason, class.as_deref(), attempts + 1)),
         Outcome::Invalid { reason } => failed(error(reason, None, attempts + 1)),
+        // Not run at all: back as it was, no attempt spent.
+        Outcome::Release { .. } => Plan {
+            state: "inbox",
+            attempts,
+            retry_count,
+            error: None,
+            due: None,
+            settled: PgSettled::Requeued,
+        },
         Outcome::Retry { delay } => {
             let attempts = attempts + 1;
             let retry_count = retry_count + 1;

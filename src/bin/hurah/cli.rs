@@ -8,10 +8,22 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
+/// A line on stderr in one write(2), so lines of processes sharing a stderr never interleave
+/// mid-line (`eprintln!` writes a formatted line piece by piece).
+pub fn say(line: &str) {
+    let mut buf = String::with_capacity(line.len() + 1);
+    buf.push_str(line);
+    buf.push('\n');
+    let _ = std::io::stderr().write_all(buf.as_bytes());
+}
+
 /// Usage error or invalid argument (sysexits EX_USAGE).
 pub const EX_USAGE: u8 = 64;
 /// Invalid input data, corrupt task file (EX_DATAERR).
 pub const EX_DATAERR: u8 = 65;
+/// A program the verb needs cannot run (EX_UNAVAILABLE): `hurah work --exec` whose command
+/// the shell cannot find or execute.
+pub const EX_UNAVAILABLE: u8 = 69;
 /// I/O error (EX_IOERR).
 pub const EX_IOERR: u8 = 74;
 

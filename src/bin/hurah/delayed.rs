@@ -90,11 +90,11 @@ fn cancel(b: &dyn Backend, sel: &Selection) -> Result<(), CliError> {
     } else {
         println!("cancelled {} task(s)", c.cancelled);
         if c.too_late > 0 {
-            eprintln!(
+            cli::say(&format!(
                 "hurah: {} task(s) came due (or were cancelled elsewhere) before they could be \
                  cancelled",
                 c.too_late
-            );
+            ));
         }
     }
     if c.cancelled == 0 && !sel.all {

@@ -83,10 +83,10 @@ pub fn run(a: DispatchArgs) -> Result<(), CliError> {
             );
         }
         if receipt.deliveries.is_empty() {
-            eprintln!(
+            cli::say(&format!(
                 "hurah: no listener for {:?}: nothing delivered",
                 a.event_type
-            );
+            ));
         }
     }
     Ok(())

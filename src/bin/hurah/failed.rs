@@ -128,7 +128,7 @@ fn bulk(b: &dyn Backend, sel: &Selection, retry: bool) -> Result<(), CliError> {
                 Err(Error::NotFound { .. }) => gone += 1,
                 Err(e) => {
                     progress.finish();
-                    eprintln!("hurah: {verb} {}#{seq}: {e}", cli::label(t, n));
+                    cli::say(&format!("hurah: {verb} {}#{seq}: {e}", cli::label(t, n)));
                     errors += 1;
                     first_error.get_or_insert(e);
                 }
