@@ -138,7 +138,10 @@ impl TaskDoc {
             return Err(corrupt("file is empty".into()));
         }
         let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not valid JSON ({e})")))?;
+            crate::json::from_slice(bytes, crate::json::MAX_TASK_DEPTH).map_err(|e| match e {
+                crate::json::ParseError::Json(e) => corrupt(format!("not valid JSON ({e})")),
+                deep => corrupt(deep.to_string()),
+            })?;
         let Value::Object(map) = value else {
             return Err(corrupt("not a JSON object".into()));
         };

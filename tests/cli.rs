@@ -1119,3 +1119,43 @@ fn log_lines_of_several_workers_on_one_stderr_never_interleave() {
     }
     assert!(logged >= 400, "{text}");
 }
+
+// ---- Payload nesting: PHP's json_encode depth (512) -------------------------------------------
+
+fn nested(n: usize) -> String {
+    format!("{}1{}", "[".repeat(n), "]".repeat(n))
+}
+
+#[test]
+fn a_payload_nested_512_deep_is_dispatched_and_handled() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let got = q._dir.path().join("got.json");
+    let p = nested(512);
+    q.dispatch("a", &p);
+    let out = q.work_once(&format!("cat > {}", got.display()), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(files(&l.join("archive")), ["1.json"], "{}", stderr(&out));
+    let task = fs::read_to_string(&got).unwrap();
+    assert!(
+        task.contains(&p),
+        "the command saw the payload as dispatched"
+    );
+    // The CLI reads it back too.
+    q.dispatch("a", &p);
+    q.work_once("exit 1", &[]);
+    let shown = ok(&["failed", "show", q.root(), "--id", "2", "--json"]);
+    assert!(shown.contains("\"task\""), "{shown}");
+}
+
+#[test]
+fn a_payload_nested_deeper_than_512_is_refused_naming_the_depth() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let out = hurah(&["dispatch", q.root(), "a", &nested(600)]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("600") && e.contains("512"), "{e}");
+    assert!(!e.contains("not valid JSON"), "{e}");
+    assert!(files(&l.join("inbox")).is_empty());
+}

@@ -532,3 +532,24 @@ fn a_sequence_shared_by_two_listeners_is_refused_without_listener_on_postgres() 
     assert_eq!(code, 0, "nothing failed is not an error: {err}");
     assert!(out.contains("retried 0"), "{out}");
 }
+
+#[test]
+fn a_payload_nested_512_deep_is_dispatched_and_handled_on_postgres() {
+    let db = pg_support::TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let got = dir.path().join("got.json");
+    let (code, _, err) = hurah(&["work", &db.dsn, "a", "h", "--exec", "true", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    let p = format!("{}1{}", "[".repeat(512), "]".repeat(512));
+    let (code, _, err) = hurah(&["dispatch", &db.dsn, "a", &p]);
+    assert_eq!(code, 0, "{err}");
+    let exec = format!("cat > {}", got.display());
+    let (code, _, err) = hurah(&["work", &db.dsn, "a", "h", "--exec", &exec, "--once"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read_to_string(&got).unwrap().contains(&p), "{err}");
+    assert_eq!(count(&db, "error"), 0, "{err}");
+    let deeper = format!("{}1{}", "[".repeat(513), "]".repeat(513));
+    let (code, _, err) = hurah(&["dispatch", &db.dsn, "a", &deeper]);
+    assert_eq!(code, 65, "{err}");
+    assert!(err.contains("513") && err.contains("512"), "{err}");
+}

@@ -73,7 +73,11 @@ fn list(b: &dyn Backend, sel: &Selection) -> Result<(), CliError> {
 /// The stored task, error included.
 fn document(p: &Picked) -> Value {
     match &p.task.doc {
-        Some(doc) => serde_json::from_str(&doc.to_json()).expect("a TaskDoc is JSON"),
+        // Read as deep as the worker reads (a payload may nest 512 levels).
+        Some(doc) => {
+            let text = doc.to_json();
+            hurah::json::from_str(&text, hurah::json::MAX_TASK_DEPTH).unwrap_or(Value::String(text))
+        }
         // A file in error/ that does not parse (damaged, or left so by the original library):
         // its bytes as they are, as text.
         None => std::fs::read(&p.task.location)
