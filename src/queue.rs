@@ -226,6 +226,7 @@ impl Queue {
                 seq,
                 path: to,
                 event_type: self.listener.event_type().clone(),
+                said: Default::default(),
             }),
             Err(error) => Claim::Corrupt {
                 seq,
@@ -250,6 +251,7 @@ impl Queue {
         max_attempts: u64,
         backoff: Option<Duration>,
     ) -> Result<Settled> {
+        let said = task.said_why();
         let Task {
             mut doc, seq, path, ..
         } = task;
@@ -282,7 +284,7 @@ impl Queue {
                 doc.set(keys::RETRY_COUNT, (doc.retry_count() + 1).into());
                 if attempts > max_attempts {
                     doc.set_error(
-                        &format!("Hit retry limit which is set to: {max_attempts}."),
+                        &Outcome::retry_limit_reason(max_attempts, said.as_deref()),
                         None,
                         now,
                         attempts,

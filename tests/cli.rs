@@ -1159,3 +1159,39 @@ fn a_payload_nested_deeper_than_512_is_refused_naming_the_depth() {
     assert!(!e.contains("not valid JSON"), "{e}");
     assert!(files(&l.join("inbox")).is_empty());
 }
+
+// ---- Failure reasons keep their context -------------------------------------------------------
+
+#[test]
+fn the_retry_limit_reason_keeps_what_the_last_attempt_said() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    for _ in 0..2 {
+        q.work_once("echo smtp busy >&2; exit 75", &["--max-attempts", "1"]);
+    }
+    assert_eq!(files(&l.join("error")), ["1.json"]);
+    let t = read_json(&l.join("error/1.json"));
+    assert_eq!(
+        t["error"]["reason"],
+        "Hit retry limit which is set to: 1. Last attempt: command exited with status 75 \
+         (EX_TEMPFAIL): smtp busy",
+        "{t}"
+    );
+    assert_eq!(t["error"]["attempts"], 2, "two runs: {t}");
+    assert_eq!(
+        (&t["attempts"], &t["retry_count"]),
+        (&2.into(), &2.into()),
+        "{t}"
+    );
+    // Nothing on stderr: the status alone.
+    q.dispatch("a", "2");
+    q.work_once("exit 75", &[]);
+    let t = read_json(&l.join("error/2.json"));
+    assert_eq!(
+        t["error"]["reason"],
+        "Hit retry limit which is set to: 0. Last attempt: command exited with status 75 \
+         (EX_TEMPFAIL)",
+        "{t}"
+    );
+}

@@ -553,3 +553,40 @@ fn a_payload_nested_512_deep_is_dispatched_and_handled_on_postgres() {
     assert_eq!(code, 65, "{err}");
     assert!(err.contains("513") && err.contains("512"), "{err}");
 }
+
+#[test]
+fn the_retry_limit_reason_keeps_what_the_last_attempt_said_on_postgres() {
+    let db = pg_support::TestDb::new();
+    let (code, _, err) = hurah(&["work", &db.dsn, "a", "h", "--exec", "true", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = hurah(&["dispatch", &db.dsn, "a", "1"]);
+    assert_eq!(code, 0, "{err}");
+    for group_commit in [false, true] {
+        let mut args = vec![
+            "work",
+            &db.dsn,
+            "a",
+            "h",
+            "--exec",
+            "echo smtp busy >&2; exit 75",
+            "--stop-when-empty",
+        ];
+        if group_commit {
+            args.push("--group-commit");
+        }
+        let (code, _, err) = hurah(&args);
+        assert_eq!(code, 0, "{err}");
+        let reason: String = db
+            .client()
+            .query_one("SELECT error->>'reason' FROM hurah.tasks", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            reason,
+            "Hit retry limit which is set to: 0. Last attempt: command exited with status 75 \
+             (EX_TEMPFAIL): smtp busy"
+        );
+        let (code, _, err) = hurah(&["failed", "retry", &db.dsn, "--all"]);
+        assert_eq!(code, 0, "{err}");
+    }
+}

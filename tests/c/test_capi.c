@@ -445,6 +445,25 @@ static void test_retry_and_max_attempts(const char *root)
     CHECK(st.retried == 1 && tl_count(root, "mail2/sender_listener/delayed") == 1);
     hurah_dispatcher_free(d2);
     hurah_handler_free(h2);
+
+    /* A RETRY that says why keeps its reason when it hits the limit. */
+    script s3 = new_script(HURAH_RETRY);
+    s3.reason = "smtp busy";
+    hurah_handler *h3 = handler(root, "mail3", "sender", &s3, 1);
+    hurah_dispatcher *d3 = dispatcher(root);
+    dispatch(d3, "mail3", "1");
+    OK(hurah_handler_handle(h3, &st, NULL));
+    CHECK(st.retried == 1);
+    OK(hurah_handler_handle(h3, &st, NULL));
+    CHECK(st.failed == 1 && tl_count(root, "mail3/sender_listener/error") == 1);
+    reason = NULL;
+    OK(hurah_handler_failed_reason(h3, 1, &reason, NULL));
+    CHECK(reason && strcmp(reason, "Hit retry limit which is set to: 1. Last attempt: smtp busy") == 0);
+    if (reason && strcmp(reason, "Hit retry limit which is set to: 1. Last attempt: smtp busy") != 0)
+        fprintf(stderr, "reason: %s\n", reason);
+    hurah_string_free(reason);
+    hurah_dispatcher_free(d3);
+    hurah_handler_free(h3);
 }
 
 static void test_failed_operations(const char *root)

@@ -267,7 +267,11 @@ impl Handler for ShellHandler {
         };
         match (status.code(), status.signal()) {
             (Some(0), _) => Outcome::Success,
-            (Some(EXIT_RETRY), _) => Outcome::Retry { delay: None },
+            (Some(EXIT_RETRY), _) => {
+                // Stored if this retry uses up the attempts.
+                task.say_why(format!("command exited with status 75 (EX_TEMPFAIL){tail}"));
+                Outcome::Retry { delay: None }
+            }
             (Some(code @ (EXIT_CANNOT_EXECUTE | EXIT_NOT_FOUND)), _) => {
                 // The shell could not run CMD: every task would end the same way. Put this
                 // one back untouched and stop, rather than send the backlog to error/.
