@@ -485,6 +485,8 @@ fn a_command_that_cannot_run_stops_the_worker_on_postgres_leaving_the_backlog() 
         vec!["--stop-when-empty"],
         vec!["--stop-when-empty", "--group-commit"],
         vec!["--once"],
+        // A long-running worker stops too (the bound only keeps a regression from hanging).
+        vec!["--max-time", "60s"],
     ] {
         let mut args = vec!["work", &db.dsn, "a", "h", "--exec", "/nonexistent/handler"];
         args.extend_from_slice(&mode);

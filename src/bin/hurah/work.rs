@@ -162,6 +162,18 @@ impl ShellHandler {
     fn fatal(&self) -> Option<String> {
         self.fatal.lock().map(|f| f.clone()).unwrap_or(None)
     }
+
+    /// CMD cannot run: remember why (every further task is released untouched), stop the
+    /// worker, and put this task back.
+    fn give_up(&mut self, reason: String) -> Outcome {
+        if let Ok(mut f) = self.fatal.lock() {
+            f.get_or_insert_with(|| reason.clone());
+        }
+        if let Some(s) = &self.stop {
+            s.stop();
+        }
+        Outcome::Release { reason }
+    }
 }
 
 impl Handler for ShellHandler {
@@ -173,10 +185,12 @@ impl Handler for ShellHandler {
             match Guard::start() {
                 Ok(g) => self.guard = Some(g),
                 Err(e) => {
-                    return Outcome::failure(format!(
-                        "cannot start the process that kills sh -c {:?} if this worker dies: {e}",
+                    // No shell to start: CMD could not run either. Stop, as for 126/127.
+                    return self.give_up(format!(
+                        "cannot start sh (for the process that kills sh -c {:?} if this worker \
+                         dies): {e}; the task was put back in inbox/ without spending an attempt",
                         self.cmd
-                    ))
+                    ));
                 }
             }
         }
@@ -285,13 +299,7 @@ impl Handler for ShellHandler {
                         "found but not executable"
                     }
                 );
-                if let Ok(mut f) = self.fatal.lock() {
-                    f.get_or_insert_with(|| reason.clone());
-                }
-                if let Some(s) = &self.stop {
-                    s.stop();
-                }
-                Outcome::Release { reason }
+                self.give_up(reason)
             }
             (Some(EXIT_INVALID), _) => Outcome::Invalid {
                 reason: format!("command exited with status 65 (EX_DATAERR){tail}"),
