@@ -237,14 +237,16 @@ impl Bridge {
     }
 
     fn default_log(&self, level: Level, message: &str) {
-        eprintln!(
-            "[{}] hurah.{}: {} ({} on {:?})",
+        // One write(2) per line, so lines of workers sharing a stderr never interleave.
+        let line = format!(
+            "[{}] hurah.{}: {} ({} on {:?})\n",
             hurah::clock::iso8601(hurah::clock::now_ms()),
             level.as_str().to_uppercase(),
             message,
             self.log_context.0,
             self.log_context.1
         );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     }
 }
 
