@@ -9,7 +9,7 @@ PROFILE ?= release
 CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 TARGET_DIR := target/$(PROFILE)
 
-.PHONY: test-demo all build ext lib cli test test-rust test-php test-c demo bench bench-pg header header-check help clean
+.PHONY: test-demo test-noop-build all build ext lib cli test test-rust test-php test-c demo bench bench-pg header header-check help clean
 
 all: build
 
@@ -26,18 +26,22 @@ build: ext lib cli
 ext:
 	$(CARGO) build $(CARGO_PROFILE_FLAG) -p hurah-php
 	@mkdir -p build
-	cp $(TARGET_DIR)/libhurah_php.so build/hurah.so
+	bash scripts/ship.sh $(TARGET_DIR)/libhurah_php.so build/hurah.so
 
 # The C library. Only `-p hurah --lib` (never --workspace): feature unification would put the
-# C ABI into the PHP extension. build/hurah.pc lets `pkg-config --cflags --libs hurah` (with
+# C ABI into the PHP extension. `cargo rustc --crate-type` makes the cdylib and staticlib here
+# only: Cargo.toml declares an rlib alone, so the copies of the core that the extension (no
+# C ABI), this library and the CLI link are three units cargo keeps apart, and a second
+# `make build` compiles nothing (a cdylib/staticlib unit has no hash in its name, so with
+# those types in Cargo.toml the extension's and the library's builds overwrote each other). build/hurah.pc lets `pkg-config --cflags --libs hurah` (with
 # PKG_CONFIG_PATH=build) give the compile and link lines for this checkout.
 HURAH_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 
 lib:
-	$(CARGO) build $(CARGO_PROFILE_FLAG) -p hurah --lib
+	$(CARGO) rustc $(CARGO_PROFILE_FLAG) -p hurah --lib --crate-type cdylib,staticlib
 	@mkdir -p build
-	cp $(TARGET_DIR)/libhurah.so build/libhurah.so
-	cp $(TARGET_DIR)/libhurah.a build/libhurah.a
+	bash scripts/ship.sh $(TARGET_DIR)/libhurah.so build/libhurah.so
+	bash scripts/ship.sh $(TARGET_DIR)/libhurah.a build/libhurah.a
 	@printf '%s\n' 'prefix=$(CURDIR)' 'libdir=$${prefix}/build' 'includedir=$${prefix}/include' '' \
 	  'Name: hurah' 'Description: crash-safe file-based task queue (C API of hurah)' \
 	  'Version: $(HURAH_VERSION)' 'Cflags: -I$${includedir}' \
@@ -53,9 +57,17 @@ header-check:
 cli:
 	$(CARGO) build $(CARGO_PROFILE_FLAG) -p hurah --bins
 	@mkdir -p build
-	if [ -f $(TARGET_DIR)/hurah ]; then cp $(TARGET_DIR)/hurah build/hurah; fi
+	bash scripts/ship.sh $(TARGET_DIR)/hurah build/hurah
 
-test: build header-check test-rust test-php test-c test-demo
+test: build test-noop-build header-check test-rust test-php test-c test-demo
+
+# Right after a build, `make build` must compile nothing and copy nothing (a no-op build is a
+# no-op: the core used to be compiled three times over).
+test-noop-build: build
+	@out=$$($(MAKE) --no-print-directory build 2>&1) || { echo "$$out"; exit 1; }; \
+	if echo "$$out" | grep -E 'Compiling|shipped'; then \
+	  echo "test-noop-build: a second make build redid the above"; exit 1; fi; \
+	echo "test-noop-build: OK (a second make build compiled nothing)"
 
 test-rust:
 	$(CARGO) test -p hurah

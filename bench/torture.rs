@@ -221,6 +221,7 @@ fn letter(o: &Outcome) -> char {
         Outcome::Failure { .. } => 'F',
         Outcome::Retry { .. } => 'R',
         Outcome::Invalid { .. } => 'I',
+        Outcome::Release { .. } => 'L',
     }
 }
 

@@ -49,6 +49,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Deepest payload nesting accepted (arrays/objects), PHP's `json_encode` default depth. A
+// task file nests its payload one level deeper: [`MAX_TASK_DEPTH`].
+#define MAX_PAYLOAD_DEPTH 512
+
+// Deepest nesting of a task file: the payload's limit plus the task object around it.
+#define MAX_TASK_DEPTH (MAX_PAYLOAD_DEPTH + 1)
+
 // Pass as `sequence` to `hurah_handler_failed_retry()` / `hurah_handler_failed_delete()` to
 // act on every failed task of the listener (`UINT64_MAX`).
 #define HURAH_ALL_TASKS 18446744073709551615ull
@@ -81,7 +88,9 @@
 #define HURAH_FAILURE 1
 
 // Callback return code: try again later: back to `inbox/` (or `delayed/` after the retry
-// delay), or to `error/` once the handler's max attempts are used up.
+// delay), or to `error/` once the handler's max attempts are used up, with the reason "Hit
+// retry limit which is set to: M." followed by " Last attempt: <reason>" when the last run set
+// one with `hurah_task_set_reason()`.
 #define HURAH_RETRY 2
 
 // Callback return code: the task can never succeed; it goes to `error/` with the reason set
@@ -759,7 +768,8 @@ const char *hurah_task_event_type(const struct hurah_task *task);
 const char *hurah_task_delivery(const struct hurah_task *task);
 
 // Sets the reason stored in the task file when the callback returns `HURAH_FAILURE` or
-// `HURAH_INVALID` (the string is copied; a later call replaces it). Call it from the callback
+// `HURAH_INVALID`, or `HURAH_RETRY` on its last allowed attempt (after the retry-limit text)
+// (the string is copied; a later call replaces it). Call it from the callback
 // only. Returns `HURAH_OK`, `HURAH_NULL_POINTER` (task or reason is NULL) or
 // `HURAH_INVALID_UTF8`.
 //

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 need=()
-for pkg in php8.2-dev php8.2-cli php8.2-pgsql libclang-dev phpunit valgrind gcc make pkg-config php-psr-event-dispatcher php-psr-container php-psr-log composer; do
+for pkg in php8.2-dev php8.2-cli php8.2-pgsql libclang-dev phpunit valgrind gcc binutils make pkg-config php-psr-event-dispatcher php-psr-container php-psr-log composer; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

@@ -116,7 +116,7 @@ pub struct ListenerStatus {
     pub error: u64,
     /// Succeeded (archive kept).
     pub archive: u64,
-    /// How long the next task a worker takes has been due (ms), if any is due.
+    /// How long the longest-waiting due task of the inbox has been due (an age in ms), if any.
     pub oldest_due_ms: Option<u64>,
 }
 
@@ -787,29 +787,47 @@ fn claim_dir_is_dead(dir: &Path) -> bool {
     unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
-/// How long the lowest-sequence inbox task (the next a worker takes) has been due: since it
-/// arrived (mtime) or came due (`not_before`), whichever is later.
+/// How long the longest-waiting inbox task has been due: since it arrived (mtime) or came due
+/// (`not_before`), whichever is later. Not the lowest sequence: a retried task keeps its
+/// sequence but arrives anew. Files are visited oldest mtime first, and only until no later one
+/// can have been due longer (a task's due time is never before its mtime), so usually one is
+/// read. Symlinks and other non-regular files are skipped.
 fn oldest_due(l: &Listener, now: u64) -> Option<u64> {
     let dir = l.state_dir(State::Inbox);
-    let head = std::fs::read_dir(&dir)
+    let mut files: Vec<(u64, u64)> = std::fs::read_dir(&dir)
         .ok()?
         .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(parse_task_file_name))
-        .min()?;
-    let path = l.inbox_file(head);
-    let mtime = std::fs::metadata(&path)
-        .ok()?
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_millis() as u64;
-    let not_before = std::fs::read(&path)
-        .ok()
-        .and_then(|b| TaskDoc::parse(&b, &path).ok())
-        .and_then(|d| d.not_before())
-        .unwrap_or(0);
-    Some(now.saturating_sub(mtime.max(not_before)))
+        .filter_map(|e| {
+            let seq = e.file_name().to_str().and_then(parse_task_file_name)?;
+            // DirEntry::metadata does not follow a symlink.
+            let m = e.metadata().ok().filter(|m| m.file_type().is_file())?;
+            let mtime = m
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_millis() as u64;
+            Some((mtime, seq))
+        })
+        .collect();
+    files.sort_unstable();
+    let mut due: Option<u64> = None;
+    for (mtime, seq) in files {
+        if due.is_some_and(|d| mtime >= d) {
+            break;
+        }
+        let path = l.inbox_file(seq);
+        let not_before = std::fs::symlink_metadata(&path)
+            .ok()
+            .filter(|m| m.file_type().is_file())
+            .and_then(|_| std::fs::read(&path).ok())
+            .and_then(|b| TaskDoc::parse(&b, &path).ok())
+            .and_then(|d| d.not_before())
+            .unwrap_or(0);
+        let d = mtime.max(not_before);
+        due = Some(due.map_or(d, |best| best.min(d)));
+    }
+    due.map(|d| now.saturating_sub(d))
 }
 
 /// The counts of one listener's directories (`ls` is the truth).

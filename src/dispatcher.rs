@@ -524,40 +524,32 @@ fn plain_json(text: &str) -> bool {
     true
 }
 
-/// Deepest payload nesting accepted: serde_json reads 127 levels, the task object is one.
-const MAX_PAYLOAD_DEPTH: usize = 126;
+/// Deepest payload nesting accepted: PHP's `json_encode` default depth (see [`crate::json`]).
+const MAX_PAYLOAD_DEPTH: usize = crate::json::MAX_PAYLOAD_DEPTH;
 
 /// Checks that `payload` is JSON text the worker can read back, as dispatch does on every
 /// backend: the syntax, numbers in range (1e400 is refused: the reader would fail on it) and
-/// at most [`MAX_PAYLOAD_DEPTH`] levels of nesting. Returns it as a [`RawValue`] (its text
-/// kept as given).
+/// at most [`MAX_PAYLOAD_DEPTH`] levels of nesting (the error names the depth). Returns it as a
+/// [`RawValue`] (its text kept as given).
 pub(crate) fn validate_payload(payload: &str) -> Result<&RawValue> {
     // Parse as the worker will (TaskDoc::parse, into a serde_json Value): a RawValue only
     // checks the syntax, so a number out of range (1e400) would be accepted and the task
     // unreadable. A payload without escapes, exponents, very long numbers or deep nesting
     // cannot tell the two apart, so for it the RawValue parse alone decides; anything else
     // (and any error, so that its message is the Value parser's) takes the Value parse.
-    let invalid = |e: serde_json::Error| Error::InvalidPayload {
-        reason: format!("not valid JSON: {e}"),
+    let invalid = |e: crate::json::ParseError| Error::InvalidPayload {
+        reason: e.to_string(),
     };
     if plain_json(payload) {
         if let Ok(raw) = serde_json::from_str::<&RawValue>(payload) {
             return Ok(raw);
         }
     }
-    let value: serde_json::Value = serde_json::from_str(payload).map_err(invalid)?;
-    // The task file nests the payload one level deeper, and the reader allows 127 levels.
-    let openers = payload.bytes().filter(|b| *b == b'[' || *b == b'{').count();
-    if openers > MAX_PAYLOAD_DEPTH && depth(&value) > MAX_PAYLOAD_DEPTH {
-        return Err(Error::InvalidPayload {
-            reason: format!(
-                "nested deeper than {MAX_PAYLOAD_DEPTH} arrays/objects (the task file could not be read back)"
-            ),
-        });
-    }
-    serde_json::from_str(payload).map_err(invalid)
+    crate::json::from_str(payload, MAX_PAYLOAD_DEPTH).map_err(invalid)?;
+    crate::json::raw_from_str(payload, MAX_PAYLOAD_DEPTH).map_err(invalid)
 }
 
+#[cfg(test)]
 fn depth(v: &serde_json::Value) -> usize {
     match v {
         serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
@@ -615,6 +607,8 @@ mod tests {
             nested(126),
             nested(127),
             nested(200),
+            nested(512),
+            nested(513),
             "01".into(),
             "1.".into(),
             "\"a\u{1}\"".into(),
@@ -624,7 +618,7 @@ mod tests {
             "".into(),
         ];
         for c in &cases {
-            let value = serde_json::from_str::<serde_json::Value>(c);
+            let value = crate::json::from_str(c, MAX_PAYLOAD_DEPTH);
             let ok = value.as_ref().is_ok_and(|v| depth(v) <= MAX_PAYLOAD_DEPTH);
             if plain_json(c) && serde_json::from_str::<&RawValue>(c).is_ok() {
                 assert!(ok, "shortcut accepted {c:?}: {value:?}");
@@ -652,7 +646,7 @@ mod tests {
             "1e400".to_string(),
             "[-1e999]".into(),
             "{\"a\":\"\\ud800\"}".into(),
-            nested(127),
+            nested(513),
         ] {
             let bad = bad.as_str();
             match disp.dispatch(&ty, bad) {
@@ -676,6 +670,7 @@ mod tests {
             "123456789012345678901234567890".into(),
             "\"\\ud83d\\ude00\"".into(),
             nested(126),
+            nested(512),
             format!("[{}]", "{}".repeat(200).replace("}{", "},{")),
         ] {
             let good = good.as_str();

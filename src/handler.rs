@@ -87,12 +87,14 @@ pub trait Handler {
     /// Receives the worker's log lines about this handler's tasks (already filtered by the
     /// worker's verbosity). The default writes to stderr with a timestamp and the level.
     fn log(&mut self, level: Level, message: &str) {
-        eprintln!(
-            "[{}] hurah.{}: {}",
+        // One write(2) per line, so lines of workers sharing a stderr never interleave.
+        let line = format!(
+            "[{}] hurah.{}: {}\n",
             crate::clock::iso8601(crate::clock::now_ms()),
             level.as_str().to_uppercase(),
             message
         );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     }
 }
 

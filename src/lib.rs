@@ -39,6 +39,7 @@ mod handler;
 mod handler_name;
 mod id;
 mod inotify_wake;
+pub mod json;
 mod layout;
 mod outcome;
 pub mod pg;

@@ -37,6 +37,13 @@ pub enum Outcome {
         /// Reason stored in the task file.
         reason: String,
     },
+    /// The handler could not run the task at all (its program is missing or not executable,
+    /// say): back to `inbox/` as it was, without spending an attempt. Every task would fare
+    /// the same, so a handler that says this also stops its worker (the shell runner does).
+    Release {
+        /// Why, for the log (not stored: the task is untouched).
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -56,6 +63,18 @@ impl Outcome {
         }
     }
 
+    /// The reason stored when a task uses up its retries: the original's text, then what the
+    /// last attempt said, if it said anything ("Hit retry limit which is set to: 3. Last
+    /// attempt: smtp busy").
+    pub fn retry_limit_reason(max_attempts: u64, last: Option<&str>) -> String {
+        match last.map(str::trim).filter(|r| !r.is_empty()) {
+            Some(r) => {
+                format!("Hit retry limit which is set to: {max_attempts}. Last attempt: {r}")
+            }
+            None => format!("Hit retry limit which is set to: {max_attempts}."),
+        }
+    }
+
     /// A failure with a reason and no exception class.
     pub fn failure(reason: impl Into<String>) -> Outcome {
         Outcome::Failure {
@@ -69,7 +88,7 @@ impl Outcome {
         match self {
             Outcome::Success => code::SUCCESS,
             Outcome::Failure { .. } => code::FAILURE,
-            Outcome::Retry { .. } => code::RETRY,
+            Outcome::Retry { .. } | Outcome::Release { .. } => code::RETRY,
             Outcome::Invalid { .. } => code::INVALID,
         }
     }
@@ -78,6 +97,18 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_retry_limit_reason_adds_what_the_last_attempt_said() {
+        assert_eq!(
+            Outcome::retry_limit_reason(3, None),
+            "Hit retry limit which is set to: 3."
+        );
+        assert_eq!(
+            Outcome::retry_limit_reason(3, Some(" busy\n")),
+            "Hit retry limit which is set to: 3. Last attempt: busy"
+        );
+    }
 
     #[test]
     fn codes_round_trip_and_unknown_is_failure() {

@@ -226,6 +226,7 @@ impl Queue {
                 seq,
                 path: to,
                 event_type: self.listener.event_type().clone(),
+                said: Default::default(),
             }),
             Err(error) => Claim::Corrupt {
                 seq,
@@ -250,6 +251,7 @@ impl Queue {
         max_attempts: u64,
         backoff: Option<Duration>,
     ) -> Result<Settled> {
+        let said = task.said_why();
         let Task {
             mut doc, seq, path, ..
         } = task;
@@ -272,13 +274,17 @@ impl Queue {
                 self.move_final(&path, State::Error, seq)
                     .map(Settled::Failed)
             }
+            // Not run at all: back as it was, no attempt spent.
+            Outcome::Release { .. } => self
+                .publish_to_inbox(doc, &path, seq)
+                .map(Settled::Requeued),
             Outcome::Retry { delay } => {
                 // Count before touching retry_count: legacy files derive attempts from it.
                 let attempts = doc.attempts() + 1;
                 doc.set(keys::RETRY_COUNT, (doc.retry_count() + 1).into());
                 if attempts > max_attempts {
                     doc.set_error(
-                        &format!("Hit retry limit which is set to: {max_attempts}."),
+                        &Outcome::retry_limit_reason(max_attempts, said.as_deref()),
                         None,
                         now,
                         attempts,

@@ -138,7 +138,10 @@ impl TaskDoc {
             return Err(corrupt("file is empty".into()));
         }
         let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not valid JSON ({e})")))?;
+            crate::json::from_slice(bytes, crate::json::MAX_TASK_DEPTH).map_err(|e| match e {
+                crate::json::ParseError::Json(e) => corrupt(format!("not valid JSON ({e})")),
+                deep => corrupt(deep.to_string()),
+            })?;
         let Value::Object(map) = value else {
             return Err(corrupt("not a JSON object".into()));
         };
@@ -294,9 +297,41 @@ pub struct Task {
     pub(crate) seq: u64,
     pub(crate) path: PathBuf,
     pub(crate) event_type: EventType,
+    pub(crate) said: Said,
+}
+
+/// What the handler said about a RETRY of this run ([`Task::say_why`]).
+#[derive(Debug, Default)]
+pub(crate) struct Said(std::sync::Mutex<Option<String>>);
+
+impl Clone for Said {
+    fn clone(&self) -> Self {
+        Said(std::sync::Mutex::new(self.get()))
+    }
+}
+
+impl Said {
+    pub(crate) fn get(&self) -> Option<String> {
+        self.0.lock().map(|s| s.clone()).unwrap_or(None)
+    }
 }
 
 impl Task {
+    /// Why this run asks to be retried (C: `hurah_task_set_reason`; the shell runner: its
+    /// exit status and last stderr line). Kept only if the RETRY uses up the handler's
+    /// attempts: the stored reason is then "Hit retry limit which is set to: M. Last attempt:
+    /// <why>" instead of the first sentence alone. A later call replaces it.
+    pub fn say_why(&self, why: impl Into<String>) {
+        if let Ok(mut s) = self.said.0.lock() {
+            *s = Some(why.into());
+        }
+    }
+
+    /// What [`Task::say_why`] was given during this run, if anything.
+    pub fn said_why(&self) -> Option<String> {
+        self.said.get()
+    }
+
     /// The parsed file.
     pub fn doc(&self) -> &TaskDoc {
         &self.doc

@@ -581,7 +581,9 @@ fn failed_older_than_selects_by_age() {
     q.dispatch("a", "1");
     q.work_once("exit 1", &[]);
     let out = hurah(&["failed", "delete", q.root(), "--all", "--older-than", "1h"]);
-    assert_eq!(out.status.code(), Some(1), "nothing that old");
+    // --all with nothing that old: nothing to do, done (0 deleted), not an error.
+    assert_eq!(out.status.code(), Some(0), "nothing that old");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deleted 0 task(s)"));
     assert_eq!(files(&l.join("error")).len(), 1);
     std::thread::sleep(Duration::from_millis(20));
     ok(&[
@@ -785,4 +787,411 @@ fn work_memory_limit_stops_between_tasks() {
         "stopped after the first task"
     );
     assert!(claimed(&l).is_empty());
+}
+
+// ---- Operations act on exactly what was named; clear messages --------------------------------
+
+/// Two listeners whose failed task 1 shares its sequence.
+fn two_listeners_with_failed_1(q: &Q) -> (PathBuf, PathBuf) {
+    let a = q.listen("a", "h");
+    let b = q.listen("b", "h");
+    q.dispatch("a", "1");
+    q.dispatch("b", "2");
+    for t in ["a", "b"] {
+        hurah(&["work", q.root(), t, "h", "--exec", "exit 1", "--once"]);
+    }
+    assert_eq!(files(&a.join("error")), ["1.json"]);
+    assert_eq!(files(&b.join("error")), ["1.json"]);
+    (a, b)
+}
+
+#[test]
+fn a_sequence_shared_by_two_listeners_is_refused_without_listener() {
+    let q = Q::new();
+    let (a, b) = two_listeners_with_failed_1(&q);
+    for verb in [
+        vec!["failed", "delete"],
+        vec!["failed", "retry"],
+        vec!["failed", "show"],
+        vec!["failed", "list"],
+    ] {
+        let mut args = verb.clone();
+        args.extend_from_slice(&[q.root(), "--id", "1"]);
+        let out = hurah(&args);
+        assert_eq!(out.status.code(), Some(64), "{verb:?}: {}", stderr(&out));
+        let e = stderr(&out);
+        assert!(
+            e.contains("a:h") && e.contains("b:h") && e.contains("--listener"),
+            "{verb:?}: {e}"
+        );
+    }
+    assert_eq!(files(&a.join("error")), ["1.json"], "nothing was deleted");
+    assert_eq!(files(&b.join("error")), ["1.json"], "nothing was deleted");
+    // Named exactly: only that listener's task.
+    ok(&[
+        "failed",
+        "delete",
+        q.root(),
+        "--id",
+        "1",
+        "--listener",
+        "b:h",
+    ]);
+    assert_eq!(files(&a.join("error")), ["1.json"]);
+    assert!(files(&b.join("error")).is_empty());
+    // Now sequence 1 is failed in one listener only: unambiguous.
+    ok(&["failed", "delete", q.root(), "--id", "1"]);
+    assert!(files(&a.join("error")).is_empty());
+}
+
+#[test]
+fn a_delayed_sequence_shared_by_two_listeners_is_refused_without_listener() {
+    let q = Q::new();
+    let a = q.listen("a", "h");
+    let b = q.listen("b", "h");
+    ok(&["dispatch", q.root(), "a", "1", "--delay", "1h"]);
+    ok(&["dispatch", q.root(), "b", "2", "--delay", "1h"]);
+    let out = hurah(&["delayed", "cancel", q.root(), "--id", "1"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("a:h") && stderr(&out).contains("b:h"));
+    assert_eq!(files(&a.join("delayed")).len(), 1);
+    assert_eq!(files(&b.join("delayed")).len(), 1);
+    let out = hurah(&["delayed", "list", q.root(), "--id", "1"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    ok(&[
+        "delayed",
+        "cancel",
+        q.root(),
+        "--id",
+        "1",
+        "--listener",
+        "a:h",
+    ]);
+    assert!(files(&a.join("delayed")).is_empty());
+    assert_eq!(files(&b.join("delayed")).len(), 1);
+}
+
+#[test]
+fn dispatch_to_no_listener_names_the_type_as_written() {
+    let q = Q::new();
+    q.listen("a", "h");
+    let out = hurah(&["dispatch", q.root(), "product/created", "{}"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("\"product/created\""), "{e}");
+    assert!(!e.contains("EventType") && !e.contains("segments"), "{e}");
+}
+
+#[test]
+fn failed_retry_all_with_nothing_failed_is_success() {
+    let q = Q::new();
+    q.listen("a", "h");
+    let out = hurah(&["failed", "retry", q.root(), "--all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("retried 0 task(s)"));
+    let out = hurah(&["failed", "delete", q.root(), "--all", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A task named by --id that does not exist is still an error.
+    let out = hurah(&["failed", "retry", q.root(), "--id", "7"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn status_and_delayed_json_name_ages_and_timestamps_apart() {
+    let q = Q::new();
+    q.listen("a", "h");
+    q.dispatch("a", "1");
+    let at = hurah_now_ms() + 3_600_000;
+    ok(&["dispatch", q.root(), "a", "2", "--at", &at.to_string()]);
+    let row = status_row(&q);
+    assert!(row["oldest_due_age_ms"].as_u64().is_some(), "{row}");
+    let list = json(&["delayed", "list", q.root(), "--json"]);
+    let d = &list.as_array().unwrap()[0];
+    assert_eq!(d["due_at_ms"], at, "{d}");
+    assert!(d["due_at"].as_str().unwrap().starts_with("20"), "{d}");
+}
+
+#[test]
+fn status_oldest_is_the_longest_waiting_task_after_a_retry() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    q.work_once("exit 1", &[]);
+    q.dispatch("a", "2");
+    // Task 2 has waited at least this long when task 1 comes back at the head of the inbox.
+    std::thread::sleep(Duration::from_millis(1200));
+    ok(&["failed", "retry", q.root(), "--id", "1"]);
+    assert_eq!(files(&l.join("inbox")), ["1.json", "2.json"]);
+    let row = status_row(&q);
+    let age = row["oldest_due_age_ms"].as_u64().expect("an age");
+    assert!(age >= 1200, "task 2 has waited 1.2 s, OLDEST says {age} ms");
+}
+
+#[test]
+fn status_watch_into_a_pipe_writes_no_screen_codes() {
+    let q = Q::new();
+    q.listen("a", "h");
+    let mut child = Command::new(BIN)
+        .args(["status", q.root(), "--watch", "0.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    use std::io::Read;
+    // Two refreshes' worth.
+    while got.windows(10).filter(|w| w == b"EVENT_TYPE").count() < 2 {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "status --watch ended");
+        got.extend_from_slice(&buf[..n]);
+    }
+    signal(&child, libc::SIGTERM);
+    child.wait().unwrap();
+    assert!(!got.contains(&0x1b), "{}", String::from_utf8_lossy(&got));
+}
+
+// ---- The shell runner and its children --------------------------------------------------------
+
+/// Alive and not a zombie (a reparented zombie may wait for a reaper that never comes).
+fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => {
+            let state = s.rsplit_once(") ").map(|(_, r)| r.chars().next());
+            !matches!(state, Some(Some('Z')) | Some(Some('X')))
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn killing_the_worker_kills_its_command_and_the_command_children() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let pids = q._dir.path().join("pids");
+    // The command's shell and a child of it in the background (not exec'd by the shell).
+    let cmd = format!(
+        "sleep 300 & echo $! > {p}.tmp; echo $$ >> {p}.tmp; mv {p}.tmp {p}; wait",
+        p = pids.display()
+    );
+    let mut w = q.spawn_worker(&cmd, &[]);
+    q.dispatch("a", "1");
+    wait_until("the command to start", Duration::from_secs(20), || {
+        pids.exists()
+    });
+    let started: Vec<i32> = fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(started.len(), 2);
+    assert!(started.iter().all(|p| alive(*p)));
+    signal(&w, libc::SIGKILL);
+    w.wait().unwrap();
+    wait_until(
+        "the command and its child to die with the worker",
+        Duration::from_secs(20),
+        || started.iter().all(|p| !alive(*p)),
+    );
+    assert_eq!(claimed(&l).len(), 1, "the task waits for recovery");
+}
+
+#[test]
+fn a_command_that_cannot_run_stops_the_worker_and_leaves_the_tasks_in_the_inbox() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let not_exec = q._dir.path().join("script.sh");
+    fs::write(&not_exec, "#!/bin/sh\nexit 0\n").unwrap();
+    for (exec, status) in [
+        ("/nonexistent/hurah-handler --flag", 127),
+        (not_exec.to_str().unwrap(), 126),
+    ] {
+        for i in 0..3 {
+            q.dispatch("a", &i.to_string());
+        }
+        let before = files(&l.join("inbox"));
+        assert_eq!(before.len(), 3);
+        for mode in [vec!["--stop-when-empty"], vec!["--once"], vec![]] {
+            let mut args = vec!["work", q.root(), "a", "h", "--exec", exec];
+            args.extend_from_slice(&mode);
+            let mut child = Command::new(BIN)
+                .args(&args)
+                .env("HURAH_FSYNC", "never")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let st = wait_exit(&mut child, Duration::from_secs(30));
+            if st.is_none() {
+                let _ = child.kill();
+            }
+            let out = child.wait_with_output().unwrap();
+            let e = stderr(&out);
+            assert_eq!(out.status.code(), Some(69), "{exec} {mode:?}: {e}");
+            assert!(
+                e.contains(&format!("status {status}")) && e.contains(exec),
+                "{mode:?}: {e}"
+            );
+            assert_eq!(files(&l.join("inbox")), before, "{mode:?}: {e}");
+            assert!(files(&l.join("error")).is_empty(), "{mode:?}: {e}");
+            assert!(claimed(&l).is_empty(), "{mode:?}");
+            for f in &before {
+                let t = read_json(&l.join("inbox").join(f));
+                assert!(
+                    t.get("attempts").is_none() && t.get("retry_count").unwrap_or(&0.into()) == 0,
+                    "no attempt spent: {t}"
+                );
+            }
+        }
+        for f in before {
+            fs::remove_file(l.join("inbox").join(f)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn stop_when_empty_says_how_many_retries_wait_in_delayed_and_when() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    q.dispatch("a", "2");
+    let out = hurah(&[
+        "work",
+        q.root(),
+        "a",
+        "h",
+        "--exec",
+        "exit 75",
+        "--max-attempts",
+        "3",
+        "--retry-delay",
+        "1h",
+        "--stop-when-empty",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(files(&l.join("delayed")).len(), 2);
+    let e = stderr(&out);
+    assert!(
+        e.contains("2 task(s) wait in delayed/") && e.contains("next due"),
+        "{e}"
+    );
+}
+
+#[test]
+fn log_lines_of_several_workers_on_one_stderr_never_interleave() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    for i in 0..200 {
+        ok(&[
+            "dispatch",
+            q.root(),
+            "a",
+            &i.to_string(),
+            "--fsync",
+            "never",
+        ]);
+    }
+    // Four verbose workers share one stderr pipe; every line must be whole.
+    let mut sh = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "for i in 1 2 3 4; do HURAH_FSYNC=never {BIN} work {root} a h --exec 'echo to-stderr >&2' \
+             -v --stop-when-empty & done; wait",
+            root = q.root()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    use std::io::Read;
+    sh.stderr.take().unwrap().read_to_string(&mut text).unwrap();
+    assert!(sh.wait().unwrap().success());
+    assert_eq!(files(&l.join("archive")).len(), 200);
+    let mut logged = 0;
+    for line in text.lines() {
+        let whole = line == "to-stderr"
+            || (line.starts_with("[20") && line.contains("] hurah."))
+            || line.starts_with("hurah work a:h: handled");
+        assert!(whole, "a mangled line: {line:?}");
+        logged += 1;
+    }
+    assert!(logged >= 400, "{text}");
+}
+
+// ---- Payload nesting: PHP's json_encode depth (512) -------------------------------------------
+
+fn nested(n: usize) -> String {
+    format!("{}1{}", "[".repeat(n), "]".repeat(n))
+}
+
+#[test]
+fn a_payload_nested_512_deep_is_dispatched_and_handled() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let got = q._dir.path().join("got.json");
+    let p = nested(512);
+    q.dispatch("a", &p);
+    let out = q.work_once(&format!("cat > {}", got.display()), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(files(&l.join("archive")), ["1.json"], "{}", stderr(&out));
+    let task = fs::read_to_string(&got).unwrap();
+    assert!(
+        task.contains(&p),
+        "the command saw the payload as dispatched"
+    );
+    // The CLI reads it back too.
+    q.dispatch("a", &p);
+    q.work_once("exit 1", &[]);
+    let shown = ok(&["failed", "show", q.root(), "--id", "2", "--json"]);
+    assert!(shown.contains("\"task\""), "{shown}");
+}
+
+#[test]
+fn a_payload_nested_deeper_than_512_is_refused_naming_the_depth() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    let out = hurah(&["dispatch", q.root(), "a", &nested(600)]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("600") && e.contains("512"), "{e}");
+    assert!(!e.contains("not valid JSON"), "{e}");
+    assert!(files(&l.join("inbox")).is_empty());
+}
+
+// ---- Failure reasons keep their context -------------------------------------------------------
+
+#[test]
+fn the_retry_limit_reason_keeps_what_the_last_attempt_said() {
+    let q = Q::new();
+    let l = q.listen("a", "h");
+    q.dispatch("a", "1");
+    for _ in 0..2 {
+        q.work_once("echo smtp busy >&2; exit 75", &["--max-attempts", "1"]);
+    }
+    assert_eq!(files(&l.join("error")), ["1.json"]);
+    let t = read_json(&l.join("error/1.json"));
+    assert_eq!(
+        t["error"]["reason"],
+        "Hit retry limit which is set to: 1. Last attempt: command exited with status 75 \
+         (EX_TEMPFAIL): smtp busy",
+        "{t}"
+    );
+    assert_eq!(t["error"]["attempts"], 2, "two runs: {t}");
+    assert_eq!(
+        (&t["attempts"], &t["retry_count"]),
+        (&2.into(), &2.into()),
+        "{t}"
+    );
+    // Nothing on stderr: the status alone.
+    q.dispatch("a", "2");
+    q.work_once("exit 75", &[]);
+    let t = read_json(&l.join("error/2.json"));
+    assert_eq!(
+        t["error"]["reason"],
+        "Hit retry limit which is set to: 0. Last attempt: command exited with status 75 \
+         (EX_TEMPFAIL)",
+        "{t}"
+    );
 }

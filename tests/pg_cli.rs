@@ -290,9 +290,11 @@ fn failed_delayed_and_purge_verbs_on_postgres() {
     let (code, out, _) = hurah(&["delayed", "cancel", &db.dsn, "--id", &delayed_id, "--json"]);
     assert_eq!(code, 0);
     assert_eq!(out.trim(), r#"{"cancelled":1,"too_late":0}"#);
+    let (code, out, _) = hurah(&["delayed", "cancel", &db.dsn, "--all"]);
+    // Nothing left: --all has nothing to do, which is not an error.
     assert_eq!(
-        hurah(&["delayed", "cancel", &db.dsn, "--all"]).0,
-        1,
+        (code, out.trim()),
+        (0, "cancelled 0 task(s)"),
         "nothing left"
     );
     // purge
@@ -370,8 +372,13 @@ fn failed_and_delayed_selections_by_listener_sequence_and_age_on_postgres() {
     assert_eq!(count(&db, "error"), 4);
     let (code, _, err) = hurah(&["failed", "list", &db.dsn, "--listener", "nope:h"]);
     assert_eq!(code, 1, "no such listener: {err}");
-    let (code, _, _) = hurah(&["failed", "delete", &db.dsn, "--all", "--older-than", "1h"]);
-    assert_eq!(code, 1, "nothing that old");
+    let (code, out, _) = hurah(&["failed", "delete", &db.dsn, "--all", "--older-than", "1h"]);
+    // Nothing that old: --all has nothing to do, which is not an error.
+    assert_eq!(
+        (code, out.trim()),
+        (0, "deleted 0 task(s)"),
+        "nothing that old"
+    );
     let (code, out, err) = hurah(&[
         "failed",
         "retry",
@@ -384,9 +391,14 @@ fn failed_and_delayed_selections_by_listener_sequence_and_age_on_postgres() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), r#"{"retried":1,"already_gone":0,"errors":0}"#);
-    // Sequence 1 of every listener.
-    let (code, out, _) = hurah(&["failed", "delete", &db.dsn, "--id", "1"]);
-    assert_eq!((code, out.trim()), (0, "deleted 2 task(s)"));
+    // Sequence 1 names a task in both listeners: refused without --listener.
+    let (code, _, err) = hurah(&["failed", "delete", &db.dsn, "--id", "1"]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("a:h, b:h"), "{err}");
+    for l in ["a:h", "b:h"] {
+        let (code, out, _) = hurah(&["failed", "delete", &db.dsn, "--id", "1", "--listener", l]);
+        assert_eq!((code, out.trim()), (0, "deleted 1 task(s)"));
+    }
     std::thread::sleep(std::time::Duration::from_millis(50));
     let (code, out, _) = hurah(&["failed", "delete", &db.dsn, "--all", "--older-than", "10ms"]);
     assert_eq!((code, out.trim()), (0, "deleted 1 task(s)"), "a:h#3");
@@ -449,4 +461,134 @@ fn failed_and_delayed_selections_by_listener_sequence_and_age_on_postgres() {
     assert_eq!((code, out.trim()), (0, "purged 0 archived task(s), kept 0"));
     let (code, out, _) = hurah(&["purge", &db.dsn, "--archive", "--older-than", "0s"]);
     assert_eq!((code, out.trim()), (0, "purged 1 archived task(s), kept 0"));
+}
+
+fn attempts_of(db: &pg_support::TestDb) -> Vec<(String, i32)> {
+    db.client()
+        .query("SELECT state, attempts FROM hurah.tasks ORDER BY seq", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+fn a_command_that_cannot_run_stops_the_worker_on_postgres_leaving_the_backlog() {
+    let db = pg_support::TestDb::new();
+    let (code, _, err) = hurah(&["work", &db.dsn, "a", "h", "--exec", "true", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    for i in 1..=3 {
+        let (code, _, err) = hurah(&["dispatch", &db.dsn, "a", &i.to_string()]);
+        assert_eq!(code, 0, "{err}");
+    }
+    for mode in [
+        vec!["--stop-when-empty"],
+        vec!["--stop-when-empty", "--group-commit"],
+        vec!["--once"],
+        // A long-running worker stops too (the bound only keeps a regression from hanging).
+        vec!["--max-time", "60s"],
+    ] {
+        let mut args = vec!["work", &db.dsn, "a", "h", "--exec", "/nonexistent/handler"];
+        args.extend_from_slice(&mode);
+        let (code, _, err) = hurah(&args);
+        assert_eq!(code, 69, "{mode:?}: {err}");
+        assert!(err.contains("status 127"), "{err}");
+        assert_eq!(
+            attempts_of(&db),
+            vec![("inbox".to_string(), 0); 3],
+            "{mode:?}: no attempt spent, nothing in error"
+        );
+    }
+}
+
+#[test]
+fn a_sequence_shared_by_two_listeners_is_refused_without_listener_on_postgres() {
+    let db = pg_support::TestDb::new();
+    for t in ["a", "b"] {
+        let (code, _, err) = hurah(&["work", &db.dsn, t, "h", "--exec", "true", "--once"]);
+        assert_eq!(code, 0, "{err}");
+        let (code, _, err) = hurah(&["dispatch", &db.dsn, t, "1"]);
+        assert_eq!(code, 0, "{err}");
+        let (code, _, err) = hurah(&["work", &db.dsn, t, "h", "--exec", "exit 1", "--once"]);
+        assert_eq!(code, 0, "{err}");
+    }
+    assert_eq!(count(&db, "error"), 2);
+    let (code, _, err) = hurah(&["failed", "delete", &db.dsn, "--id", "1"]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("a:h") && err.contains("b:h"), "{err}");
+    assert_eq!(count(&db, "error"), 2, "nothing deleted");
+    let (code, _, err) = hurah(&[
+        "failed",
+        "delete",
+        &db.dsn,
+        "--id",
+        "1",
+        "--listener",
+        "a:h",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(count(&db, "error"), 1);
+    let (code, _, err) = hurah(&["failed", "delete", &db.dsn, "--all"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = hurah(&["failed", "retry", &db.dsn, "--all"]);
+    assert_eq!(code, 0, "nothing failed is not an error: {err}");
+    assert!(out.contains("retried 0"), "{out}");
+}
+
+#[test]
+fn a_payload_nested_512_deep_is_dispatched_and_handled_on_postgres() {
+    let db = pg_support::TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let got = dir.path().join("got.json");
+    let (code, _, err) = hurah(&["work", &db.dsn, "a", "h", "--exec", "true", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    let p = format!("{}1{}", "[".repeat(512), "]".repeat(512));
+    let (code, _, err) = hurah(&["dispatch", &db.dsn, "a", &p]);
+    assert_eq!(code, 0, "{err}");
+    let exec = format!("cat > {}", got.display());
+    let (code, _, err) = hurah(&["work", &db.dsn, "a", "h", "--exec", &exec, "--once"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read_to_string(&got).unwrap().contains(&p), "{err}");
+    assert_eq!(count(&db, "error"), 0, "{err}");
+    let deeper = format!("{}1{}", "[".repeat(513), "]".repeat(513));
+    let (code, _, err) = hurah(&["dispatch", &db.dsn, "a", &deeper]);
+    assert_eq!(code, 65, "{err}");
+    assert!(err.contains("513") && err.contains("512"), "{err}");
+}
+
+#[test]
+fn the_retry_limit_reason_keeps_what_the_last_attempt_said_on_postgres() {
+    let db = pg_support::TestDb::new();
+    let (code, _, err) = hurah(&["work", &db.dsn, "a", "h", "--exec", "true", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = hurah(&["dispatch", &db.dsn, "a", "1"]);
+    assert_eq!(code, 0, "{err}");
+    for group_commit in [false, true] {
+        let mut args = vec![
+            "work",
+            &db.dsn,
+            "a",
+            "h",
+            "--exec",
+            "echo smtp busy >&2; exit 75",
+            "--stop-when-empty",
+        ];
+        if group_commit {
+            args.push("--group-commit");
+        }
+        let (code, _, err) = hurah(&args);
+        assert_eq!(code, 0, "{err}");
+        let reason: String = db
+            .client()
+            .query_one("SELECT error->>'reason' FROM hurah.tasks", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            reason,
+            "Hit retry limit which is set to: 0. Last attempt: command exited with status 75 \
+             (EX_TEMPFAIL): smtp busy"
+        );
+        let (code, _, err) = hurah(&["failed", "retry", &db.dsn, "--all"]);
+        assert_eq!(code, 0, "{err}");
+    }
 }

@@ -48,8 +48,8 @@ pub struct Json {
 impl Json {
     /// Wraps JSON text (validated).
     pub fn __construct(json: String) -> PhpResult<Self> {
-        serde_json::from_str::<Value>(&json)
-            .map_err(|e| Kind::InvalidArgument.exception(format!("not valid JSON: {e}")))?;
+        hurah::json::from_str(&json, hurah::json::MAX_TASK_DEPTH)
+            .map_err(|e| Kind::InvalidArgument.exception(e.to_string()))?;
         Ok(Json { text: json })
     }
 
@@ -65,8 +65,8 @@ impl Json {
 
     /// The decoded value (objects as associative arrays).
     pub fn to_array(&self) -> PhpResult<Zval> {
-        let v: Value = serde_json::from_str(&self.text)
-            .map_err(|e| Kind::InvalidArgument.exception(format!("not valid JSON: {e}")))?;
+        let v: Value = hurah::json::from_str(&self.text, hurah::json::MAX_TASK_DEPTH)
+            .map_err(|e| Kind::InvalidArgument.exception(e.to_string()))?;
         json::to_zval(&v).map_err(|e| PhpException::from_message(e.to_string()))
     }
 }

@@ -379,7 +379,13 @@ impl hurah::Handler for Bridge {
                 Outcome::Invalid { reason } => Outcome::Invalid {
                     reason: with_info(reason, &info),
                 },
-                Outcome::Retry { delay: None } => Outcome::Retry { delay: retry_after },
+                Outcome::Retry { delay: None } => {
+                    // addFailureInfo() lines: kept if this retry hits the limit.
+                    if !info.is_empty() {
+                        task.say_why(with_info(String::new(), &info).trim_start());
+                    }
+                    Outcome::Retry { delay: retry_after }
+                }
                 o => o,
             },
             None => Outcome::failure(with_info(

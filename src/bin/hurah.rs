@@ -68,7 +68,9 @@ pub struct Selection {
     /// Only this listener, as EVENT_TYPE:HANDLER (":HANDLER" for a root listener)
     #[arg(long, value_name = "EVENT_TYPE:HANDLER", value_parser = cli::parse_listener)]
     pub listener: Option<ListenerArg>,
-    /// Only the task with this sequence number, or with this dispatch id
+    /// Only the task with this sequence number (a sequence names a task within one listener:
+    /// refused when several listeners have it, unless --listener says which), or the copies of
+    /// this dispatch id
     #[arg(long, value_name = "SEQ|ID")]
     pub id: Option<String>,
     /// Every matching task (required by bulk operations without --id)
@@ -109,7 +111,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Exit(code)) => ExitCode::from(code),
         Err(CliError::Core(e)) => {
-            eprintln!("hurah: {e}");
+            cli::say(&format!("hurah: {e}"));
             ExitCode::from(cli::exit_code(&e))
         }
     }

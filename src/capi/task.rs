@@ -13,7 +13,9 @@ pub const HURAH_SUCCESS: c_int = 0;
 /// `hurah_task_set_reason()` (default "Task failed").
 pub const HURAH_FAILURE: c_int = 1;
 /// Callback return code: try again later: back to `inbox/` (or `delayed/` after the retry
-/// delay), or to `error/` once the handler's max attempts are used up.
+/// delay), or to `error/` once the handler's max attempts are used up, with the reason "Hit
+/// retry limit which is set to: M." followed by " Last attempt: <reason>" when the last run set
+/// one with `hurah_task_set_reason()`.
 pub const HURAH_RETRY: c_int = 2;
 /// Callback return code: the task can never succeed; it goes to `error/` with the reason set
 /// by `hurah_task_set_reason()` (default "Task was invalid").
@@ -51,14 +53,20 @@ impl hurah_task {
         unsafe { &*self.task }
     }
 
-    /// The outcome of a callback that returned `code` after using this task's setters.
+    /// The outcome of a callback that returned `code` after using this task's setters (a
+    /// RETRY's reason goes with the task: kept if the retry hits the limit).
     pub(crate) fn outcome(&self, code: c_int) -> Outcome {
         let reason = self.reason.borrow_mut().take();
         match code {
             HURAH_SUCCESS => Outcome::Success,
-            HURAH_RETRY => Outcome::Retry {
-                delay: self.retry_delay.get(),
-            },
+            HURAH_RETRY => {
+                if let Some(r) = reason {
+                    self.task().say_why(r);
+                }
+                Outcome::Retry {
+                    delay: self.retry_delay.get(),
+                }
+            }
             HURAH_FAILURE => match reason {
                 Some(r) => Outcome::failure(r),
                 None => Outcome::from_code(i64::from(code)),
@@ -188,7 +196,8 @@ pub unsafe extern "C" fn hurah_task_delivery(task: *const hurah_task) -> *const 
 }
 
 /// Sets the reason stored in the task file when the callback returns `HURAH_FAILURE` or
-/// `HURAH_INVALID` (the string is copied; a later call replaces it). Call it from the callback
+/// `HURAH_INVALID`, or `HURAH_RETRY` on its last allowed attempt (after the retry-limit text)
+/// (the string is copied; a later call replaces it). Call it from the callback
 /// only. Returns `HURAH_OK`, `HURAH_NULL_POINTER` (task or reason is NULL) or
 /// `HURAH_INVALID_UTF8`.
 ///

@@ -342,6 +342,7 @@ impl PgQueue {
                     seq: seq as u64,
                     path,
                     event_type: self.event_type.clone(),
+                    said: Default::default(),
                 },
             ));
         }
@@ -402,7 +403,7 @@ impl PgQueue {
             error: err,
             due,
             settled,
-        } = plan(&task.doc, outcome, max_attempts, backoff, clock::now_ms());
+        } = plan(task, outcome, max_attempts, backoff, clock::now_ms());
         let due = due.map(|d| d as i64);
         let st = self.stmt(SETTLE_SQL)?;
         let row = self
@@ -483,7 +484,7 @@ impl PgQueue {
                 results.push((seq, PgSettled::Deleted));
                 continue;
             }
-            let p = plan(&task.doc, outcome, *max, *backoff, now);
+            let p = plan(task, outcome, *max, *backoff, now);
             seqs.push(seq);
             states.push(p.state);
             attempts_v.push(p.attempts as i32);
@@ -759,12 +760,13 @@ struct Plan {
 }
 
 fn plan(
-    doc: &TaskDoc,
+    task: &Task,
     outcome: &Outcome,
     max_attempts: u64,
     backoff: Option<Duration>,
     now: u64,
 ) -> Plan {
+    let doc = &task.doc;
     let attempts = doc.attempts();
     let retry_count = doc.retry_count();
     let error = |reason: &str, class: Option<&str>, n: u64| {
@@ -792,6 +794,15 @@ fn plan(
         },
         Outcome::Failure { reason, class } => failed(error(reason, class.as_deref(), attempts + 1)),
         Outcome::Invalid { reason } => failed(error(reason, None, attempts + 1)),
+        // Not run at all: back as it was, no attempt spent.
+        Outcome::Release { .. } => Plan {
+            state: "inbox",
+            attempts,
+            retry_count,
+            error: None,
+            due: None,
+            settled: PgSettled::Requeued,
+        },
         Outcome::Retry { delay } => {
             let attempts = attempts + 1;
             let retry_count = retry_count + 1;
@@ -801,7 +812,7 @@ fn plan(
                     attempts,
                     retry_count,
                     error: error(
-                        &format!("Hit retry limit which is set to: {max_attempts}."),
+                        &Outcome::retry_limit_reason(max_attempts, task.said_why().as_deref()),
                         None,
                         attempts,
                     ),

@@ -445,6 +445,25 @@ static void test_retry_and_max_attempts(const char *root)
     CHECK(st.retried == 1 && tl_count(root, "mail2/sender_listener/delayed") == 1);
     hurah_dispatcher_free(d2);
     hurah_handler_free(h2);
+
+    /* A RETRY that says why keeps its reason when it hits the limit. */
+    script s3 = new_script(HURAH_RETRY);
+    s3.reason = "smtp busy";
+    hurah_handler *h3 = handler(root, "mail3", "sender", &s3, 1);
+    hurah_dispatcher *d3 = dispatcher(root);
+    dispatch(d3, "mail3", "1");
+    OK(hurah_handler_handle(h3, &st, NULL));
+    CHECK(st.retried == 1);
+    OK(hurah_handler_handle(h3, &st, NULL));
+    CHECK(st.failed == 1 && tl_count(root, "mail3/sender_listener/error") == 1);
+    reason = NULL;
+    OK(hurah_handler_failed_reason(h3, 1, &reason, NULL));
+    CHECK(reason && strcmp(reason, "Hit retry limit which is set to: 1. Last attempt: smtp busy") == 0);
+    if (reason && strcmp(reason, "Hit retry limit which is set to: 1. Last attempt: smtp busy") != 0)
+        fprintf(stderr, "reason: %s\n", reason);
+    hurah_string_free(reason);
+    hurah_dispatcher_free(d3);
+    hurah_handler_free(h3);
 }
 
 static void test_failed_operations(const char *root)
@@ -499,6 +518,31 @@ static void test_failed_operations(const char *root)
     CHECK(tl_count(root, "img/scaler_listener/error") == 0);
     OK(hurah_handler_failed_delete(h, HURAH_ALL_TASKS, &n, NULL));
     CHECK(n == 0);
+
+    /* A sequence names a task within one listener: another listener's failed task with the
+     * same sequence is untouched by this handler's delete and retry. */
+    script s2 = new_script(HURAH_FAILURE);
+    hurah_handler *other = handler(root, "img2", "scaler", &s2, 0);
+    s.outcome = HURAH_FAILURE;
+    dispatch(d, "img2", "{}");
+    OK(hurah_handler_handle(other, NULL, NULL));
+    dispatch(d, "img", "{}");
+    OK(hurah_handler_handle(h, NULL, NULL));
+    seqs[0] = 0;
+    OK(hurah_handler_failed_list(h, seqs, 1, &total, NULL));
+    CHECK(total == 1);
+    uint64_t other_seq = 0;
+    OK(hurah_handler_failed_list(other, &other_seq, 1, &total, NULL));
+    CHECK(total == 1 && other_seq == 1);
+    OK(hurah_handler_failed_delete(h, seqs[0], &n, NULL));
+    CHECK(n == 1);
+    CHECK(tl_count(root, "img2/scaler_listener/error") == 1);
+    CHECK(seqs[0] != 1);
+    CHECK_STATUS(hurah_handler_failed_delete(h, 1, &n, NULL), HURAH_NOT_FOUND);
+    CHECK(tl_count(root, "img2/scaler_listener/error") == 1);
+    OK(hurah_handler_failed_delete(other, 1, &n, NULL));
+    CHECK(n == 1 && tl_count(root, "img2/scaler_listener/error") == 0);
+    hurah_handler_free(other);
 
     hurah_dispatcher_free(d);
     hurah_handler_free(h);

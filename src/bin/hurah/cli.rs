@@ -8,10 +8,22 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
+/// A line on stderr in one write(2), so lines of processes sharing a stderr never interleave
+/// mid-line (`eprintln!` writes a formatted line piece by piece).
+pub fn say(line: &str) {
+    let mut buf = String::with_capacity(line.len() + 1);
+    buf.push_str(line);
+    buf.push('\n');
+    let _ = std::io::stderr().write_all(buf.as_bytes());
+}
+
 /// Usage error or invalid argument (sysexits EX_USAGE).
 pub const EX_USAGE: u8 = 64;
 /// Invalid input data, corrupt task file (EX_DATAERR).
 pub const EX_DATAERR: u8 = 65;
+/// A program the verb needs cannot run (EX_UNAVAILABLE): `hurah work --exec` whose command
+/// the shell cannot find or execute.
+pub const EX_UNAVAILABLE: u8 = 69;
 /// I/O error (EX_IOERR).
 pub const EX_IOERR: u8 = 74;
 
@@ -196,6 +208,8 @@ pub fn select_tasks(
         .older_than
         .map(|d| hurah::clock::now_ms().saturating_sub(d.as_millis() as u64));
     let mut out = Vec::new();
+    // Listeners holding the sequence `--id` names: a sequence names a task only within one.
+    let mut holders: Vec<String> = Vec::new();
     for (t, n) in select_listeners(b, sel.listener.as_ref())? {
         for e in b.tasks(&t, &n, state)? {
             let wanted = match &id {
@@ -203,7 +217,16 @@ pub fn select_tasks(
                 Some(IdFilter::Dispatch(d)) => e.id.as_deref() == Some(d.as_str()),
                 None => true,
             };
-            if !wanted || cutoff.is_some_and(|c| e.changed_ms > c) {
+            if !wanted {
+                continue;
+            }
+            if matches!(id, Some(IdFilter::Seq(_))) {
+                let l = label(&t, &n);
+                if !holders.contains(&l) {
+                    holders.push(l);
+                }
+            }
+            if cutoff.is_some_and(|c| e.changed_ms > c) {
                 continue;
             }
             out.push(Picked {
@@ -212,6 +235,18 @@ pub fn select_tasks(
                 task: e,
             });
         }
+    }
+    if holders.len() > 1 {
+        return Err(usage(
+            "--id",
+            format!(
+                "sequence {} names a task in each of {} listeners ({}); add --listener \
+                 EVENT_TYPE:HANDLER to say which",
+                sel.id.as_deref().unwrap_or_default(),
+                holders.len(),
+                holders.join(", ")
+            ),
+        ));
     }
     Ok(out)
 }
@@ -252,7 +287,8 @@ pub fn no_match(sel: &Selection, kind: &str) -> CliError {
 /// `--id`: a sequence number or a dispatch id.
 #[derive(Clone, Debug)]
 pub enum IdFilter {
-    /// Digits: a per-listener sequence.
+    /// Digits: a per-listener sequence (ambiguous without `--listener` when several listeners
+    /// have a task with it: refused).
     Seq(u64),
     /// Anything else: the dispatch id shared by a dispatch's copies.
     Dispatch(String),

@@ -29,6 +29,10 @@ fn list(b: &dyn Backend, sel: &Selection) -> Result<(), CliError> {
                     "listener": p.label(),
                     "sequence": p.task.sequence,
                     "id": p.task.id,
+                    // When it comes due: a timestamp (ms since the epoch) and its ISO-8601
+                    // form. `due_ms`/`due` are the names of 0.1, kept for one release.
+                    "due_at_ms": due(p),
+                    "due_at": cli::iso_ms(due(p)),
                     "due_ms": due(p),
                     "due": cli::iso_ms(due(p)),
                     "path": p.task.location,
@@ -86,14 +90,14 @@ fn cancel(b: &dyn Backend, sel: &Selection) -> Result<(), CliError> {
     } else {
         println!("cancelled {} task(s)", c.cancelled);
         if c.too_late > 0 {
-            eprintln!(
+            cli::say(&format!(
                 "hurah: {} task(s) came due (or were cancelled elsewhere) before they could be \
                  cancelled",
                 c.too_late
-            );
+            ));
         }
     }
-    if c.cancelled == 0 {
+    if c.cancelled == 0 && !sel.all {
         return Err(cli::no_match(sel, "delayed"));
     }
     Ok(())

@@ -83,7 +83,10 @@ pub fn run(a: DispatchArgs) -> Result<(), CliError> {
             );
         }
         if receipt.deliveries.is_empty() {
-            eprintln!("hurah: no listener for {event_type:?}: nothing delivered");
+            cli::say(&format!(
+                "hurah: no listener for {:?}: nothing delivered",
+                a.event_type
+            ));
         }
     }
     Ok(())

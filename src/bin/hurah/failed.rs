@@ -73,7 +73,11 @@ fn list(b: &dyn Backend, sel: &Selection) -> Result<(), CliError> {
 /// The stored task, error included.
 fn document(p: &Picked) -> Value {
     match &p.task.doc {
-        Some(doc) => serde_json::from_str(&doc.to_json()).expect("a TaskDoc is JSON"),
+        // Read as deep as the worker reads (a payload may nest 512 levels).
+        Some(doc) => {
+            let text = doc.to_json();
+            hurah::json::from_str(&text, hurah::json::MAX_TASK_DEPTH).unwrap_or(Value::String(text))
+        }
         // A file in error/ that does not parse (damaged, or left so by the original library):
         // its bytes as they are, as text.
         None => std::fs::read(&p.task.location)
@@ -128,7 +132,7 @@ fn bulk(b: &dyn Backend, sel: &Selection, retry: bool) -> Result<(), CliError> {
                 Err(Error::NotFound { .. }) => gone += 1,
                 Err(e) => {
                     progress.finish();
-                    eprintln!("hurah: {verb} {}#{seq}: {e}", cli::label(t, n));
+                    cli::say(&format!("hurah: {verb} {}#{seq}: {e}", cli::label(t, n)));
                     errors += 1;
                     first_error.get_or_insert(e);
                 }
@@ -160,7 +164,8 @@ fn bulk(b: &dyn Backend, sel: &Selection, retry: bool) -> Result<(), CliError> {
     }
     match first_error {
         Some(e) => Err(CliError::Exit(cli::exit_code(&e))),
-        None if total == 0 => Err(cli::no_match(sel, "failed")),
+        // `--id` named a task that is not there; `--all` with nothing to do did its job.
+        None if total == 0 && !sel.all => Err(cli::no_match(sel, "failed")),
         None => Ok(()),
     }
 }

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 #[command(
     after_help = "CLAIMED counts tasks in flight and the workers holding them; a claim \
 directory whose lock can be taken belongs to a dead worker (its tasks go back to inbox/ at the \
-next recovery of any worker). OLDEST is how long the head of the inbox has been due."
+next recovery of any worker). OLDEST is how long the longest-waiting due task of the inbox has \
+been due (JSON: oldest_due_age_ms, an age in ms). --watch clears the screen only on a terminal."
 )]
 pub struct StatusArgs {
     /// Queue root directory, or a postgresql:// URL (PostgreSQL backend)
@@ -41,6 +42,9 @@ fn render(rows: &[ListenerStatus], as_json: bool) -> String {
                     "dead_workers": r.dead_workers,
                     "error": r.error,
                     "archive": r.archive,
+                    // An age (how long the longest-waiting due task has waited), not a
+                    // timestamp. `oldest_due_ms` is its name of 0.1, kept for one release.
+                    "oldest_due_age_ms": r.oldest_due_ms,
                     "oldest_due_ms": r.oldest_due_ms,
                 })
             })
@@ -113,6 +117,7 @@ fn render(rows: &[ListenerStatus], as_json: bool) -> String {
 
 pub fn run(a: StatusArgs) -> Result<(), CliError> {
     let b = cli::open_existing(&a.root, FsyncPolicy::Never)?;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     loop {
         let now = hurah::clock::now_ms();
         let text = render(&b.status()?, a.json);
@@ -122,11 +127,13 @@ pub fn run(a: StatusArgs) -> Result<(), CliError> {
                 return Ok(());
             }
             Some(every) => {
-                print!(
-                    "\x1b[H\x1b[2J{}  {}\n\n{text}",
-                    b.describe(),
-                    cli::iso_ms(now)
-                );
+                // Clear the screen on a terminal only; into a pipe or file, each refresh
+                // follows the last under a header line.
+                let clear = if tty { "\x1b[H\x1b[2J" } else { "" };
+                print!("{clear}{}  {}\n\n{text}", b.describe(), cli::iso_ms(now));
+                if !tty {
+                    println!();
+                }
                 use std::io::Write;
                 let _ = std::io::stdout().flush();
                 std::thread::sleep(every.max(std::time::Duration::from_millis(100)));
