@@ -1,11 +1,13 @@
 //! hurah PHP extension: the hurah/events API (`Hurah\Event\*`) on the Rust core.
 //!
 //! One file per PHP concept: [`dispatcher`], [`handler`] (AbstractHandler, HandlerInterface),
-//! [`context`] (ContextInterface, AbstractContext, Context, Json), [`event_type`], [`task`],
+//! [`context`] (building `Hurah\Event\Context` objects), [`event_type`], [`task`],
 //! [`handler_name`], [`worker`], [`exceptions`]; [`json`] and [`convert`] hold the value
-//! conversions.
+//! conversions. [`compat`] declares the classes written in PHP (php/compat/Event/: ContextInterface,
+//! AbstractContext, Context with hurah/events' exact signatures) on first use.
 #![cfg_attr(windows, feature(abi_vectorcall))]
 
+pub mod compat;
 pub mod context;
 pub mod convert;
 pub mod delay;
@@ -51,12 +53,9 @@ fn register_alias(alias: &str, ce: &'static ClassEntry) {
 }
 
 /// Runs during MINIT while the `Worker` class (registered last) is being built, so every
-/// class it refers to exists: registers `Hurah\Event\Context` and the short aliases.
+/// class it refers to exists: registers the short aliases (`Hurah\Context` is declared with
+/// `Hurah\Event\Context`, by [`compat`]).
 pub(crate) fn late_registration(b: ClassBuilder) -> ClassBuilder {
-    if let Err(e) = context::register_context() {
-        eprintln!("hurah: could not register Hurah\\Event\\Context: {e}");
-        return b;
-    }
     register_alias(
         "Hurah\\Dispatcher",
         dispatcher::Dispatcher::get_metadata().ce(),
@@ -65,7 +64,6 @@ pub(crate) fn late_registration(b: ClassBuilder) -> ClassBuilder {
         "Hurah\\AbstractHandler",
         handler::AbstractHandler::get_metadata().ce(),
     );
-    register_alias("Hurah\\Context", context::context_ce());
     register_alias("Hurah\\Task", task::Task::get_metadata().ce());
     b
 }
@@ -93,15 +91,15 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
     module
         .name("hurah")
         .version(hurah::VERSION)
-        .interface::<context::PhpInterfaceContextInterface>()
         .interface::<handler::PhpInterfaceHandlerInterface>()
-        .class::<context::Json>()
-        .class::<context::AbstractContext>()
         .class::<event_type::EventType>()
         .class::<handler_name::HandlerName>()
         .class::<task::Task>()
         .class::<dispatcher::Dispatcher>()
         .class::<handler::AbstractHandler>()
         .class::<worker::Worker>() // its modifier runs late_registration: keep it last
+        .function(compat::autoload_function())
+        .function(context::task_file_function())
+        .request_startup_function(compat::request_startup)
         .info_function(module_info)
 }
