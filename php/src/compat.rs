@@ -43,6 +43,14 @@ const SOURCES: &[(&str, &str)] = &[
         include_str!("../compat/Internal/StandIn.php"),
     ),
     (
+        "hurah\\exception\\invalidargumentexception",
+        include_str!("../compat/Exception/InvalidArgument.php"),
+    ),
+    (
+        "hurah\\exception\\nullpointerexception",
+        include_str!("../compat/Exception/InvalidArgument.php"),
+    ),
+    (
         "hurah\\types\\type\\json",
         include_str!("../compat/Types/Json.php"),
     ),

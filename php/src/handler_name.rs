@@ -1,4 +1,6 @@
 //! `Hurah\Event\Helper\HandlerName`: a validated handler name.
+// Parameter names are PHP's (as in hurah/events), for named arguments.
+#![allow(non_snake_case)]
 
 use crate::convert::stringish;
 use crate::exceptions::from_core;
@@ -31,9 +33,10 @@ impl HandlerName {
     /// The rule every handler name must match.
     pub const EVENT_NAME_CONSTRAINT: &'static str = "/^[A-Za-z0-9][A-Za-z0-9_.-]*$/";
 
-    /// Validates the name; throws `Hurah\Exception\InvalidArgumentException` naming it.
-    pub fn __construct(name: String) -> PhpResult<Self> {
-        hurah::HandlerName::new(&name)
+    /// Validates the name; throws `Hurah\Exception\InvalidArgumentException` naming it. The
+    /// parameter is named `$sName`, as in the original (named arguments).
+    pub fn __construct(sName: String) -> PhpResult<Self> {
+        hurah::HandlerName::new(&sName)
             .map(|inner| HandlerName { inner })
             .map_err(from_core)
     }

@@ -15,8 +15,21 @@ namespace Hurah\Exception {
     {
     }
 
-    /** An invalid event type, handler name, option or argument. Nothing was written. */
+    /**
+     * An invalid event type, handler name, option or argument. Nothing was written.
+     * With hurah/data-types installed this name is an alias of its final
+     * `Hurah\Types\Exception\InvalidArgumentException` (what hurah/events threw), which extends
+     * `\Exception`, not HurahException.
+     */
     class InvalidArgumentException extends HurahException
+    {
+    }
+
+    /**
+     * `EventType::pop()` of the root type. With hurah/data-types installed this name is an alias
+     * of its final `Hurah\Types\Exception\NullPointerException` (what hurah/events threw).
+     */
+    class NullPointerException extends InvalidArgumentException
     {
     }
 
@@ -160,7 +173,7 @@ namespace Hurah\Event {
 
         /**
          * The parent type. Unlike hurah/events, `$this` is NOT changed.
-         * @throws \Hurah\Exception\InvalidArgumentException on the root type
+         * @throws \Hurah\Exception\NullPointerException on the root type (as hurah/events)
          */
         public function pop(): EventType {}
 
@@ -332,7 +345,7 @@ namespace Hurah\Event\Helper {
         public const EVENT_NAME_CONSTRAINT = '/^[A-Za-z0-9][A-Za-z0-9_.-]*$/';
 
         /** @throws \Hurah\Exception\InvalidArgumentException naming the bad value */
-        public function __construct(string $name) {}
+        public function __construct(string $sName) {}
 
         public function __toString(): string {}
     }
