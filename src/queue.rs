@@ -273,9 +273,10 @@ impl Queue {
                     .map(Settled::Failed)
             }
             Outcome::Retry { delay } => {
-                // Count before touching retry_count: legacy files derive attempts from it.
+                // Both counters get the same value: hurah/events, serving the same listener,
+                // reads retry_count only, hurah the higher of the two.
                 let attempts = doc.attempts() + 1;
-                doc.set(keys::RETRY_COUNT, (doc.retry_count() + 1).into());
+                doc.set(keys::RETRY_COUNT, attempts.into());
                 if attempts > max_attempts {
                     doc.set_error(
                         &format!("Hit retry limit which is set to: {max_attempts}."),

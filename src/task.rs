@@ -195,10 +195,13 @@ impl TaskDoc {
         self.u64_key(keys::RETRY_COUNT).unwrap_or(0)
     }
 
-    /// Unsuccessful runs so far (`attempts`, or `retry_count` for files written by the original).
+    /// Unsuccessful runs so far: the higher of `attempts` (hurah) and `retry_count` (the only
+    /// counter hurah/events updates), so M retries mean M + 1 runs whichever worker runs them
+    /// when both serve one listener.
     pub fn attempts(&self) -> u64 {
         self.u64_key(keys::ATTEMPTS)
-            .unwrap_or_else(|| self.retry_count())
+            .unwrap_or(0)
+            .max(self.retry_count())
     }
 
     /// The dispatch id, if present (files from the original have none).
@@ -370,6 +373,18 @@ mod tests {
             d.to_json(),
             r#"{"payload":{"a":1},"sequence":7,"count":7,"delivery":"2023-10-02T13:18:35+00:00","retry_count":1}"#
         );
+    }
+
+    #[test]
+    fn attempts_count_from_both_workers_keys() {
+        // hurah/events only updates retry_count, hurah also keeps attempts: after the two
+        // took turns, the higher of the two is the number of unsuccessful runs.
+        let raw = br#"{"payload":1,"sequence":1,"count":1,"delivery":"x","attempts":1,"retry_count":2}"#;
+        let mut d = TaskDoc::parse(raw, Path::new("1.json")).unwrap();
+        assert_eq!(d.attempts(), 2);
+        d.set(keys::ATTEMPTS, 3.into());
+        assert_eq!(d.attempts(), 3);
+        assert_eq!(d.add_attempt(), 4);
     }
 
     #[test]
