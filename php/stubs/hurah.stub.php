@@ -339,10 +339,15 @@ namespace Hurah\Event {
 
 namespace Hurah\Event\Helper {
 
-    /** A handler name: `^[A-Za-z0-9][A-Za-z0-9_.-]*$`. */
+    /**
+     * A handler name. Accepts what hurah/events accepted (EVENT_NAME_CONSTRAINT, unanchored) if
+     * it is one path component (not `../x`, `a/b`). Names outside STRICT_NAME_CONSTRAINT only
+     * serve a `<name>_listener` directory that already exists: hurah never creates one.
+     */
     class HandlerName implements \Stringable
     {
-        public const EVENT_NAME_CONSTRAINT = '/^[A-Za-z0-9][A-Za-z0-9_.-]*$/';
+        public const EVENT_NAME_CONSTRAINT = '/[a-zA-Z0-9]+/';
+        public const STRICT_NAME_CONSTRAINT = '/^[A-Za-z0-9][A-Za-z0-9_.-]*$/';
 
         /** @throws \Hurah\Exception\InvalidArgumentException naming the bad value */
         public function __construct(string $sName) {}
