@@ -7,6 +7,72 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
+/// `value` as compact JSON text exactly as PHP's `json_encode($value)` (no flags, what
+/// hurah/events wrote) prints it: `/` as `\/` and every non-ASCII character as `\uXXXX` (UTF-16,
+/// lowercase hex); the other escapes are serde_json's, which are PHP's.
+pub fn php_json(value: &Value) -> String {
+    let mut out = String::with_capacity(128);
+    write_value(&mut out, value);
+    out
+}
+
+fn write_map(out: &mut String, map: &Map<String, Value>) {
+    out.push('{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(out, k);
+        out.push(':');
+        write_value(out, v);
+    }
+    out.push('}');
+}
+
+fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Object(m) => write_map(out, m),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, v);
+            }
+            out.push(']');
+        }
+        Value::String(s) => write_string(out, s),
+        // null, booleans, numbers: serde_json's text.
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn write_string(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' => out.push_str("\\/"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || !c.is_ascii() => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 /// Keys of a task file.
 pub mod keys {
     /// The dispatched data (original).
@@ -261,8 +327,11 @@ impl TaskDoc {
     }
 
     /// The whole document as compact JSON.
+    /// Written as PHP's `json_encode()` does (see [`php_json`]), as hurah/events rewrote files.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.map).expect("a serde_json::Map always serializes")
+        let mut out = String::with_capacity(256);
+        write_map(&mut out, &self.map);
+        out
     }
 
     /// A document wrapping a corrupt file, so it can be stored in `error/` with its reason while
@@ -376,10 +445,29 @@ mod tests {
     }
 
     #[test]
+    fn php_json_is_what_php_json_encode_writes_with_no_flags() {
+        let v: Value =
+            serde_json::from_str(r#"{"s":"a/é 😀\n\"x\u0001","n":[1,2.5,-3],"o":{}}"#).unwrap();
+        assert_eq!(
+            php_json(&v),
+            r#"{"s":"a\/\u00e9 \ud83d\ude00\n\"x\u0001","n":[1,2.5,-3],"o":{}}"#
+        );
+        // A retried original file is rewritten as hurah/events rewrote it.
+        let raw = br#"{"payload":{"u":"http:\/\/x\/\u00e9"},"sequence":1,"count":1,"delivery":"2023-10-02T13:18:35+02:00"}"#;
+        let mut d = TaskDoc::parse(raw, Path::new("1.json")).unwrap();
+        d.set(keys::RETRY_COUNT, 1.into());
+        assert_eq!(
+            d.to_json(),
+            r#"{"payload":{"u":"http:\/\/x\/\u00e9"},"sequence":1,"count":1,"delivery":"2023-10-02T13:18:35+02:00","retry_count":1}"#
+        );
+    }
+
+    #[test]
     fn attempts_count_from_both_workers_keys() {
         // hurah/events only updates retry_count, hurah also keeps attempts: after the two
         // took turns, the higher of the two is the number of unsuccessful runs.
-        let raw = br#"{"payload":1,"sequence":1,"count":1,"delivery":"x","attempts":1,"retry_count":2}"#;
+        let raw =
+            br#"{"payload":1,"sequence":1,"count":1,"delivery":"x","attempts":1,"retry_count":2}"#;
         let mut d = TaskDoc::parse(raw, Path::new("1.json")).unwrap();
         assert_eq!(d.attempts(), 2);
         d.set(keys::ATTEMPTS, 3.into());

@@ -107,3 +107,21 @@ pub extern "C" fn request_startup(_ty: i32, _module_number: i32) -> i32 {
 pub fn autoload_function() -> ext_php_rs::builders::FunctionBuilder<'static> {
     wrap_function!(autoload)
 }
+
+/// Makes the core write this thread's timestamps (`delivery`, tracking.json's `last`) in PHP's
+/// current time zone, as hurah/events did with `DateTime::format('c')`: reads `date('Z')` (the
+/// UTC offset now, DST included). Left unchanged if PHP cannot tell.
+pub fn sync_time_zone() {
+    let Ok(date) = ZendCallable::try_from_name("date") else {
+        return;
+    };
+    let z = "Z".to_string();
+    let offset = date
+        .try_call(vec![&z])
+        .ok()
+        .and_then(|v| v.string())
+        .and_then(|s| s.parse::<i32>().ok());
+    if let Some(o) = offset {
+        hurah::clock::set_local_offset(o);
+    }
+}

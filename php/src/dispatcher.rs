@@ -70,6 +70,7 @@ impl Dispatcher {
         let event_type = EventType::from_arg(eventType, "event type")?;
         let not_before_ms = crate::delay::not_before_ms(delay, at)?;
         let payload = payload_of(data)?;
+        crate::compat::sync_time_zone();
         let receipt = self
             .inner
             .dispatch(
@@ -94,6 +95,7 @@ impl Dispatcher {
         at: Option<&Zval>,
     ) -> PhpResult<Vec<String>> {
         let not_before_ms = crate::delay::not_before_ms(delay, at)?;
+        crate::compat::sync_time_zone();
         let mut batch = Vec::with_capacity(events.len());
         for (i, pair) in events.values().enumerate() {
             let pair = pair.dereference();
