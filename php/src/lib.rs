@@ -52,10 +52,43 @@ fn register_alias(alias: &str, ce: &'static ClassEntry) {
     }
 }
 
+/// Removes the declared return type of the internal method `method` (lower case) of `ce`, so
+/// subclasses may override it without one, as the original's untyped method allowed.
+/// ext-php-rs always declares one (`void` for a Rust `()`). MINIT only.
+fn drop_return_type(ce: &'static ClassEntry, method: &str) {
+    use ext_php_rs::ffi::{zend_function, zend_type, ZEND_ACC_HAS_RETURN_TYPE};
+    let Some(zv) = ce.function_table.get(method) else {
+        eprintln!("hurah: no method {method} to adjust");
+        return;
+    };
+    // SAFETY: function table entries of a class hold `zend_function*`; during MINIT nothing
+    // else reads them. For internal functions `arg_info[-1]` is the return type slot.
+    unsafe {
+        let f = zv.value.ptr.cast::<zend_function>();
+        let common = &mut (*f).common;
+        if common.fn_flags & ZEND_ACC_HAS_RETURN_TYPE == 0 {
+            return;
+        }
+        common.fn_flags &= !ZEND_ACC_HAS_RETURN_TYPE;
+        if !common.arg_info.is_null() {
+            (*common.arg_info.offset(-1)).type_ = zend_type {
+                ptr: std::ptr::null_mut(),
+                type_mask: 0,
+            };
+        }
+    }
+}
+
 /// Runs during MINIT while the `Worker` class (registered last) is being built, so every
 /// class it refers to exists: registers the short aliases (`Hurah\Context` is declared with
 /// `Hurah\Event\Context`, by [`compat`]).
 pub(crate) fn late_registration(b: ClassBuilder) -> ClassBuilder {
+    // hurah/events declared addFailureInfo() without a return type: a subclass overriding it
+    // that way must load here too.
+    drop_return_type(
+        handler::AbstractHandler::get_metadata().ce(),
+        "addfailureinfo",
+    );
     register_alias(
         "Hurah\\Dispatcher",
         dispatcher::Dispatcher::get_metadata().ce(),

@@ -293,7 +293,7 @@ namespace Hurah\Event {
         protected function maxAttempts(): int {}
 
         /** Lines added to the failure reason of the current task; cleared after each task. */
-        protected function addFailureInfo(string ...$lines): void {}
+        protected function addFailureInfo(string ...$lines) {}
 
         /** Processes every due task once, in ascending sequence order, then returns. */
         public function handle(): void {}
