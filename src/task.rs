@@ -43,9 +43,34 @@ fn write_value(out: &mut String, value: &Value) {
             out.push(']');
         }
         Value::String(s) => write_string(out, s),
-        // null, booleans, numbers: serde_json's text.
+        Value::Number(n) if n.is_f64() => write_float(out, n.as_f64().unwrap_or(0.0)),
+        // null, booleans, integers: serde_json's text is PHP's.
         other => out.push_str(&other.to_string()),
     }
+}
+
+/// A float as PHP prints it with `serialize_precision = -1` (shortest round-trip digits):
+/// fixed notation without a trailing `.0` for decimal exponents -4..=16 (`2`, `2.5`, `0.0001`),
+/// else `1.0e+17`, `1.5e-7`.
+fn write_float(out: &mut String, f: f64) {
+    if f == 0.0 {
+        out.push_str(if f.is_sign_negative() { "-0" } else { "0" });
+        return;
+    }
+    let e = format!("{f:e}"); // shortest digits: "1.5e-7", "1e20"
+    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..17).contains(&exp) {
+        out.push_str(&format!("{f}"));
+        return;
+    }
+    out.push_str(mantissa);
+    if !mantissa.contains('.') {
+        out.push_str(".0");
+    }
+    out.push('e');
+    out.push(if exp < 0 { '-' } else { '+' });
+    out.push_str(&exp.unsigned_abs().to_string());
 }
 
 fn write_string(out: &mut String, s: &str) {
@@ -460,6 +485,26 @@ mod tests {
             d.to_json(),
             r#"{"payload":{"u":"http:\/\/x\/\u00e9"},"sequence":1,"count":1,"delivery":"2023-10-02T13:18:35+02:00","retry_count":1}"#
         );
+    }
+
+    #[test]
+    fn php_json_writes_floats_as_php() {
+        for (f, php) in [
+            (2.0, "2"),
+            (-3.0, "-3"),
+            (2.5, "2.5"),
+            (0.1, "0.1"),
+            (0.0001, "0.0001"),
+            (1e-5, "1.0e-5"),
+            (1.5e-7, "1.5e-7"),
+            (1e16, "10000000000000000"),
+            (1e17, "1.0e+17"),
+            (1.2345678901234568e17, "1.2345678901234568e+17"),
+            (1e300, "1.0e+300"),
+            (-0.0, "-0"),
+        ] {
+            assert_eq!(php_json(&Value::from(f)), php, "{f:?}");
+        }
     }
 
     #[test]
