@@ -5,7 +5,10 @@
  * This file is never loaded at run time: the classes come from the extension. The declared
  * signatures are exactly what the extension reports through Reflection (tests/php/StubTest.php
  * keeps them in sync); precise types that PHP's signatures cannot carry (string|Stringable...)
- * are given in the docblocks.
+ * are given in the docblocks. ContextInterface, AbstractContext, Context and the
+ * InvalidArgumentException/NullPointerException pair are declared in PHP by the extension on
+ * first use (php/compat/); `Path`/`Json` in their signatures are hurah/data-types' classes, or
+ * the extension's stand-ins when data-types is not installed.
  */
 
 namespace Hurah\Exception {
