@@ -74,6 +74,7 @@ test-rust:
 
 test-php: ext lib
 	PHP_INI_SCAN_DIR=:$(CURDIR)/tests/php/ini HURAH_EXT=$(CURDIR)/build/hurah.so $(PHPUNIT) -c tests/php/phpunit.xml
+	PHP_INI_SCAN_DIR=:$(CURDIR)/tests/php/ini HURAH_EXT=$(CURDIR)/build/hurah.so $(PHPUNIT) -c tests/php/Compat/phpunit.xml
 
 test-c: lib
 	$(MAKE) -C tests/c

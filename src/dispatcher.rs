@@ -445,15 +445,16 @@ fn stat_mtime(dir: &Path) -> Result<Option<(i64, i64)>> {
     }
 }
 
-/// `clock::iso8601(ms)`, formatted once per second per thread.
+/// `clock::iso8601(ms)`, formatted once per second (and UTC offset) per thread.
 fn delivery_time(ms: u64) -> TimeText {
     thread_local! {
-        static LAST: Cell<(u64, [u8; 40], u8)> = const { Cell::new((u64::MAX, [0; 40], 0)) };
+        static LAST: Cell<(u64, i32, [u8; 40], u8)> = const { Cell::new((u64::MAX, 0, [0; 40], 0)) };
     }
     let secs = ms / 1000;
+    let offset = clock::local_offset();
     LAST.with(|last| {
-        let (s, buf, len) = last.get();
-        if s == secs && len > 0 {
+        let (s, o, buf, len) = last.get();
+        if s == secs && o == offset && len > 0 {
             return TimeText::Inline(buf, len);
         }
         let text = clock::iso8601(ms);
@@ -462,7 +463,7 @@ fn delivery_time(ms: u64) -> TimeText {
         }
         let mut buf = [0u8; 40];
         buf[..text.len()].copy_from_slice(text.as_bytes());
-        last.set((secs, buf, text.len() as u8));
+        last.set((secs, offset, buf, text.len() as u8));
         TimeText::Inline(buf, text.len() as u8)
     })
 }

@@ -11,6 +11,8 @@ pub const MAX_SEGMENT_LEN: usize = 200;
 /// Each segment matches `[A-Za-z0-9_.-]+`, is not `.` or `..` and does not end in `_listener`
 /// (which would turn it into a bogus listener directory). The empty string is the *root* type:
 /// a handler registered on it receives every event; dispatching it reaches root listeners only.
+/// A `0` segment is dropped (`a/0/b` is `a/b`), as hurah/events' path joining dropped it, so
+/// both deliver to the same directories; empty segments are errors.
 ///
 /// ```
 /// use hurah::EventType;
@@ -32,7 +34,8 @@ impl EventType {
     }
 
     /// Parses `a/b/c`. The empty string is the root type; empty segments (`a//b`, `/a`, `a/`) are
-    /// errors, never silently dropped.
+    /// errors, never silently dropped; `0` segments are dropped (`a/0/b` is `a/b`), as in
+    /// hurah/events.
     pub fn parse(value: &str) -> Result<Self> {
         if value.is_empty() {
             return Ok(Self::root());
@@ -55,6 +58,11 @@ impl EventType {
         let mut out = Vec::new();
         for s in segments {
             let s = s.as_ref();
+            if s == "0" {
+                // hurah/events built paths with empty() segments dropped, so `a/0/b` was
+                // stored and delivered as `a/b`: the same here (see the type's docs).
+                continue;
+            }
             if let Err(reason) = check_segment(s) {
                 let mut whole: Vec<&str> = out.iter().map(String::as_str).collect();
                 whole.push(s);
@@ -172,9 +180,25 @@ mod tests {
     }
 
     #[test]
-    fn zero_segment_is_kept_not_dropped() {
+    fn zero_segments_are_dropped_as_the_original_did() {
+        // hurah/events joined paths with empty() segments dropped: a/0/b lived in a/b/.
         let t = EventType::parse("a/0/b").unwrap();
-        assert_eq!(t.segments(), ["a", "0", "b"]);
+        assert_eq!(t.segments(), ["a", "b"]);
+        assert_eq!(t.to_string(), "a/b");
+        assert_eq!(
+            EventType::from_segments(["0", "x", "0"])
+                .unwrap()
+                .to_string(),
+            "x"
+        );
+        assert!(EventType::parse("0").unwrap().is_root());
+        assert_eq!(
+            EventType::parse("a/00/b").unwrap().segments(),
+            ["a", "00", "b"]
+        );
+        // Each level once: no duplicate delivery either.
+        let levels: Vec<_> = t.delivery_levels().map(<[String]>::to_vec).collect();
+        assert_eq!(levels.len(), 3);
     }
 
     #[test]

@@ -41,6 +41,30 @@ impl HandlerName {
         Ok(HandlerName(value.to_string()))
     }
 
+    /// The name of a listener directory that already exists (`<name>_listener`), by the rules of
+    /// hurah/events, which delivered to every directory ending in `_listener`: any name that is
+    /// one path component (no `/`, no NUL, at most 255 bytes with the suffix). Stricter rules
+    /// ([`HandlerName::new`]) apply to listener directories hurah creates; see
+    /// [`HandlerName::is_strict`].
+    pub fn existing(value: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::InvalidHandlerName {
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        if value.contains('/') || value.contains('\0') {
+            return Err(bad("must not contain / or NUL"));
+        }
+        if value.len() + crate::layout::LISTENER_SUFFIX.len() > 255 {
+            return Err(bad("is too long for a directory name"));
+        }
+        Ok(HandlerName(value.to_string()))
+    }
+
+    /// True if the name passes [`HandlerName::new`], the rule for directories hurah creates.
+    pub fn is_strict(&self) -> bool {
+        HandlerName::new(&self.0).is_ok()
+    }
+
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -61,6 +85,19 @@ mod tests {
     fn accepts_ordinary_names() {
         for ok in ["a", "image_scaler", "ok-name", "v1.2", "9lives"] {
             assert_eq!(HandlerName::new(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn existing_accepts_what_the_original_delivered_to() {
+        for ok in ["_x", "a b", "Ünï", "", "..", "-x"] {
+            let n = HandlerName::existing(ok).unwrap();
+            assert_eq!(n.as_str(), ok);
+            assert!(!n.is_strict());
+        }
+        assert!(HandlerName::existing("ok").unwrap().is_strict());
+        for bad in ["a/b", "a\0"] {
+            assert!(HandlerName::existing(bad).is_err(), "{bad:?}");
         }
     }
 

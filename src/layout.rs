@@ -102,8 +102,9 @@ impl Layout {
     }
 
     /// The listeners directly at one level, sorted by name. A missing level has none.
-    /// Symlinked listener directories are ignored (no path may leave the root), as are
-    /// `_listener` directories whose name is not a valid handler name. A level directory or a
+    /// Every directory whose name ends in `_listener` is one, as with hurah/events, also when its
+    /// name is one hurah would not create (`_x`, `a b`, `Ünï`: see [`HandlerName::existing`]).
+    /// Symlinked listener directories are ignored (no path may leave the root). A level directory or a
     /// listener's state directory that is a symbolic link is refused ([`crate::Error::Unsafe`]).
     pub fn listeners_at(&self, level: &[String]) -> Result<Vec<Listener>> {
         let dir = self.level_dir(level);
@@ -119,18 +120,16 @@ impl Layout {
         for entry in entries {
             let entry = entry.ctx("read directory", &dir)?;
             let file_name = entry.file_name();
-            let Some(name) = file_name
-                .to_str()
-                .and_then(|n| n.strip_suffix(LISTENER_SUFFIX))
-            else {
+            // As hurah/events: every directory whose name ends in `_listener` (a name that is not
+            // UTF-8 is shown lossily; the directory itself is used as found).
+            let file_name = file_name.to_string_lossy();
+            let Some(name) = file_name.strip_suffix(LISTENER_SUFFIX) else {
                 continue;
             };
             if !entry.file_type().ctx("stat", &entry.path())?.is_dir() {
                 continue;
             }
-            let Ok(name) = HandlerName::new(name) else {
-                continue;
-            };
+            let name = HandlerName::existing(name)?;
             let event_type = EventType::from_segments(level)?;
             let listener = Listener {
                 dir: entry.path(),
@@ -248,7 +247,19 @@ impl Listener {
 
     /// Creates the listener directory and all its state directories (registration). Refuses
     /// symbolic links among them (see [`Listener::refuse_symlinks`]).
+    ///
+    /// A name only hurah/events accepted ([`HandlerName::is_strict`] false) is served only if
+    /// its directory exists; hurah never creates one ([`crate::Error::InvalidHandlerName`]).
     pub fn ensure(&self) -> Result<()> {
+        if !self.name.is_strict() && !self.dir.is_dir() {
+            return Err(crate::Error::InvalidHandlerName {
+                value: self.name.to_string(),
+                reason: format!(
+                    "is only accepted for a listener directory that already exists ({} does not); new handler names must match ^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                    self.dir.display()
+                ),
+            });
+        }
         self.refuse_symlinks()?;
         for state in State::ALL {
             make_dir(&self.state_dir(state))?;
@@ -435,16 +446,41 @@ mod tests {
     }
 
     #[test]
-    fn listeners_at_ignores_symlinks_and_bad_names() {
+    fn listeners_at_finds_every_listener_dir_the_original_delivers_to_but_no_symlink() {
+        // hurah/events delivers to every directory whose name ends in _listener.
         let d = tempfile::tempdir().unwrap();
         let lay = Layout::new(d.path());
-        fs::create_dir_all(d.path().join("a/b_listener")).unwrap();
-        fs::create_dir_all(d.path().join("a/x y_listener")).unwrap();
+        for dir in [
+            "a/b_listener",
+            "a/x y_listener",
+            "a/_x_listener",
+            "a/Ünï_listener",
+        ] {
+            fs::create_dir_all(d.path().join(dir)).unwrap();
+        }
         fs::create_dir_all(d.path().join("outside")).unwrap();
         std::os::unix::fs::symlink(d.path().join("outside"), d.path().join("a/evil_listener"))
             .unwrap();
         let found = lay.listeners_at(&["a".to_string()]).unwrap();
         let names: Vec<&str> = found.iter().map(|l| l.name().as_str()).collect();
-        assert_eq!(names, ["b"]);
+        assert_eq!(names, ["_x", "b", "x y", "Ünï"]);
+        assert_eq!(found[2].dir(), d.path().join("a/x y_listener"));
+    }
+
+    #[test]
+    fn names_only_the_original_accepts_are_for_existing_listener_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        let lay = Layout::new(d.path());
+        let ty = EventType::parse("a").unwrap();
+        let name = HandlerName::existing("_x").unwrap();
+        let l = lay.listener(&ty, &name);
+        match l.ensure() {
+            Err(crate::Error::InvalidHandlerName { value, .. }) => assert_eq!(value, "_x"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!d.path().join("a/_x_listener").exists());
+        fs::create_dir_all(d.path().join("a/_x_listener")).unwrap();
+        l.ensure().unwrap();
+        assert!(d.path().join("a/_x_listener/inbox").is_dir());
     }
 }

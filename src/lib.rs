@@ -69,7 +69,7 @@ pub use layout::{
 pub use outcome::{code, Outcome};
 pub use queue::{Claim, Queue, Recovery, Settled};
 pub use signals::{install_signal_handlers, signal_name, SignalGuard, HANDLED_SIGNALS};
-pub use task::{keys, Task, TaskDoc};
+pub use task::{keys, php_json, Task, TaskDoc};
 pub use watch::{NotifyWake, NullWake, Wake, WakeSource, Waker};
 pub use worker::{handle_once, resident_memory, RunStats, StopHandle, Worker, WorkerOptions};
 

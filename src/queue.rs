@@ -279,9 +279,10 @@ impl Queue {
                 .publish_to_inbox(doc, &path, seq)
                 .map(Settled::Requeued),
             Outcome::Retry { delay } => {
-                // Count before touching retry_count: legacy files derive attempts from it.
+                // Both counters get the same value: hurah/events, serving the same listener,
+                // reads retry_count only, hurah the higher of the two.
                 let attempts = doc.attempts() + 1;
-                doc.set(keys::RETRY_COUNT, (doc.retry_count() + 1).into());
+                doc.set(keys::RETRY_COUNT, attempts.into());
                 if attempts > max_attempts {
                     doc.set_error(
                         &Outcome::retry_limit_reason(max_attempts, said.as_deref()),

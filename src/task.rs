@@ -7,6 +7,97 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
+/// `value` as compact JSON text exactly as PHP's `json_encode($value)` (no flags, what
+/// hurah/events wrote) prints it: `/` as `\/` and every non-ASCII character as `\uXXXX` (UTF-16,
+/// lowercase hex); the other escapes are serde_json's, which are PHP's.
+pub fn php_json(value: &Value) -> String {
+    let mut out = String::with_capacity(128);
+    write_value(&mut out, value);
+    out
+}
+
+fn write_map(out: &mut String, map: &Map<String, Value>) {
+    out.push('{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(out, k);
+        out.push(':');
+        write_value(out, v);
+    }
+    out.push('}');
+}
+
+fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Object(m) => write_map(out, m),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, v);
+            }
+            out.push(']');
+        }
+        Value::String(s) => write_string(out, s),
+        Value::Number(n) if n.is_f64() => write_float(out, n.as_f64().unwrap_or(0.0)),
+        // null, booleans, integers: serde_json's text is PHP's.
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// A float as PHP prints it with `serialize_precision = -1` (shortest round-trip digits):
+/// fixed notation without a trailing `.0` for decimal exponents -4..=16 (`2`, `2.5`, `0.0001`),
+/// else `1.0e+17`, `1.5e-7`.
+fn write_float(out: &mut String, f: f64) {
+    if f == 0.0 {
+        out.push_str(if f.is_sign_negative() { "-0" } else { "0" });
+        return;
+    }
+    let e = format!("{f:e}"); // shortest digits: "1.5e-7", "1e20"
+    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..17).contains(&exp) {
+        out.push_str(&format!("{f}"));
+        return;
+    }
+    out.push_str(mantissa);
+    if !mantissa.contains('.') {
+        out.push_str(".0");
+    }
+    out.push('e');
+    out.push(if exp < 0 { '-' } else { '+' });
+    out.push_str(&exp.unsigned_abs().to_string());
+}
+
+fn write_string(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' => out.push_str("\\/"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || !c.is_ascii() => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 /// Keys of a task file.
 pub mod keys {
     /// The dispatched data (original).
@@ -198,10 +289,13 @@ impl TaskDoc {
         self.u64_key(keys::RETRY_COUNT).unwrap_or(0)
     }
 
-    /// Unsuccessful runs so far (`attempts`, or `retry_count` for files written by the original).
+    /// Unsuccessful runs so far: the higher of `attempts` (hurah) and `retry_count` (the only
+    /// counter hurah/events updates), so M retries mean M + 1 runs whichever worker runs them
+    /// when both serve one listener.
     pub fn attempts(&self) -> u64 {
         self.u64_key(keys::ATTEMPTS)
-            .unwrap_or_else(|| self.retry_count())
+            .unwrap_or(0)
+            .max(self.retry_count())
     }
 
     /// The dispatch id, if present (files from the original have none).
@@ -261,8 +355,11 @@ impl TaskDoc {
     }
 
     /// The whole document as compact JSON.
+    /// Written as PHP's `json_encode()` does (see [`php_json`]), as hurah/events rewrote files.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.map).expect("a serde_json::Map always serializes")
+        let mut out = String::with_capacity(256);
+        write_map(&mut out, &self.map);
+        out
     }
 
     /// A document wrapping a corrupt file, so it can be stored in `error/` with its reason while
@@ -405,6 +502,57 @@ mod tests {
             d.to_json(),
             r#"{"payload":{"a":1},"sequence":7,"count":7,"delivery":"2023-10-02T13:18:35+00:00","retry_count":1}"#
         );
+    }
+
+    #[test]
+    fn php_json_is_what_php_json_encode_writes_with_no_flags() {
+        let v: Value =
+            serde_json::from_str(r#"{"s":"a/é 😀\n\"x\u0001","n":[1,2.5,-3],"o":{}}"#).unwrap();
+        assert_eq!(
+            php_json(&v),
+            r#"{"s":"a\/\u00e9 \ud83d\ude00\n\"x\u0001","n":[1,2.5,-3],"o":{}}"#
+        );
+        // A retried original file is rewritten as hurah/events rewrote it.
+        let raw = br#"{"payload":{"u":"http:\/\/x\/\u00e9"},"sequence":1,"count":1,"delivery":"2023-10-02T13:18:35+02:00"}"#;
+        let mut d = TaskDoc::parse(raw, Path::new("1.json")).unwrap();
+        d.set(keys::RETRY_COUNT, 1.into());
+        assert_eq!(
+            d.to_json(),
+            r#"{"payload":{"u":"http:\/\/x\/\u00e9"},"sequence":1,"count":1,"delivery":"2023-10-02T13:18:35+02:00","retry_count":1}"#
+        );
+    }
+
+    #[test]
+    fn php_json_writes_floats_as_php() {
+        for (f, php) in [
+            (2.0, "2"),
+            (-3.0, "-3"),
+            (2.5, "2.5"),
+            (0.1, "0.1"),
+            (0.0001, "0.0001"),
+            (1e-5, "1.0e-5"),
+            (1.5e-7, "1.5e-7"),
+            (1e16, "10000000000000000"),
+            (1e17, "1.0e+17"),
+            (1.2345678901234568e17, "1.2345678901234568e+17"),
+            (1e300, "1.0e+300"),
+            (-0.0, "-0"),
+        ] {
+            assert_eq!(php_json(&Value::from(f)), php, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn attempts_count_from_both_workers_keys() {
+        // hurah/events only updates retry_count, hurah also keeps attempts: after the two
+        // took turns, the higher of the two is the number of unsuccessful runs.
+        let raw =
+            br#"{"payload":1,"sequence":1,"count":1,"delivery":"x","attempts":1,"retry_count":2}"#;
+        let mut d = TaskDoc::parse(raw, Path::new("1.json")).unwrap();
+        assert_eq!(d.attempts(), 2);
+        d.set(keys::ATTEMPTS, 3.into());
+        assert_eq!(d.attempts(), 3);
+        assert_eq!(d.add_attempt(), 4);
     }
 
     #[test]

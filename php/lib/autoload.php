@@ -9,8 +9,9 @@
  * - Psr\*           -> the include path (Debian's php-psr-* packages install /usr/share/php/Psr/),
  *                      registered last so a Composer-installed psr/* always wins.
  *
- * The extension's classes (Hurah\Event\*, Hurah\Exception\*) come from hurah.so and are never
- * autoloaded; php/stubs/hurah.stub.php is for IDEs only.
+ * The extension's classes (Hurah\Event\*, Hurah\Exception\*) come from hurah.so (those written in
+ * PHP, php/compat/, through the extension's own autoloader); php/stubs/hurah.stub.php is for
+ * IDEs only.
  */
 declare(strict_types=1);
 

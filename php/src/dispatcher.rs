@@ -99,6 +99,7 @@ impl Dispatcher {
         let event_type = EventType::from_arg(eventType, "event type")?;
         let not_before_ms = crate::delay::not_before_ms(delay, at)?;
         let payload = payload_of(data)?;
+        crate::compat::sync_time_zone();
         let receipt = self
             .inner
             .dispatch(
@@ -135,6 +136,7 @@ impl Dispatcher {
         at: Option<&Zval>,
     ) -> PhpResult<Vec<String>> {
         let not_before_ms = crate::delay::not_before_ms(delay, at)?;
+        crate::compat::sync_time_zone();
         let mut batch = Vec::with_capacity(events.len());
         let mut written = Vec::with_capacity(events.len());
         for (i, pair) in events.values().enumerate() {

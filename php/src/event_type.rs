@@ -3,7 +3,7 @@
 #![allow(non_snake_case)]
 
 use crate::convert::stringish;
-use crate::exceptions::{from_core, invalid_argument};
+use crate::exceptions::{from_core, null_pointer};
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::Zval;
@@ -60,12 +60,13 @@ impl EventType {
         self.inner.is_root()
     }
 
-    /// The parent type; `$this` is not changed. Throws on the root type.
+    /// The parent type; `$this` is not changed. Throws `NullPointerException` (as the original)
+    /// on the root type.
     pub fn pop(&self) -> PhpResult<Self> {
         self.inner
             .parent()
             .map(EventType::new)
-            .ok_or_else(|| invalid_argument("cannot pop() the root event type: it has no parent"))
+            .ok_or_else(|| null_pointer("cannot pop() the root event type: it has no parent"))
     }
 
     /// `product/stored`.

@@ -1,6 +1,10 @@
 //! `Hurah\Exception\*`: one base class extending `\RuntimeException` and one subclass per kind of
-//! error. They are ordinary PHP classes (registered with `ClassBuilder` at module start-up), so
-//! PHP code can `new`, catch and extend them. [`from_core`] is the one mapping from the core's
+//! error. They are ordinary PHP classes, so PHP code can `new`, catch and extend them.
+//! `HurahException`, `IoException`, `EncodingException` and `CorruptTaskException` are registered
+//! with `ClassBuilder` at module start-up. `InvalidArgumentException` and `NullPointerException`
+//! are declared in PHP on first use (php/compat/Exception/InvalidArgument.php): with
+//! hurah/data-types installed they are aliases of its final classes, which hurah/events threw,
+//! so the original's catch blocks catch them. [`from_core`] is the one mapping from the core's
 //! [`hurah::Error`] to a PHP exception.
 
 use ext_php_rs::builders::ClassBuilder;
@@ -10,7 +14,6 @@ use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 static HURAH: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
-static INVALID_ARGUMENT: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
 static IO: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
 static ENCODING: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
 static CORRUPT_TASK: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
@@ -22,6 +25,8 @@ pub enum Kind {
     Hurah,
     /// `Hurah\Exception\InvalidArgumentException`: bad event type, handler name, option.
     InvalidArgument,
+    /// `Hurah\Exception\NullPointerException`: `pop()` of the root event type.
+    NullPointer,
     /// `Hurah\Exception\IoException`: the file system said no.
     Io,
     /// `Hurah\Exception\EncodingException`: a payload that cannot be encoded as JSON.
@@ -46,7 +51,8 @@ impl Kind {
     pub fn ce(self) -> &'static ClassEntry {
         load(match self {
             Kind::Hurah => &HURAH,
-            Kind::InvalidArgument => &INVALID_ARGUMENT,
+            Kind::InvalidArgument => return lazy("Hurah\\Exception\\InvalidArgumentException"),
+            Kind::NullPointer => return lazy("Hurah\\Exception\\NullPointerException"),
             Kind::Io => &IO,
             Kind::Encoding => &ENCODING,
             Kind::CorruptTask => &CORRUPT_TASK,
@@ -57,6 +63,17 @@ impl Kind {
     pub fn exception(self, message: impl Into<String>) -> PhpException {
         PhpException::new(message.into(), 0, self.ce())
     }
+}
+
+/// A class declared in PHP on first use (through the extension's autoloader); the base class
+/// if that fails (it cannot, short of a broken build).
+fn lazy(name: &str) -> &'static ClassEntry {
+    ClassEntry::try_find(name).unwrap_or_else(ce_hurah)
+}
+
+/// `Hurah\Exception\NullPointerException` with `message`.
+pub fn null_pointer(message: impl Into<String>) -> PhpException {
+    Kind::NullPointer.exception(message)
 }
 
 /// `Hurah\Exception\InvalidArgumentException` with `message`.
@@ -110,11 +127,7 @@ pub fn register() -> ext_php_rs::error::Result<()> {
         .extends((runtime_exception_ce, "\\RuntimeException"))
         .registration(|ce, _| HURAH.store(ce, Ordering::Release))
         .register()?;
-    let subclasses: [(&str, &'static AtomicPtr<ClassEntry>); 4] = [
-        (
-            "Hurah\\Exception\\InvalidArgumentException",
-            &INVALID_ARGUMENT,
-        ),
+    let subclasses: [(&str, &'static AtomicPtr<ClassEntry>); 3] = [
         ("Hurah\\Exception\\IoException", &IO),
         ("Hurah\\Exception\\EncodingException", &ENCODING),
         ("Hurah\\Exception\\CorruptTaskException", &CORRUPT_TASK),
@@ -122,9 +135,6 @@ pub fn register() -> ext_php_rs::error::Result<()> {
     for (name, slot) in subclasses {
         let b = ClassBuilder::new(name).extends((ce_hurah, "\\Hurah\\Exception\\HurahException"));
         let b = match name {
-            "Hurah\\Exception\\InvalidArgumentException" => {
-                b.registration(|ce, _| INVALID_ARGUMENT.store(ce, Ordering::Release))
-            }
             "Hurah\\Exception\\IoException" => {
                 b.registration(|ce, _| IO.store(ce, Ordering::Release))
             }

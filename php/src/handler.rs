@@ -73,6 +73,7 @@ impl AbstractHandler {
                 "event root must not be empty",
             ));
         }
+        crate::handler_name::require_existing_listener(&name, &event_type, &root)?;
         let fsync = hurah::FsyncPolicy::from_env().map_err(from_core)?;
         let backend: std::sync::Arc<dyn hurah::backend::Backend> =
             hurah::backend::open(&root, fsync)

@@ -54,9 +54,10 @@ pub fn to_json(zv: &Zval) -> Result<Value, JsonError> {
     conv(zv, 0, &mut stack)
 }
 
-/// Converts a PHP value to compact JSON text.
+/// Converts a PHP value to compact JSON text, as `json_encode($value)` writes it (hurah/events'
+/// task files): `\/`, `\uXXXX`, and integral floats as integers (see [`to_json`]).
 pub fn to_json_string(zv: &Zval) -> Result<String, JsonError> {
-    to_json(zv).map(|v| v.to_string())
+    to_json(zv).map(|v| hurah::php_json(&v))
 }
 
 fn key_string(k: &Zval) -> Result<String, JsonError> {
@@ -182,7 +183,13 @@ fn conv(zv: &Zval, depth: usize, stack: &mut Vec<usize>) -> Result<Value, JsonEr
         DataType::Long => Value::from(zv.long().unwrap_or(0)),
         DataType::Double => {
             let f = zv.double().unwrap_or(0.0);
-            Value::Number(Number::from_f64(f).ok_or(JsonError::NonFinite)?)
+            // json_encode() writes 2.0 as 2 (below 1e17, where it switches to 1.0e+17), so
+            // readers of hurah/events' files decode an int: write what it wrote.
+            if f.fract() == 0.0 && f.abs() < 1e17 {
+                Value::from(f as i64)
+            } else {
+                Value::Number(Number::from_f64(f).ok_or(JsonError::NonFinite)?)
+            }
         }
         DataType::String => {
             let bytes = zv.zend_str().map(|s| s.as_bytes()).unwrap_or(&[]);

@@ -1,11 +1,13 @@
 //! hurah PHP extension: the hurah/events API (`Hurah\Event\*`) on the Rust core.
 //!
 //! One file per PHP concept: [`dispatcher`], [`handler`] (AbstractHandler, HandlerInterface),
-//! [`context`] (ContextInterface, AbstractContext, Context, Json), [`event_type`], [`task`],
+//! [`context`] (building `Hurah\Event\Context` objects), [`event_type`], [`task`],
 //! [`handler_name`], [`worker`], [`exceptions`]; [`json`] and [`convert`] hold the value
-//! conversions.
+//! conversions. [`compat`] declares the classes written in PHP (php/compat/Event/: ContextInterface,
+//! AbstractContext, Context with hurah/events' exact signatures) on first use.
 #![cfg_attr(windows, feature(abi_vectorcall))]
 
+pub mod compat;
 pub mod context;
 pub mod convert;
 pub mod delay;
@@ -50,13 +52,43 @@ fn register_alias(alias: &str, ce: &'static ClassEntry) {
     }
 }
 
-/// Runs during MINIT while the `Worker` class (registered last) is being built, so every
-/// class it refers to exists: registers `Hurah\Event\Context` and the short aliases.
-pub(crate) fn late_registration(b: ClassBuilder) -> ClassBuilder {
-    if let Err(e) = context::register_context() {
-        eprintln!("hurah: could not register Hurah\\Event\\Context: {e}");
-        return b;
+/// Removes the declared return type of the internal method `method` (lower case) of `ce`, so
+/// subclasses may override it without one, as the original's untyped method allowed.
+/// ext-php-rs always declares one (`void` for a Rust `()`). MINIT only.
+fn drop_return_type(ce: &'static ClassEntry, method: &str) {
+    use ext_php_rs::ffi::{zend_function, zend_type, ZEND_ACC_HAS_RETURN_TYPE};
+    let Some(zv) = ce.function_table.get(method) else {
+        eprintln!("hurah: no method {method} to adjust");
+        return;
+    };
+    // SAFETY: function table entries of a class hold `zend_function*`; during MINIT nothing
+    // else reads them. For internal functions `arg_info[-1]` is the return type slot.
+    unsafe {
+        let f = zv.value.ptr.cast::<zend_function>();
+        let common = &mut (*f).common;
+        if common.fn_flags & ZEND_ACC_HAS_RETURN_TYPE == 0 {
+            return;
+        }
+        common.fn_flags &= !ZEND_ACC_HAS_RETURN_TYPE;
+        if !common.arg_info.is_null() {
+            (*common.arg_info.offset(-1)).type_ = zend_type {
+                ptr: std::ptr::null_mut(),
+                type_mask: 0,
+            };
+        }
     }
+}
+
+/// Runs during MINIT while the `Worker` class (registered last) is being built, so every
+/// class it refers to exists: registers the short aliases (`Hurah\Context` is declared with
+/// `Hurah\Event\Context`, by [`compat`]).
+pub(crate) fn late_registration(b: ClassBuilder) -> ClassBuilder {
+    // hurah/events declared addFailureInfo() without a return type: a subclass overriding it
+    // that way must load here too.
+    drop_return_type(
+        handler::AbstractHandler::get_metadata().ce(),
+        "addfailureinfo",
+    );
     register_alias(
         "Hurah\\Dispatcher",
         dispatcher::Dispatcher::get_metadata().ce(),
@@ -65,7 +97,6 @@ pub(crate) fn late_registration(b: ClassBuilder) -> ClassBuilder {
         "Hurah\\AbstractHandler",
         handler::AbstractHandler::get_metadata().ce(),
     );
-    register_alias("Hurah\\Context", context::context_ce());
     register_alias("Hurah\\Task", task::Task::get_metadata().ce());
     b
 }
@@ -93,15 +124,15 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
     module
         .name("hurah")
         .version(hurah::VERSION)
-        .interface::<context::PhpInterfaceContextInterface>()
         .interface::<handler::PhpInterfaceHandlerInterface>()
-        .class::<context::Json>()
-        .class::<context::AbstractContext>()
         .class::<event_type::EventType>()
         .class::<handler_name::HandlerName>()
         .class::<task::Task>()
         .class::<dispatcher::Dispatcher>()
         .class::<handler::AbstractHandler>()
         .class::<worker::Worker>() // its modifier runs late_registration: keep it last
+        .function(compat::autoload_function())
+        .function(context::task_file_function())
+        .request_startup_function(compat::request_startup)
         .info_function(module_info)
 }

@@ -5,7 +5,10 @@
  * This file is never loaded at run time: the classes come from the extension. The declared
  * signatures are exactly what the extension reports through Reflection (tests/php/StubTest.php
  * keeps them in sync); precise types that PHP's signatures cannot carry (string|Stringable...)
- * are given in the docblocks.
+ * are given in the docblocks. ContextInterface, AbstractContext, Context and the
+ * InvalidArgumentException/NullPointerException pair are declared in PHP by the extension on
+ * first use (php/compat/); `Path`/`Json` in their signatures are hurah/data-types' classes, or
+ * the extension's stand-ins when data-types is not installed.
  */
 
 namespace Hurah\Exception {
@@ -15,8 +18,21 @@ namespace Hurah\Exception {
     {
     }
 
-    /** An invalid event type, handler name, option or argument. Nothing was written. */
+    /**
+     * An invalid event type, handler name, option or argument. Nothing was written.
+     * With hurah/data-types installed this name is an alias of its final
+     * `Hurah\Types\Exception\InvalidArgumentException` (what hurah/events threw), which extends
+     * `\Exception`, not HurahException.
+     */
     class InvalidArgumentException extends HurahException
+    {
+    }
+
+    /**
+     * `EventType::pop()` of the root type. With hurah/data-types installed this name is an alias
+     * of its final `Hurah\Types\Exception\NullPointerException` (what hurah/events threw).
+     */
+    class NullPointerException extends InvalidArgumentException
     {
     }
 
@@ -39,28 +55,34 @@ namespace Hurah\Exception {
 namespace Hurah\Event {
 
     /**
-     * The data a handler receives. Extend {@see AbstractContext} rather than implementing this
-     * directly. (The original interface also declared `__construct($data)` and
-     * `static fromPath()`; an interface built by an extension cannot declare a constructor, and
-     * `fromPath()` lives on AbstractContext.)
+     * The data a handler receives, with hurah/events' exact signatures (untyped where the
+     * original had no types), so classes written against the original implement it unchanged.
+     * `Path` and `Json` are hurah/data-types' `Hurah\Types\Type\Path` and `Json`; without
+     * data-types the extension declares stand-ins with those names (php/compat/Types/).
+     * Declared in PHP by the extension on first use (php/compat/Event/), not by Composer.
      */
     interface ContextInterface
     {
-        /** The dispatched data. */
-        public function getPayload(): mixed;
+        /** @param mixed $data */
+        public function __construct($data);
 
-        /** The task as JSON; `(string)$ctx->toJson()` is the task file's content. */
-        public function toJson(): Json;
+        public static function fromPath(\Hurah\Types\Type\Path $path): ContextInterface;
+
+        /** @return mixed The dispatched data. */
+        public function getPayload();
+
+        /** The task as JSON; `(string)$ctx->toJson()` is its text. */
+        public function toJson(): \Hurah\Types\Type\Json;
 
         /** The per-listener sequence number. */
         public function getSequence(): int;
 
-        public function setSequence(int $sequence): void;
+        public function setSequence(int $sequence);
 
-        public function setCount(int $count): void;
+        public function setCount(int $count);
 
         /** @param string $delivery ISO-8601 delivery time */
-        public function setDelivery(string $delivery): void;
+        public function setDelivery(string $delivery);
     }
 
     /** Implemented by {@see AbstractHandler}. */
@@ -73,75 +95,65 @@ namespace Hurah\Event {
         public function getType(): EventType;
     }
 
-    /** A JSON text; stringable. */
-    class Json implements \Stringable
-    {
-        /** @throws \Hurah\Exception\InvalidArgumentException when $json is not valid JSON */
-        public function __construct(string $json) {}
-
-        public function __toString(): string {}
-
-        /** The JSON text. */
-        public function getValue(): string {}
-
-        /**
-         * The decoded value, objects as associative arrays.
-         * @return array|string|int|float|bool|null
-         */
-        public function toArray(): mixed {}
-    }
-
     /**
-     * Base of every context. Subclass it for your own context types; they can be dispatched
-     * (their `getPayload()` is what is sent). A handler always receives a {@see Context}.
+     * Base of every context, with hurah/events' exact signatures and protected properties.
+     * Subclasses define `fromPath()` (as with the original) and can be dispatched (their
+     * `getPayload()` is what is sent). A handler always receives a {@see Context}. hurah's
+     * additions declare no return type, so subclasses may declare the same names freely.
      */
     abstract class AbstractContext implements ContextInterface
     {
+        protected array $data;
+        protected int $sequence;
+        protected int $count;
+        protected string $delivery;
+
         /** @param mixed $data any JSON-encodable value (checked when dispatched) */
-        public function __construct(mixed $data) {}
+        public function __construct($data) {}
 
-        /**
-         * Reads a task file (inbox/7.json, error/3.json, ...).
-         * @param string|\Stringable $path
-         * @return Context
-         * @throws \Hurah\Exception\IoException|\Hurah\Exception\CorruptTaskException
-         */
-        public static function fromPath(mixed $path): mixed {}
+        /** @return mixed The dispatched data; once delivered, JSON objects come back as associative arrays. */
+        public function getPayload() {}
 
-        /** The dispatched data; once delivered, JSON objects come back as associative arrays. */
-        public function getPayload(): mixed {}
-
-        /** The task file's JSON once delivered; `{"payload":...}` plus what was set before. Never throws for missing fields. */
-        public function toJson(): Json {}
+        /** The task's JSON, encoded as hurah/events did; neither changes the context nor throws when undelivered. */
+        public function toJson(): \Hurah\Types\Type\Json {}
 
         /** The per-listener sequence number (0 before delivery). */
         public function getSequence(): int {}
 
-        public function setSequence(int $sequence): void {}
+        public function setSequence(int $sequence) {}
 
-        public function setCount(int $count): void {}
+        public function setCount(int $count) {}
 
-        public function setDelivery(string $delivery): void {}
+        public function setDelivery(string $delivery) {}
 
-        /** The per-listener count (equals the sequence; 0 before delivery). */
-        public function getCount(): int {}
+        /** @return int The per-listener count (equals the sequence; 0 before delivery). */
+        public function getCount() {}
 
-        /** The ISO-8601 delivery time, null before delivery. */
-        public function getDelivery(): ?string {}
+        /** @return string|null The ISO-8601 delivery time, null before delivery. */
+        public function getDelivery() {}
 
-        /** The dispatch id shared by all listeners' copies (the sequence for files written by the original library). */
-        public function getId(): ?string {}
+        /** @return string|null The dispatch id shared by all listeners' copies (the sequence for files written by the original library). */
+        public function getId() {}
 
-        /** Which run of this task this is, from 1. */
-        public function getAttempt(): int {}
+        /** @return int Which run of this task this is, from 1. */
+        public function getAttempt() {}
 
-        /** The dispatched event type (the listener's own for files written by the original library). */
-        public function getEventType(): ?EventType {}
+        /** @return EventType|null The dispatched event type (the listener's own for files written by the original library). */
+        public function getEventType() {}
     }
 
     /** The context handlers receive; `new Context($data)` to dispatch one. */
     class Context extends AbstractContext
     {
+        /** @param mixed $data */
+        public function __construct($data) {}
+
+        /**
+         * Reads a task file (inbox/7.json, error/3.json, ...): `Context::fromPath(new Path($file))`.
+         * @return Context
+         * @throws \Hurah\Exception\IoException|\Hurah\Exception\CorruptTaskException
+         */
+        public static function fromPath(\Hurah\Types\Type\Path $path): ContextInterface {}
     }
 
     /**
@@ -164,7 +176,7 @@ namespace Hurah\Event {
 
         /**
          * The parent type. Unlike hurah/events, `$this` is NOT changed.
-         * @throws \Hurah\Exception\InvalidArgumentException on the root type
+         * @throws \Hurah\Exception\NullPointerException on the root type (as hurah/events)
          */
         public function pop(): EventType {}
 
@@ -300,7 +312,7 @@ namespace Hurah\Event {
         protected function maxAttempts(): int {}
 
         /** Lines added to the failure reason of the current task; cleared after each task. */
-        protected function addFailureInfo(string ...$lines): void {}
+        protected function addFailureInfo(string ...$lines) {}
 
         /** Processes every due task once, in ascending sequence order, then returns. */
         public function handle(): void {}
@@ -349,13 +361,18 @@ namespace Hurah\Event {
 
 namespace Hurah\Event\Helper {
 
-    /** A handler name: `^[A-Za-z0-9][A-Za-z0-9_.-]*$`. */
+    /**
+     * A handler name. Accepts what hurah/events accepted (EVENT_NAME_CONSTRAINT, unanchored) if
+     * it is one path component (not `../x`, `a/b`). Names outside STRICT_NAME_CONSTRAINT only
+     * serve a `<name>_listener` directory that already exists: hurah never creates one.
+     */
     class HandlerName implements \Stringable
     {
-        public const EVENT_NAME_CONSTRAINT = '/^[A-Za-z0-9][A-Za-z0-9_.-]*$/';
+        public const EVENT_NAME_CONSTRAINT = '/[a-zA-Z0-9]+/';
+        public const STRICT_NAME_CONSTRAINT = '/^[A-Za-z0-9][A-Za-z0-9_.-]*$/';
 
         /** @throws \Hurah\Exception\InvalidArgumentException naming the bad value */
-        public function __construct(string $name) {}
+        public function __construct(string $sName) {}
 
         public function __toString(): string {}
     }
@@ -367,4 +384,6 @@ namespace Hurah {
     \class_alias(\Hurah\Event\AbstractHandler::class, \Hurah\AbstractHandler::class);
     \class_alias(\Hurah\Event\Context::class, \Hurah\Context::class);
     \class_alias(\Hurah\Event\Task::class, \Hurah\Task::class);
+    /** hurah's name for the JSON value toJson() returns: data-types' Json, or the stand-in (php/compat/Types/Json.php). */
+    \class_alias(\Hurah\Types\Type\Json::class, \Hurah\Event\Json::class);
 }

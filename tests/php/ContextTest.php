@@ -10,6 +10,7 @@ use Hurah\Event\Dispatcher;
 use Hurah\Event\Json;
 use Hurah\Exception\CorruptTaskException;
 use Hurah\Exception\IoException;
+use Hurah\Types\Type\Path;
 
 final class ContextTest extends HurahTestCase
 {
@@ -34,7 +35,7 @@ final class ContextTest extends HurahTestCase
     {
         mkdir($this->root, 0755, true);
         file_put_contents("$this->root/7.json", '{"payload":{"a":1},"sequence":7,"count":7,"delivery":"2023-10-02T13:18:35+00:00","retry_count":1}');
-        $c = Context::fromPath("$this->root/7.json");
+        $c = Context::fromPath(new Path("$this->root/7.json"));
         $this->assertInstanceOf(Context::class, $c);
         $this->assertSame(['a' => 1], $c->getPayload());
         $this->assertSame(7, $c->getSequence());
@@ -50,13 +51,13 @@ final class ContextTest extends HurahTestCase
         mkdir($this->root, 0755, true);
         file_put_contents("$this->root/1.json", '{"payload":');
         try {
-            Context::fromPath("$this->root/1.json");
+            Context::fromPath(new Path("$this->root/1.json"));
             $this->fail('no exception');
         } catch (CorruptTaskException $e) {
             $this->assertStringContainsString('1.json', $e->getMessage());
         }
         $this->expectException(IoException::class);
-        Context::fromPath("$this->root/missing.json");
+        Context::fromPath(new Path("$this->root/missing.json"));
     }
 
     public function testJsonIsAStringableValue(): void
@@ -70,16 +71,20 @@ final class ContextTest extends HurahTestCase
 
     public function testUserContextClassesAreDispatchable(): void
     {
+        // hurah/events' signatures: subclasses define fromPath(), getPayload() has no return type.
         $mine = new class (['k' => 'v']) extends AbstractContext {
-            public function getPayload(): mixed { return ['wrapped' => parent::getPayload()]; }
+            public static function fromPath(Path $path): ContextInterface { return Context::fromPath($path); }
+            public function getPayload() { return ['wrapped' => parent::getPayload()]; }
         };
-        $own = new class implements ContextInterface {
-            public function getPayload(): mixed { return 'own'; }
-            public function toJson(): Json { return new Json('{}'); }
+        $own = new class (null) implements ContextInterface {
+            public function __construct($data) {}
+            public static function fromPath(Path $path): ContextInterface { return Context::fromPath($path); }
+            public function getPayload() { return 'own'; }
+            public function toJson(): \Hurah\Types\Type\Json { return new Json('{}'); }
             public function getSequence(): int { return 0; }
-            public function setSequence(int $sequence): void {}
-            public function setCount(int $count): void {}
-            public function setDelivery(string $delivery): void {}
+            public function setSequence(int $sequence) {}
+            public function setCount(int $count) {}
+            public function setDelivery(string $delivery) {}
         };
         $h = new ScriptedHandler('ctx', 'e', $this->root);
         $d = new Dispatcher($this->root);

@@ -16,6 +16,11 @@ final class StubTest extends HurahTestCase
         foreach ((new \ReflectionExtension('hurah'))->getClasses() as $c) {
             $names[$c->getName()] = true; // aliases map to the same class
         }
+        // Declared in PHP by the extension on first use (php/compat/).
+        foreach (['Hurah\\Event\\ContextInterface', 'Hurah\\Event\\AbstractContext', 'Hurah\\Event\\Context',
+                  'Hurah\\Exception\\InvalidArgumentException', 'Hurah\\Exception\\NullPointerException'] as $c) {
+            $names[$c] = true;
+        }
         return array_keys($names);
     }
 

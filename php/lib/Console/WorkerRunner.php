@@ -28,8 +28,8 @@ final class WorkerRunner
     public const USAGE = 64;
 
     private const VALUE_OPTIONS = ['max-jobs', 'max-time', 'memory-limit', 'sleep', 'autoload'];
-    private const FLAG_OPTIONS = ['watch', 'stop-when-empty', 'help', 'verbose', 'quiet'];
-    private const SHORT = ['h' => 'help', 'v' => 'verbose', 'q' => 'quiet'];
+    private const FLAG_OPTIONS = ['watch', 'stop-when-empty', 'help', 'verbose', 'quiet', 'version', 'no-interaction', 'ansi', 'no-ansi'];
+    private const SHORT = ['h' => 'help', 'v' => 'verbose', 'q' => 'quiet', 'V' => 'version', 'n' => 'no-interaction'];
 
     /** @var list<string> autoloaders loaded, for messages */
     private array $loaded = [];
@@ -77,6 +77,11 @@ final class WorkerRunner
           -v, --verbose        log debug lines too (HURAH_LOG_LEVEL=debug)
           -q, --quiet          log warnings and errors only (HURAH_LOG_LEVEL=warning)
           -h, --help           this help
+          -V, --version        the extension's version
+          -n, --no-interaction, --ansi, --no-ansi
+                               accepted and ignored (Symfony Console's standard options,
+                               which hurah/events' worker:runner took; this command never
+                               asks questions nor colours its output)
 
         Exit status: 0 done, 64 usage error (bad arguments, unknown class, not a handler),
         1 failure (extension not loaded, handler constructor or handle()/watch() threw).
@@ -108,6 +113,10 @@ final class WorkerRunner
             $this->out(self::usage($this->program) . "\n");
             return self::OK;
         }
+        if (isset($opts['version'])) {
+            $this->out('Hurah event handler ' . (phpversion('hurah') ?: '(extension not loaded)') . "\n");
+            return self::OK;
+        }
         if (count($args) !== 4) {
             return $this->usageError(sprintf(
                 'expected 4 arguments (handler_name event_type handler event_root), got %d',
@@ -134,7 +143,7 @@ final class WorkerRunner
         try {
             $handlerName = new HandlerName($name);
             $eventType = EventType::fromString($type);
-        } catch (\Hurah\Exception\InvalidArgumentException $e) {
+        } catch (\Hurah\Exception\InvalidArgumentException|\Hurah\Exception\NullPointerException $e) {
             return $this->usageError($e->getMessage());
         }
         if ($root === '') {
@@ -329,8 +338,11 @@ final class WorkerRunner
     }
 
     /**
-     * The original passed (HandlerName, EventType, Path). Pass the objects where the
-     * constructor accepts them (AbstractHandler's does), strings where it wants strings.
+     * The original passed (HandlerName, EventType, Path): pass the objects where the
+     * constructor accepts them (AbstractHandler's does), strings where it wants strings. The
+     * event root is a Hurah\Types\Type\Path (hurah/data-types', or the extension's stand-in
+     * when data-types is not installed) where the parameter is typed to accept one, and for an
+     * untyped parameter when data-types is installed (as the original); a string otherwise.
      */
     private function constructorArgs(ReflectionClass $rc, HandlerName $name, EventType $type, string $root): array
     {
@@ -338,8 +350,34 @@ final class WorkerRunner
         return [
             self::argFor($params[0] ?? null, $name),
             self::argFor($params[1] ?? null, $type),
-            $root,
+            self::rootFor($params[2] ?? null, $root),
         ];
+    }
+
+    private static function rootFor(?ReflectionParameter $p, string $root): object|string
+    {
+        if ($p === null || !class_exists(\Hurah\Types\Type\Path::class)) {
+            return $root;
+        }
+        $path = new \Hurah\Types\Type\Path($root);
+        $original = !$path instanceof \Hurah\Internal\StandIn; // hurah/data-types is installed
+        $t = $p->getType();
+        if ($t === null) {
+            return $original ? $path : $root;
+        }
+        foreach ($t instanceof ReflectionUnionType ? $t->getTypes() : [$t] as $nt) {
+            if (!$nt instanceof ReflectionNamedType) {
+                continue;
+            }
+            $n = $nt->getName();
+            if (!$nt->isBuiltin() && $path instanceof $n) {
+                return $path; // declared to take a Path (or Stringable...)
+            }
+            if ($original && in_array($n, ['mixed', 'object'], true)) {
+                return $path;
+            }
+        }
+        return $root;
     }
 
     private static function argFor(?ReflectionParameter $p, object $value): object|string
