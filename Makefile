@@ -30,8 +30,8 @@ ext:
 
 # The C library. Only `-p hurah --lib` (never --workspace): feature unification would put the
 # C ABI into the PHP extension. `cargo rustc --crate-type` makes the cdylib and staticlib here
-# only: Cargo.toml declares an rlib alone, so the copies of the core that the extension (no
-# C ABI), this library and the CLI link are three units cargo keeps apart, and a second
+# only: Cargo.toml declares an rlib alone, so the copies of the core that the extension and
+# the CLI (cli/, both without the C ABI) and this library link are units cargo keeps apart, and a second
 # `make build` compiles nothing (a cdylib/staticlib unit has no hash in its name, so with
 # those types in Cargo.toml the extension's and the library's builds overwrote each other). build/hurah.pc lets `pkg-config --cflags --libs hurah` (with
 # PKG_CONFIG_PATH=build) give the compile and link lines for this checkout.
@@ -54,8 +54,10 @@ header:
 header-check:
 	bash scripts/gen-header.sh --check
 
+# The CLI is its own crate (cli/, package hurah-cli, binary hurah): clap and anything else only
+# the command line needs stay out of the core, hurah.so and libhurah.
 cli:
-	$(CARGO) build $(CARGO_PROFILE_FLAG) -p hurah --bins
+	$(CARGO) build $(CARGO_PROFILE_FLAG) -p hurah-cli
 	@mkdir -p build
 	bash scripts/ship.sh $(TARGET_DIR)/hurah build/hurah
 
@@ -70,7 +72,7 @@ test-noop-build: build
 	echo "test-noop-build: OK (a second make build compiled nothing)"
 
 test-rust:
-	$(CARGO) test -p hurah
+	$(CARGO) test -p hurah -p hurah-cli
 
 test-php: ext lib
 	PHP_INI_SCAN_DIR=:$(CURDIR)/tests/php/ini HURAH_EXT=$(CURDIR)/build/hurah.so $(PHPUNIT) -c tests/php/phpunit.xml
