@@ -9,7 +9,7 @@ PROFILE ?= release
 CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 TARGET_DIR := target/$(PROFILE)
 
-.PHONY: test-demo test-noop-build test-features all build ext lib cli test test-rust test-php test-c demo bench bench-pg header header-check help clean
+.PHONY: test-demo test-noop-build test-features test-seams all build ext lib cli test test-rust test-php test-c demo bench bench-pg header header-check help clean
 
 all: build
 
@@ -61,7 +61,7 @@ cli:
 	@mkdir -p build
 	bash scripts/ship.sh $(TARGET_DIR)/hurah build/hurah
 
-test: build test-noop-build header-check test-features test-rust test-php test-c test-demo
+test: build test-noop-build header-check test-seams test-features test-rust test-php test-c test-demo
 
 # Right after a build, `make build` must compile nothing and copy nothing (a no-op build is a
 # no-op: the core used to be compiled three times over).
@@ -70,6 +70,11 @@ test-noop-build: build
 	if echo "$$out" | grep -E 'Compiling|shipped'; then \
 	  echo "test-noop-build: a second make build redid the above"; exit 1; fi; \
 	echo "test-noop-build: OK (a second make build compiled nothing)"
+
+# Seams no compiler enforces: clap in the CLI crate only; no handler/worker/run import cycle in
+# php/src (scripts/check-seams.sh).
+test-seams:
+	bash scripts/check-seams.sh
 
 # The core builds without its optional parts: file-only (`pg` off: no database client) with and
 # without the C ABI; without `pg` a postgresql:// root is refused clearly (src/pg/url.rs).

@@ -2,8 +2,8 @@
 //!
 //! One file per PHP concept: [`dispatcher`], [`handler`] (AbstractHandler, HandlerInterface),
 //! [`context`] (ContextInterface, AbstractContext, Context, Json), [`event_type`], [`task`],
-//! [`handler_name`], [`worker`], [`exceptions`]; [`json`] and [`convert`] hold the value
-//! conversions.
+//! [`handler_name`], [`worker`], [`exceptions`]; [`run`] is the worker loop behind `watch()` and
+//! `Worker::run()`; [`json`] and [`convert`] hold the value conversions.
 #![cfg_attr(windows, feature(abi_vectorcall))]
 
 pub mod context;
@@ -15,6 +15,7 @@ pub mod exceptions;
 pub mod handler;
 pub mod handler_name;
 pub mod json;
+pub mod run;
 pub mod task;
 pub mod worker;
 
