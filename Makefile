@@ -9,7 +9,7 @@ PROFILE ?= release
 CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 TARGET_DIR := target/$(PROFILE)
 
-.PHONY: test-demo test-noop-build all build ext lib cli test test-rust test-php test-c demo bench bench-pg header header-check help clean
+.PHONY: test-demo test-noop-build test-features test-seams all build ext lib cli test test-rust test-php test-c demo bench bench-pg header header-check help clean
 
 all: build
 
@@ -30,8 +30,8 @@ ext:
 
 # The C library. Only `-p hurah --lib` (never --workspace): feature unification would put the
 # C ABI into the PHP extension. `cargo rustc --crate-type` makes the cdylib and staticlib here
-# only: Cargo.toml declares an rlib alone, so the copies of the core that the extension (no
-# C ABI), this library and the CLI link are three units cargo keeps apart, and a second
+# only: Cargo.toml declares an rlib alone, so the copies of the core that the extension and
+# the CLI (cli/, both without the C ABI) and this library link are units cargo keeps apart, and a second
 # `make build` compiles nothing (a cdylib/staticlib unit has no hash in its name, so with
 # those types in Cargo.toml the extension's and the library's builds overwrote each other). build/hurah.pc lets `pkg-config --cflags --libs hurah` (with
 # PKG_CONFIG_PATH=build) give the compile and link lines for this checkout.
@@ -54,12 +54,14 @@ header:
 header-check:
 	bash scripts/gen-header.sh --check
 
+# The CLI is its own crate (cli/, package hurah-cli, binary hurah): clap and anything else only
+# the command line needs stay out of the core, hurah.so and libhurah.
 cli:
-	$(CARGO) build $(CARGO_PROFILE_FLAG) -p hurah --bins
+	$(CARGO) build $(CARGO_PROFILE_FLAG) -p hurah-cli
 	@mkdir -p build
 	bash scripts/ship.sh $(TARGET_DIR)/hurah build/hurah
 
-test: build test-noop-build header-check test-rust test-php test-c test-demo
+test: build test-noop-build header-check test-seams test-features test-rust test-php test-c test-demo
 
 # Right after a build, `make build` must compile nothing and copy nothing (a no-op build is a
 # no-op: the core used to be compiled three times over).
@@ -69,8 +71,20 @@ test-noop-build: build
 	  echo "test-noop-build: a second make build redid the above"; exit 1; fi; \
 	echo "test-noop-build: OK (a second make build compiled nothing)"
 
+# Seams no compiler enforces: clap in the CLI crate only; no handler/worker/run import cycle in
+# php/src (scripts/check-seams.sh).
+test-seams:
+	bash scripts/check-seams.sh
+
+# The core builds without its optional parts: file-only (`pg` off: no database client) with and
+# without the C ABI; without `pg` a postgresql:// root is refused clearly (src/pg/url.rs).
+test-features:
+	$(CARGO) check -p hurah --no-default-features
+	$(CARGO) check -p hurah --no-default-features --features capi
+	$(CARGO) test -p hurah --no-default-features --lib pg::
+
 test-rust:
-	$(CARGO) test -p hurah
+	$(CARGO) test -p hurah -p hurah-cli
 
 test-php: ext lib
 	PHP_INI_SCAN_DIR=:$(CURDIR)/tests/php/ini HURAH_EXT=$(CURDIR)/build/hurah.so $(PHPUNIT) -c tests/php/phpunit.xml

@@ -5,7 +5,8 @@
 #
 # 1. kill -9 campaign: `torture kill` (>= 1,000 SIGKILLs of dispatchers and workers)
 # 2. contention: `torture contention` (8 worker processes, 4 dispatcher processes, 100k tasks)
-# 3. faults + security + fuzz corpus: `cargo test --release --test torture` (pass/fail per test)
+# 3. faults + security + fuzz corpus: `cargo test --release --test torture` of the core and of
+#    the CLI (its shell runner) (pass/fail per test)
 # 4. fuzzing: scripts/fuzz.sh S (libFuzzer when cargo-fuzz works, else the stable harness)
 # Exit status 1 if any campaign or test failed (the report is written either way).
 set -uo pipefail
@@ -29,9 +30,10 @@ echo "== kill -9 campaign ($kills kills)"
 "$bin" kill --kills "$kills" | tee "$out/kill.txt" || status=1
 echo "== contention ($tasks tasks)"
 "$bin" contention --tasks "$tasks" | tee "$out/contention.txt" || status=1
-echo "== faults, security, fuzz corpus (cargo test --release --test torture)"
-cargo test --release -p hurah --test torture 2>&1 | tee "$out/tests.txt" | grep -E '^test |test result' || true
-grep -q 'test result: ok' "$out/tests.txt" || status=1
+echo "== faults, security, fuzz corpus (cargo test --release -p hurah -p hurah-cli --test torture)"
+cargo test --release --no-fail-fast -p hurah -p hurah-cli --test torture 2>&1 | tee "$out/tests.txt" | grep -E '^test |test result' || true
+# Two test binaries (the core's, the CLI's): every one must pass.
+{ grep -q 'test result: ok' "$out/tests.txt" && ! grep -q 'test result: FAILED' "$out/tests.txt"; } || status=1
 echo "== C task callbacks that segfault or exit (tests/c/test_crash.c)"
 make -s lib >/dev/null
 make -s -C tests/c bin/test_crash >/dev/null

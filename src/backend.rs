@@ -324,7 +324,10 @@ pub fn is_database_url(root: &str) -> bool {
 /// missing; must be writable).
 pub fn open(root: &str, fsync: FsyncPolicy) -> Result<Box<dyn Backend>> {
     if is_database_url(root) {
+        #[cfg(feature = "pg")]
         return Ok(Box::new(crate::pg::PgBackend::open(root)?));
+        #[cfg(not(feature = "pg"))]
+        return Err(crate::pg::unsupported(root));
     }
     if root.is_empty() {
         return Err(Error::InvalidOption {

@@ -1,6 +1,6 @@
 //! The one error type of the core. Every variant carries the value or path it concerns, so a
 //! message alone tells the user what to fix. Adapters map it once each: PHP exceptions
-//! (`php/src/exceptions.rs`), C status codes (`src/capi`), CLI exit codes (`src/bin/hurah.rs`).
+//! (`php/src/exceptions.rs`), C status codes (`src/capi`), CLI exit codes (`cli/src/main.rs`).
 
 use std::io;
 use std::path::{Path, PathBuf};

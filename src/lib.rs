@@ -42,7 +42,12 @@ mod inotify_wake;
 pub mod json;
 mod layout;
 mod outcome;
+#[cfg(feature = "pg")]
 pub mod pg;
+// Without the PostgreSQL backend the core still knows its URLs, to refuse them clearly.
+#[cfg(not(feature = "pg"))]
+#[path = "pg/url.rs"]
+mod pg;
 mod queue;
 mod signals;
 mod task;

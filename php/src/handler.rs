@@ -12,6 +12,7 @@ use crate::convert::{
 use crate::event_type::EventType;
 use crate::exceptions::{from_core, hurah as hurah_exception};
 use crate::handler_name::HandlerName;
+use crate::run::{Listener, Opened, RunLog};
 use ext_php_rs::convert::FromZval;
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::flags::{ClassFlags, DataType};
@@ -142,7 +143,8 @@ impl AbstractHandler {
         options: Option<&ZendHashTable>,
     ) -> PhpResult<Zval> {
         let obj: *mut ZendObject = self_.get_mut_zend_obj();
-        crate::worker::run(&[obj], options, "watch()")
+        let opts = crate::run::options(options)?;
+        crate::run::run(open_for_run(&[obj])?, &opts, "watch()")
     }
 
     /// The event type handled.
@@ -199,6 +201,86 @@ impl AbstractHandler {
         }
         Ok(out)
     }
+}
+
+/// Opens the handler objects `objs` (instances of `AbstractHandler` subclasses, kept alive by
+/// the caller) for [`crate::run::run`]: each gets its own queue handle on its backend and is
+/// marked as watched until the run releases it, and is served through a [`Bridge`]; the
+/// run's own lines go to the first one's logger. On any error nothing stays marked.
+pub(crate) fn open_for_run(objs: &[*mut ZendObject]) -> PhpResult<Opened> {
+    let mut backend = None;
+    let opened = mark_and_open(objs, |h| {
+        backend.get_or_insert_with(|| std::sync::Arc::clone(&h.backend));
+        let label = format!("{}:{}", h.event_type, h.name);
+        let queue = h
+            .backend
+            .open_listener(&h.event_type, &h.name)
+            .map_err(from_core)?;
+        Ok((label, queue))
+    })?;
+    let Some(backend) = backend else {
+        return Err(hurah_exception("no handler to run"));
+    };
+    let listeners = opened
+        .into_iter()
+        .map(|(o, (label, queue))| Listener {
+            label,
+            queue,
+            handler: Box::new(move |stop| {
+                Box::new(Bridge::new(o).stop_with(stop)) as Box<dyn hurah::Handler>
+            }),
+        })
+        .collect();
+    let objs = objs.to_vec();
+    Ok(Opened {
+        backend,
+        listeners,
+        log: Box::new(Bridge::new(objs[0])),
+        release: Box::new(move || unmark(&objs)),
+    })
+}
+
+/// Clears the `watching` mark of handler objects (live, held by the caller).
+fn unmark(objs: &[*mut ZendObject]) {
+    for &o in objs {
+        // SAFETY: live handler objects held by the caller.
+        if let Some(h) = ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o }) {
+            h.watching = false;
+        }
+    }
+}
+
+/// Checks each handler object (initialized, not already watched), opens its queue with `open`
+/// and marks it as watching. On any error the handlers marked so far are unmarked, so a failed
+/// call leaves every handler as it was.
+fn mark_and_open<Q>(
+    objs: &[*mut ZendObject],
+    mut open: impl FnMut(&AbstractHandler) -> PhpResult<Q>,
+) -> PhpResult<Vec<(*mut ZendObject, Q)>> {
+    let mut opened = Vec::with_capacity(objs.len());
+    for &o in objs {
+        // SAFETY: live handler objects held by the caller; this borrow ends in this iteration.
+        let checked =
+            match ZendClassObject::<AbstractHandler>::from_zend_obj_mut(unsafe { &mut *o }) {
+                None => Err(hurah_exception(
+                    "not an initialized handler (did its constructor call parent::__construct()?)",
+                )),
+                Some(h) if h.watching => Err(hurah_exception(format!(
+                    "handler {} is already being watched",
+                    h.name
+                ))),
+                Some(h) => open(h).inspect(|_| h.watching = true),
+            };
+        match checked {
+            Ok(q) => opened.push((o, q)),
+            Err(e) => {
+                let marked: Vec<*mut ZendObject> = opened.iter().map(|(o, _)| *o).collect();
+                unmark(&marked);
+                return Err(e);
+            }
+        }
+    }
+    Ok(opened)
 }
 
 /// The PHP side of a handler as a core [`hurah::Handler`]: calls the subclass' `handleTask()`,
@@ -299,6 +381,12 @@ impl Bridge {
             self.log_context.1
         );
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+impl RunLog for Bridge {
+    fn log_to_stderr(&self, level: Level, message: &str) {
+        self.default_log(level, message);
     }
 }
 

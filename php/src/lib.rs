@@ -2,9 +2,10 @@
 //!
 //! One file per PHP concept: [`dispatcher`], [`handler`] (AbstractHandler, HandlerInterface),
 //! [`context`] (building `Hurah\Event\Context` objects), [`event_type`], [`task`],
-//! [`handler_name`], [`worker`], [`exceptions`]; [`json`] and [`convert`] hold the value
-//! conversions. [`compat`] declares the classes written in PHP (php/compat/Event/: ContextInterface,
-//! AbstractContext, Context with hurah/events' exact signatures) on first use.
+//! [`handler_name`], [`worker`], [`exceptions`]; [`run`] is the worker loop behind `watch()` and
+//! `Worker::run()`; [`json`] and [`convert`] hold the value conversions. [`compat`] declares the
+//! classes written in PHP (php/compat/Event/: ContextInterface, AbstractContext, Context with
+//! hurah/events' exact signatures) on first use.
 #![cfg_attr(windows, feature(abi_vectorcall))]
 
 pub mod compat;
@@ -17,6 +18,7 @@ pub mod exceptions;
 pub mod handler;
 pub mod handler_name;
 pub mod json;
+pub mod run;
 pub mod task;
 pub mod worker;
 

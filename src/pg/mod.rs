@@ -32,6 +32,7 @@ mod backend;
 mod dispatcher;
 mod queue;
 mod schema;
+mod url;
 mod worker;
 
 pub use backend::PgBackend;
@@ -40,6 +41,7 @@ pub use dispatcher::{cancel_id, PgDelivery, PgDispatcher, PgReceipt};
 pub use postgres::Client as PgClient;
 pub use queue::{PgClaim, PgQueue, PgSettled, PgStatusRow};
 pub use schema::{migrate, migrate_to, schema_version, MIGRATIONS};
+pub use url::{is_dsn, redact};
 pub use worker::{pg_handle_once, PgStopHandle, PgWorker};
 
 use crate::error::{Error, Result};
@@ -53,24 +55,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The advisory-lock class of hurah's session locks (`pg_advisory_lock(CLASS, key)`): "hura".
 pub(crate) const LOCK_CLASS: i32 = 0x6875_7261;
-
-/// True if `root` is a PostgreSQL connection URL (`postgresql://` or `postgres://`) rather
-/// than a directory.
-pub fn is_dsn(root: &str) -> bool {
-    root.starts_with("postgresql://") || root.starts_with("postgres://")
-}
-
-/// The DSN with any password replaced by `***` (for messages).
-pub fn redact(dsn: &str) -> String {
-    if let Some(rest) = dsn.split_once("://").map(|(_, r)| r) {
-        if let Some((auth, _)) = rest.split_once('@') {
-            if let Some((user, _)) = auth.split_once(':') {
-                return dsn.replacen(auth, &format!("{user}:***"), 1);
-            }
-        }
-    }
-    dsn.to_string()
-}
 
 /// `host:port` of the first host of a config (for messages).
 fn describe(config: &Config) -> String {

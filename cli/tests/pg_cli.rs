@@ -1,5 +1,6 @@
 //! `hurah migrate <dsn>` against the test server.
 
+#[path = "../../tests/pg_support/mod.rs"]
 mod pg_support;
 
 use std::process::Command;

@@ -9,21 +9,13 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[path = "hurah/cli.rs"]
 mod cli;
-#[path = "hurah/delayed.rs"]
 mod delayed;
-#[path = "hurah/dispatch.rs"]
 mod dispatch;
-#[path = "hurah/failed.rs"]
 mod failed;
-#[path = "hurah/migrate.rs"]
 mod migrate;
-#[path = "hurah/purge.rs"]
 mod purge;
-#[path = "hurah/status.rs"]
 mod status;
-#[path = "hurah/work.rs"]
 mod work;
 
 use cli::{CliError, ListenerArg};
