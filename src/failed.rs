@@ -267,7 +267,8 @@ fn publish(listener: &Listener, held: &Path, seq: u64, fsync: FsyncPolicy) -> Re
             }
             Renamed::Exists => {
                 let mut lock = TrackingLock::acquire(listener)?;
-                seq = lock.next();
+                lock.catch_up()?;
+                seq = lock.allocate(false)?;
                 lock.commit(&clock::iso8601(clock::now_ms()))?;
                 doc.set(keys::SEQUENCE, seq.into());
                 rewrite(&doc, held, fsync)?;

@@ -357,7 +357,8 @@ impl Queue {
     /// The name a task had is taken: give it a new sequence from tracking.json.
     fn fresh_sequence(&self, doc: &mut TaskDoc, path: &Path) -> Result<u64> {
         let mut lock = TrackingLock::acquire(&self.listener)?;
-        let seq = lock.next();
+        lock.catch_up()?;
+        let seq = lock.allocate(false)?;
         lock.commit(&clock::iso8601(clock::now_ms()))?;
         doc.set(keys::SEQUENCE, seq.into());
         self.rewrite(doc, path)?;
