@@ -338,6 +338,25 @@ pub fn describe_file_type(t: std::fs::FileType) -> &'static str {
     }
 }
 
+/// One word for the kind of a non-regular entry, used in the name it is kept under in
+/// `error/`: `<seq>.<kind>.rejected`.
+pub fn file_type_word(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "symlink"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "device"
+    } else {
+        "other"
+    }
+}
+
 /// `<due-ms>-<seq>.json`, zero-padded so names sort by due time.
 pub fn delayed_file_name(due_ms: u64, seq: u64) -> String {
     format!("{due_ms:016}-{seq}.json")
