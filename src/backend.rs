@@ -785,7 +785,7 @@ fn count_files(dir: &Path, parse: fn(&str) -> Option<u64>) -> u64 {
 /// instant only.
 fn claim_dir_is_dead(dir: &Path) -> bool {
     use std::os::unix::io::AsRawFd;
-    let Ok(f) = std::fs::File::open(dir) else {
+    let Ok(f) = crate::queue::open_dir_nofollow(dir) else {
         return false;
     };
     // SAFETY: f's fd is valid for the call; the lock is released when f is closed.

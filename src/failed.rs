@@ -187,6 +187,16 @@ impl FailedTask {
     }
 }
 
+/// The bytes of a queue entry (e.g. a file of `error/` that does not parse, to show it as it
+/// is), or `None` if it is gone or is not a regular file: a symbolic link is never followed,
+/// a FIFO never blocks.
+pub fn read_raw(path: &Path) -> Option<Vec<u8>> {
+    match read_regular(path).ok()? {
+        Read::Bytes(b) => Some(b),
+        Read::NotRegular(_) | Read::Gone => None,
+    }
+}
+
 /// Moves a file of `error/` back to `inbox/` for another run, with `retry_count`, `attempts`,
 /// `not_before` and `error` removed. Returns the new inbox path (`inbox/<seq>.json`, or a fresh
 /// sequence if that name is taken). [`Error::NotFound`] if the file is gone (retried or deleted
@@ -240,7 +250,9 @@ pub fn recover_interrupted(listener: &Listener, fsync: FsyncPolicy) -> Result<us
             continue;
         }
         let dir = entry.path();
-        let Ok(lock) = File::open(&dir) else { continue };
+        let Ok(lock) = crate::queue::open_dir_nofollow(&dir) else {
+            continue;
+        };
         if flock(&lock, libc::LOCK_EX | libc::LOCK_NB).is_err() {
             continue; // a retry in progress
         }

@@ -511,7 +511,9 @@ impl Queue {
             if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 continue;
             }
-            let Ok(lock) = File::open(&dir) else { continue };
+            let Ok(lock) = open_dir_nofollow(&dir) else {
+                continue;
+            };
             if flock(&lock, libc::LOCK_EX | libc::LOCK_NB).is_err() {
                 continue; // alive
             }
@@ -617,6 +619,15 @@ impl Queue {
     pub fn release(&mut self) {
         self.claim = None;
     }
+}
+
+/// Opens a directory for `flock`, refusing a symbolic link swapped in after it was listed.
+pub(crate) fn open_dir_nofollow(dir: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
 }
 
 /// The error a claimed entry that is not a regular file is handed back with.

@@ -353,6 +353,27 @@ fn failed_listing_retry_and_delete_never_read_through_a_link_in_error() {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(!text.contains(SECRET), "{text}");
     assert!(text.contains("symbolic link"), "{text}");
+    // Nor does showing the entry (its raw content is shown for unreadable files).
+    let out = within("hurah failed show", {
+        let root = q.root.clone();
+        move || {
+            std::process::Command::new(BIN)
+                .args([
+                    "failed",
+                    "show",
+                    root.to_str().unwrap(),
+                    "--id",
+                    "50",
+                    "--json",
+                ])
+                .output()
+                .unwrap()
+        }
+    });
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(text.contains("50.json"), "{text}");
     // Deleting removes the link, never its target.
     failed::delete(&q.l, &link).unwrap();
     assert!(fs::symlink_metadata(&link).is_err());
