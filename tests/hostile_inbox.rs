@@ -406,3 +406,39 @@ fn status_does_not_read_through_a_link_at_the_head_of_the_inbox() {
     });
     assert!(out.status.success(), "{out:?}");
 }
+
+#[test]
+fn the_long_running_worker_rejects_links_and_fifos_without_holding_them_back() {
+    let q = setup();
+    symlink(&q.secret, q.l.state_dir(State::Inbox).join("100.json")).unwrap();
+    mkfifo(&q.l.state_dir(State::Inbox).join("101.json"));
+    let l = q.l.clone();
+    let (stats, ran) = within("Worker::run", move || {
+        let ran = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = ran.clone();
+        let mut w = Worker::new();
+        w.add(
+            Queue::open(l, FsyncPolicy::Never).unwrap(),
+            Box::new(move |t: &Task| {
+                seen.lock().unwrap().push(t.payload().as_u64().unwrap_or(0));
+                Outcome::Success
+            }),
+        );
+        let s = w
+            .run_with(
+                &WorkerOptions {
+                    stop_when_empty: true,
+                    ..Default::default()
+                },
+                &mut NullWake,
+            )
+            .unwrap();
+        let ran = ran.lock().unwrap().clone();
+        (s, ran)
+    });
+    assert_eq!(ran, [1, 2, 3]);
+    assert_eq!((stats.succeeded, stats.failed), (3, 2), "{stats:?}");
+    assert_rejected(&q.l, 100, "symlink", "symbolic link");
+    assert_rejected(&q.l, 101, "fifo", "FIFO");
+    assert_secret_not_copied(&q);
+}
