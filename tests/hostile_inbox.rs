@@ -5,7 +5,7 @@
 //! `<seq>.<kind>.rejected` next to a regular `error/<seq>.json` stating the reason, and serves
 //! the other tasks. Listings (`failed`, `status`, delayed, inbox) never read through them.
 
-use hurah::backend::{self, Backend, TaskState};
+use hurah::backend::{self, TaskState};
 use hurah::*;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
