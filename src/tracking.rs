@@ -23,6 +23,8 @@ use std::path::PathBuf;
 /// The largest sequence a task may get: `i64::MAX`, the largest integer PHP (a task's
 /// `getSequence()`) and PostgreSQL (`int8`) can hold. A counter there refuses to go on
 /// ([`crate::Error::SequenceExhausted`]) rather than wrap to 0 and reuse numbers.
+///
+/// cbindgen:ignore
 pub const MAX_SEQUENCE: u64 = i64::MAX as u64;
 
 /// A locked `tracking.json`. The lock is released when this is dropped.
