@@ -145,12 +145,13 @@ impl Fixture {
             ])
             .env("HURAH_SUITE_CHILD_ROOT", &self.root)
             .env("HURAH_TEST_FAULT", fault)
-            .status()
+            .output()
             .unwrap();
         assert_eq!(
-            st.signal(),
+            st.status.signal(),
             Some(libc::SIGKILL),
-            "the worker reached {fault}"
+            "the worker reached {fault}: {}",
+            String::from_utf8_lossy(&st.stderr)
         );
     }
 

@@ -32,13 +32,14 @@ fn child_entry_point() {
     }
 }
 
-/// Runs one dispatch in a child killed at `fault`; returns how the child ended.
+/// Runs one dispatch in a child killed at `fault`; returns how the child ended. Its output is
+/// captured (so that it does not mix with this test binary's own report).
 fn dispatch_in_child_killed_at(
     root: &Path,
     payload: &str,
     fault: &str,
 ) -> std::process::ExitStatus {
-    Command::new(std::env::current_exe().unwrap())
+    let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "child_entry_point",
@@ -48,8 +49,12 @@ fn dispatch_in_child_killed_at(
         .env("HURAH_SEQ_CHILD_ROOT", root)
         .env("HURAH_SEQ_CHILD_PAYLOAD", payload)
         .env("HURAH_TEST_FAULT", fault)
-        .status()
-        .unwrap()
+        .output()
+        .unwrap();
+    if out.status.signal().is_none() {
+        eprintln!("child: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    out.status
 }
 
 /// Every task file of the listener, in any state: `(sequence in the file, payload)`, with the
