@@ -753,12 +753,15 @@ fn entry(
     }
 }
 
-/// A task file, parsed, with its ctime in ms (`None` if gone or unreadable). One open: the
-/// metadata comes from the descriptor `read` needs anyway.
+/// A task file, parsed, with its ctime in ms (`None` if gone, unreadable or not a regular
+/// file: a link is never followed, a FIFO never blocks). One open: the metadata comes from
+/// the descriptor `read` needs anyway.
 fn read_task(path: &Path) -> Option<(TaskDoc, u64)> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
-    let meta = f.metadata().ok()?;
+    let crate::durability::Entry::File(mut f, meta) = crate::durability::open_regular(path).ok()?
+    else {
+        return None;
+    };
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     f.read_to_end(&mut bytes).ok()?;
     let doc = TaskDoc::parse(&bytes, path).ok()?;
@@ -770,11 +773,13 @@ fn ctime_ms(meta: &std::fs::Metadata) -> u64 {
     (meta.ctime().max(0) as u64) * 1000 + meta.ctime_nsec().max(0) as u64 / 1_000_000
 }
 
-/// Task files in `dir` whose names `parse` accepts.
+/// Task files in `dir` whose names `parse` accepts: regular files only (the type comes with
+/// the listing; nothing is followed or opened).
 fn count_files(dir: &Path, parse: fn(&str) -> Option<u64>) -> u64 {
     std::fs::read_dir(dir).map_or(0, |es| {
         es.flatten()
             .filter(|e| e.file_name().to_str().and_then(parse).is_some())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .count() as u64
     })
 }
@@ -783,7 +788,7 @@ fn count_files(dir: &Path, parse: fn(&str) -> Option<u64>) -> u64 {
 /// instant only.
 fn claim_dir_is_dead(dir: &Path) -> bool {
     use std::os::unix::io::AsRawFd;
-    let Ok(f) = std::fs::File::open(dir) else {
+    let Ok(f) = crate::queue::open_dir_nofollow(dir) else {
         return false;
     };
     // SAFETY: f's fd is valid for the call; the lock is released when f is closed.
@@ -820,13 +825,19 @@ fn oldest_due(l: &Listener, now: u64) -> Option<u64> {
             break;
         }
         let path = l.inbox_file(seq);
-        let not_before = std::fs::symlink_metadata(&path)
-            .ok()
-            .filter(|m| m.file_type().is_file())
-            .and_then(|_| std::fs::read(&path).ok())
-            .and_then(|b| TaskDoc::parse(&b, &path).ok())
-            .and_then(|d| d.not_before())
-            .unwrap_or(0);
+        // Not followed, not blocking: an entry swapped for a link or FIFO is not read.
+        let not_before = match crate::durability::open_regular(&path) {
+            Ok(crate::durability::Entry::File(mut f, _)) => {
+                use std::io::Read;
+                let mut b = Vec::new();
+                f.read_to_end(&mut b)
+                    .ok()
+                    .and_then(|_| TaskDoc::parse(&b, &path).ok())
+                    .and_then(|d| d.not_before())
+                    .unwrap_or(0)
+            }
+            _ => continue,
+        };
         let d = mtime.max(not_before);
         due = Some(due.map_or(d, |best| best.min(d)));
     }
@@ -854,7 +865,9 @@ fn listener_status(l: &Listener, now: u64) -> ListenerStatus {
             if !w.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            r.claimed += count_files(&w.path(), parse_task_file_name);
+            r.claimed += count_files(&w.path(), |n| {
+                crate::layout::parse_claimed_file_name(n).map(|(s, _)| s)
+            });
             if claim_dir_is_dead(&w.path()) {
                 r.dead_workers += 1;
             } else {

@@ -42,9 +42,12 @@ pub struct DelayedEntry {
 
 impl DelayedEntry {
     /// The task file, parsed (`None` if it is gone or unreadable).
+    /// A file that is not a regular file (a symbolic link, a FIFO, ...) is not read: `None`.
     pub fn load(&self) -> Option<TaskDoc> {
-        let bytes = fs::read(&self.path).ok()?;
-        TaskDoc::parse(&bytes, &self.path).ok()
+        match crate::durability::read_regular(&self.path).ok()? {
+            crate::durability::Read::Bytes(bytes) => TaskDoc::parse(&bytes, &self.path).ok(),
+            _ => None,
+        }
     }
 
     /// The dispatch id stored in the file (`None` if gone, unreadable or written without one).

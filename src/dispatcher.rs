@@ -286,9 +286,10 @@ impl Dispatcher {
     ///
     /// All copies are staged in each listener's `tmp/` first (sequences allocated under the
     /// listeners' `tracking.json` locks, taken in path order); if staging any copy fails
-    /// (ENOSPC, read-only, ...) nothing is published. Then each copy is renamed into `inbox/` (or
-    /// `delayed/`), never replacing an existing file, and with fsync policy `always` the files
-    /// and directories are synced before this returns.
+    /// (ENOSPC, read-only, ...) nothing is published. The counters are then written back, and
+    /// only then is each copy renamed into `inbox/` (or `delayed/`), never replacing an
+    /// existing file: a crash between the two steps skips numbers, it never reuses one. With
+    /// fsync policy `always` the files and directories are synced before this returns.
     pub fn dispatch_with(
         &self,
         event_type: &EventType,
@@ -349,10 +350,16 @@ impl Dispatcher {
             }
             Ok(tmp)
         };
+        // Numbers are allocated and written back to tracking.json before any file is
+        // published: a crash in between skips numbers, it never hands one out twice.
+        let delayed = not_before.is_some();
         for i in 0..slots.len() {
-            let seq = slots[i].lock.next();
-            match stage(slots[i].listener, seq) {
-                Ok(tmp) => {
+            let staged = slots[i]
+                .lock
+                .allocate(delayed)
+                .and_then(|seq| Ok((seq, stage(slots[i].listener, seq)?)));
+            match staged {
+                Ok((seq, tmp)) => {
                     slots[i].tmp = tmp;
                     slots[i].seq = seq;
                 }
@@ -364,6 +371,15 @@ impl Dispatcher {
                 }
             }
         }
+        for i in 0..slots.len() {
+            if let Err(e) = slots[i].lock.commit(delivery) {
+                for s in &slots {
+                    let _ = std::fs::remove_file(&s.tmp);
+                }
+                return Err(e);
+            }
+        }
+        crate::fault::point("dispatch-between-sequence-and-publish");
 
         let mut deliveries = Vec::with_capacity(slots.len());
         let mut first_error = None;
@@ -390,12 +406,24 @@ impl Dispatcher {
                         break;
                     }
                     Ok(Renamed::Exists) => {
-                        // A legacy writer used this number without updating tracking.json:
-                        // skip it, never overwrite.
+                        // The number is taken: a legacy writer used it without updating
+                        // tracking.json, or the counter is behind the files. Move the counter
+                        // past every number on disk, write it back, then publish under the
+                        // new number; never overwrite.
                         let _ = std::fs::remove_file(&tmp);
-                        seq = slot.lock.next();
-                        match stage(l, seq) {
-                            Ok(t) => tmp = t,
+                        let renumbered = slot
+                            .lock
+                            .catch_up()
+                            .and_then(|()| slot.lock.allocate(delayed))
+                            .and_then(|s| {
+                                slot.lock.commit(delivery)?;
+                                Ok((s, stage(l, s)?))
+                            });
+                        match renumbered {
+                            Ok((s, t)) => {
+                                seq = s;
+                                tmp = t;
+                            }
                             Err(e) => {
                                 first_error = Some(e);
                                 break;
@@ -425,9 +453,6 @@ impl Dispatcher {
             if let Some(parent) = d.path.parent() {
                 self.fsync.sync_dir(parent)?;
             }
-        }
-        for slot in &mut slots {
-            slot.lock.commit(delivery)?;
         }
         match first_error {
             Some(e) => Err(e),

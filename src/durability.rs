@@ -260,6 +260,81 @@ fn link_unlink(from: &Path, to: &Path) -> Result<Renamed> {
     }
 }
 
+/// A directory entry opened by [`open_regular`].
+#[derive(Debug)]
+pub(crate) enum Entry {
+    /// A regular file, open for reading, with its metadata (from the descriptor).
+    File(File, fs::Metadata),
+    /// Something else (symbolic link, directory, FIFO, socket, device): not opened, or
+    /// opened without blocking and closed again. Its type, as `lstat` saw it.
+    NotRegular(fs::FileType),
+    /// Gone.
+    Gone,
+}
+
+/// Opens an entry of a queue directory only if it is a regular file: `lstat` first (a device
+/// is never opened), then `open(O_NOFOLLOW | O_NONBLOCK)` (a link swapped in meanwhile is not
+/// followed, a FIFO does not block) and `fstat` on the descriptor (what is read is what was
+/// checked).
+pub(crate) fn open_regular(path: &Path) -> Result<Entry> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Entry::Gone),
+        Err(e) => return Err(Error::io("stat", path, e)),
+    };
+    if !meta.file_type().is_file() {
+        return Ok(Entry::NotRegular(meta.file_type()));
+    }
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Entry::Gone),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENXIO)) => {
+            // Replaced by a link (or a socket) since the lstat.
+            return match fs::symlink_metadata(path) {
+                Ok(m) => Ok(Entry::NotRegular(m.file_type())),
+                Err(_) => Ok(Entry::Gone),
+            };
+        }
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
+    let meta = file.metadata().ctx("stat", path)?;
+    if !meta.file_type().is_file() {
+        return Ok(Entry::NotRegular(meta.file_type()));
+    }
+    Ok(Entry::File(file, meta))
+}
+
+/// What [`read_regular`] found.
+#[derive(Debug)]
+pub(crate) enum Read {
+    /// The content of a regular file.
+    Bytes(Vec<u8>),
+    /// Not a regular file; not read.
+    NotRegular(fs::FileType),
+    /// Gone.
+    Gone,
+}
+
+/// Reads an entry of a queue directory if it is a regular file (see [`open_regular`]).
+pub(crate) fn read_regular(path: &Path) -> Result<Read> {
+    use std::io::Read as _;
+    match open_regular(path)? {
+        Entry::File(mut f, meta) => {
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            match f.read_to_end(&mut bytes) {
+                Ok(_) => Ok(Read::Bytes(bytes)),
+                Err(e) => Err(Error::io("read", path, e)),
+            }
+        }
+        Entry::NotRegular(t) => Ok(Read::NotRegular(t)),
+        Entry::Gone => Ok(Read::Gone),
+    }
+}
+
 /// Atomically replaces `to` with `from` (plain rename); used only for a worker's own claimed file.
 pub(crate) fn rename_replace(from: &Path, to: &Path) -> Result<()> {
     fs::rename(from, to)

@@ -68,6 +68,21 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// A listener's sequence counter reached the largest number a sequence may have
+    /// ([`crate::MAX_SEQUENCE`], the largest integer PHP and PostgreSQL hold): no task can be
+    /// numbered any more. Nothing was published.
+    #[error(
+        "listener {}: sequence counter is at {sequence}, the largest allowed ({max}); \
+         refusing to wrap around or reuse a number (archive the listener and start a new one)",
+        listener.display(),
+        max = crate::MAX_SEQUENCE
+    )]
+    SequenceExhausted {
+        /// The listener directory.
+        listener: PathBuf,
+        /// The counter's value.
+        sequence: u64,
+    },
     /// A task named by the caller does not exist (any more).
     #[error("no such task: {what}")]
     NotFound {

@@ -26,11 +26,11 @@
 
 use crate::clock;
 use crate::durability::{
-    make_dir, rename_noreplace, rename_replace, unique_tmp_name, write_exclusive, FsyncPolicy,
-    Renamed,
+    make_dir, open_regular, read_regular, rename_noreplace, rename_replace, unique_tmp_name,
+    write_exclusive, Entry, FsyncPolicy, Read, Renamed,
 };
 use crate::error::{Error, IoContext, Result};
-use crate::layout::{parse_final_file_name, task_file_name, Listener, State};
+use crate::layout::{describe_file_type, parse_final_file_name, task_file_name, Listener, State};
 use crate::task::{keys, TaskDoc};
 use crate::tracking::{flock, TrackingLock};
 use std::fs::{self, File};
@@ -41,7 +41,12 @@ use std::path::{Path, PathBuf};
 const STAGING_PREFIX: &str = "retry-";
 
 /// Keys a corrupt file is wrapped in (see `TaskDoc::wrap_corrupt`).
-const CORRUPT_KEYS: [&str; 2] = ["corrupt_content", "corrupt_content_hex"];
+/// (`TaskDoc::wrap_rejected` for entries that were not regular files: `rejected_entry`.)
+const CORRUPT_KEYS: [&str; 3] = [
+    "corrupt_content",
+    "corrupt_content_hex",
+    keys::REJECTED_ENTRY,
+];
 
 /// The files in `error/` as `(seq, path)`, by sequence then name. Names that are not
 /// `<seq>.json` or `<seq>.<n>.json` are ignored. Reads names only, so it is cheap for big
@@ -74,16 +79,41 @@ pub struct FailedTask {
 }
 
 impl FailedTask {
-    /// Reads `path`, a file of `listener`'s `error/`. [`Error::NotFound`] if it is gone.
+    /// Reads `path`, a file of `listener`'s `error/`. [`Error::NotFound`] if it is gone. An
+    /// entry that is not a regular file (a symbolic link, a FIFO, ...) is not read: it loads
+    /// as unreadable, its reason saying what it is.
     pub fn load(listener: &Listener, path: &Path) -> Result<FailedTask> {
+        use std::io::Read as _;
         let seq = check_error_path(listener, path)?;
-        let meta = fs::metadata(path).map_err(|e| not_found_or_io(e, "stat", path))?;
-        let bytes = fs::read(path).map_err(|e| not_found_or_io(e, "read", path))?;
+        let gone = || Error::NotFound {
+            what: path.display().to_string(),
+        };
+        let (doc, meta) = match open_regular(path)? {
+            Entry::File(mut f, meta) => {
+                let mut bytes = Vec::with_capacity(meta.len() as usize);
+                f.read_to_end(&mut bytes).ctx("read", path)?;
+                (
+                    TaskDoc::parse(&bytes, path).map_err(|e| e.to_string()),
+                    meta,
+                )
+            }
+            Entry::NotRegular(t) => {
+                let meta =
+                    fs::symlink_metadata(path).map_err(|e| not_found_or_io(e, "stat", path))?;
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                let why = format!(
+                    "error entry {name} is {}, not a regular file; not read",
+                    describe_file_type(t)
+                );
+                (Err(why), meta)
+            }
+            Entry::Gone => return Err(gone()),
+        };
         let changed_ms = (meta.ctime().max(0) as u64) * 1000 + meta.ctime_nsec() as u64 / 1_000_000;
         Ok(FailedTask {
             path: path.to_path_buf(),
             seq,
-            doc: TaskDoc::parse(&bytes, path).map_err(|e| e.to_string()),
+            doc,
             changed_ms,
         })
     }
@@ -157,6 +187,16 @@ impl FailedTask {
     }
 }
 
+/// The bytes of a queue entry (e.g. a file of `error/` that does not parse, to show it as it
+/// is), or `None` if it is gone or is not a regular file: a symbolic link is never followed,
+/// a FIFO never blocks.
+pub fn read_raw(path: &Path) -> Option<Vec<u8>> {
+    match read_regular(path).ok()? {
+        Read::Bytes(b) => Some(b),
+        Read::NotRegular(_) | Read::Gone => None,
+    }
+}
+
 /// Moves a file of `error/` back to `inbox/` for another run, with `retry_count`, `attempts`,
 /// `not_before` and `error` removed. Returns the new inbox path (`inbox/<seq>.json`, or a fresh
 /// sequence if that name is taken). [`Error::NotFound`] if the file is gone (retried or deleted
@@ -210,7 +250,9 @@ pub fn recover_interrupted(listener: &Listener, fsync: FsyncPolicy) -> Result<us
             continue;
         }
         let dir = entry.path();
-        let Ok(lock) = File::open(&dir) else { continue };
+        let Ok(lock) = crate::queue::open_dir_nofollow(&dir) else {
+            continue;
+        };
         if flock(&lock, libc::LOCK_EX | libc::LOCK_NB).is_err() {
             continue; // a retry in progress
         }
@@ -242,7 +284,16 @@ pub fn recover_interrupted(listener: &Listener, fsync: FsyncPolicy) -> Result<us
 /// Resets a held file and renames it into `inbox/`. A file that does not parse goes back to
 /// `error/` unchanged.
 fn publish(listener: &Listener, held: &Path, seq: u64, fsync: FsyncPolicy) -> Result<PathBuf> {
-    let bytes = fs::read(held).map_err(|e| not_found_or_io(e, "read", held))?;
+    let bytes = match read_regular(held)? {
+        Read::Bytes(b) => b,
+        // Not a regular file (swapped in after the check): back to error/ as it is, unread.
+        Read::NotRegular(_) => return move_to_error(listener, held, seq, fsync),
+        Read::Gone => {
+            return Err(Error::NotFound {
+                what: held.display().to_string(),
+            })
+        }
+    };
     let mut doc = match TaskDoc::parse(&bytes, held) {
         Ok(d) if !CORRUPT_KEYS.iter().any(|k| d.get(k).is_some()) => d,
         _ => return move_to_error(listener, held, seq, fsync),
@@ -267,7 +318,8 @@ fn publish(listener: &Listener, held: &Path, seq: u64, fsync: FsyncPolicy) -> Re
             }
             Renamed::Exists => {
                 let mut lock = TrackingLock::acquire(listener)?;
-                seq = lock.next();
+                lock.catch_up()?;
+                seq = lock.allocate(false)?;
                 lock.commit(&clock::iso8601(clock::now_ms()))?;
                 doc.set(keys::SEQUENCE, seq.into());
                 rewrite(&doc, held, fsync)?;

@@ -308,6 +308,66 @@ pub fn parse_final_file_name(name: &str) -> Option<u64> {
     parse_task_file_name(&format!("{seq}.json"))
 }
 
+/// Suffix of a claimed task whose handler has been entered: `claimed/<worker>/<seq>.running.json`.
+pub const RUNNING_SUFFIX: &str = ".running.json";
+
+/// `<seq>.running.json`: the name a claimed task gets right before its handler is entered.
+pub fn running_file_name(seq: u64) -> String {
+    format!("{seq}{RUNNING_SUFFIX}")
+}
+
+/// The sequence of a file in a claim directory and whether its run had started:
+/// `<seq>.json` (claimed, handler not entered yet) or `<seq>.running.json` (entered).
+pub fn parse_claimed_file_name(name: &str) -> Option<(u64, bool)> {
+    if let Some(seq) = parse_task_file_name(name) {
+        return Some((seq, false));
+    }
+    let stem = name.strip_suffix(RUNNING_SUFFIX)?;
+    let seq = parse_task_file_name(&format!("{stem}.json"))?;
+    Some((seq, true))
+}
+
+/// What a directory entry is, in words, for messages about entries that are not regular files.
+pub fn describe_file_type(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_file() {
+        "a regular file"
+    } else {
+        "of an unknown type"
+    }
+}
+
+/// One word for the kind of a non-regular entry, used in the name it is kept under in
+/// `error/`: `<seq>.<kind>.rejected`.
+pub fn file_type_word(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "symlink"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "device"
+    } else {
+        "other"
+    }
+}
+
 /// `<due-ms>-<seq>.json`, zero-padded so names sort by due time.
 pub fn delayed_file_name(due_ms: u64, seq: u64) -> String {
     format!("{due_ms:016}-{seq}.json")
@@ -359,6 +419,28 @@ mod tests {
         }
         assert_eq!(parse_task_file_name("18446744073709551616.json"), None);
         assert_eq!(parse_task_file_name("000000000000000000001.json"), None);
+    }
+
+    #[test]
+    fn claimed_names_say_whether_the_run_started() {
+        assert_eq!(parse_claimed_file_name("5.json"), Some((5, false)));
+        assert_eq!(
+            parse_claimed_file_name(&running_file_name(5)),
+            Some((5, true))
+        );
+        assert_eq!(
+            parse_claimed_file_name(&running_file_name(u64::MAX)),
+            Some((u64::MAX, true))
+        );
+        for bad in [
+            "5.1.json",
+            "x.running.json",
+            ".running.json",
+            "5.running",
+            "5.json.tmp",
+        ] {
+            assert_eq!(parse_claimed_file_name(bad), None, "{bad}");
+        }
     }
 
     #[test]

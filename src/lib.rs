@@ -35,6 +35,7 @@ mod durability;
 mod error;
 mod event_type;
 pub mod failed;
+mod fault;
 mod handler;
 mod handler_name;
 mod id;
@@ -68,13 +69,14 @@ pub use handler_name::HandlerName;
 pub use id::{new_task_id, new_worker_id};
 pub use inotify_wake::InotifyWake;
 pub use layout::{
-    delayed_file_name, parse_delayed_file_name, parse_final_file_name, parse_task_file_name,
-    task_file_name, Layout, Listener, State,
+    delayed_file_name, parse_claimed_file_name, parse_delayed_file_name, parse_final_file_name,
+    parse_task_file_name, running_file_name, task_file_name, Layout, Listener, State,
 };
 pub use outcome::{code, Outcome};
 pub use queue::{Claim, Queue, Recovery, Settled};
 pub use signals::{install_signal_handlers, signal_name, SignalGuard, HANDLED_SIGNALS};
 pub use task::{keys, php_json, Task, TaskDoc};
+pub use tracking::MAX_SEQUENCE;
 pub use watch::{NotifyWake, NullWake, Wake, WakeSource, Waker};
 pub use worker::{handle_once, resident_memory, RunStats, StopHandle, Worker, WorkerOptions};
 

@@ -3,11 +3,14 @@
 
 use crate::clock;
 use crate::durability::{
-    make_dir, rename_noreplace, rename_replace, unique_tmp_name, write_exclusive, FsyncPolicy,
-    Renamed,
+    make_dir, read_regular, rename_noreplace, rename_replace, unique_tmp_name, write_exclusive,
+    FsyncPolicy, Read, Renamed,
 };
 use crate::error::{Error, IoContext, Result};
-use crate::layout::{parse_delayed_file_name, parse_task_file_name, Listener, State};
+use crate::layout::{
+    describe_file_type, file_type_word, parse_delayed_file_name, parse_task_file_name, Listener,
+    State,
+};
 use crate::outcome::Outcome;
 use crate::task::{keys, Task, TaskDoc};
 use crate::tracking::{flock, TrackingLock};
@@ -163,8 +166,12 @@ impl Queue {
                 if rename_noreplace(&from, &to)? != Renamed::Done {
                     return Ok(None);
                 }
-                let bytes = fs::read(&to).ctx("read", &to)?;
-                match TaskDoc::parse(&bytes, &to) {
+                let parsed = match read_regular(&to)? {
+                    Read::Bytes(bytes) => TaskDoc::parse(&bytes, &to),
+                    Read::NotRegular(t) => Err(not_regular(&from, t)),
+                    Read::Gone => return Err(vanished(&to)),
+                };
+                match parsed {
                     Ok(doc) => {
                         let path = self.publish_to_inbox(doc, &to, seq)?;
                         Ok(path
@@ -217,9 +224,13 @@ impl Queue {
                 ))
             }
         }
-        let parsed = fs::read(&to)
-            .ctx("read", &to)
-            .and_then(|bytes| TaskDoc::parse(&bytes, &to));
+        // Never read through a link, never block on a FIFO: an entry that is not a regular
+        // file is handed back as corrupt, and settling it moves it aside unread.
+        let parsed = match read_regular(&to)? {
+            Read::Bytes(bytes) => TaskDoc::parse(&bytes, &to),
+            Read::NotRegular(t) => Err(not_regular(&from, t)),
+            Read::Gone => return Err(vanished(&to)),
+        };
         Ok(Some(match parsed {
             Ok(doc) => Claim::Task(Task {
                 doc,
@@ -234,6 +245,20 @@ impl Queue {
                 error,
             },
         }))
+    }
+
+    /// Records that `task`'s handler is being entered: renames `claimed/<me>/<seq>.json` to
+    /// `claimed/<me>/<seq>.running.json` (one rename in the worker's own directory). Call it
+    /// right before the handler. If this worker dies, recovery counts an attempt only for a
+    /// task whose start was recorded; one that never started goes back untouched.
+    pub fn start(&mut self, task: &mut Task) -> Result<()> {
+        let Some(dir) = task.path.parent() else {
+            return Err(vanished(&task.path));
+        };
+        let running = dir.join(crate::layout::running_file_name(task.seq));
+        rename_replace(&task.path, &running)?;
+        task.path = running;
+        Ok(())
     }
 
     /// Puts a claimed file back in `inbox/` untouched (e.g. a file a legacy writer may still be
@@ -303,12 +328,63 @@ impl Queue {
     }
 
     /// Sends a corrupt claimed file to `error/`, wrapped with its reason (original bytes kept).
+    /// An entry that is not a regular file is not read: it is moved as it is to
+    /// `error/<seq>.<kind>.rejected`, and `error/<seq>.json` states the reason.
     pub fn settle_corrupt(&mut self, seq: u64, path: &Path, reason: &str) -> Result<Settled> {
-        let bytes = fs::read(path).unwrap_or_default();
+        let bytes = match read_regular(path)? {
+            Read::Bytes(b) => b,
+            Read::NotRegular(t) => return self.reject(seq, path, t, reason),
+            Read::Gone => return Err(vanished(path)),
+        };
         let doc = TaskDoc::wrap_corrupt(&bytes, seq, reason, clock::now_ms());
         self.rewrite(&doc, path)?;
         self.move_final(path, State::Error, seq)
             .map(Settled::Failed)
+    }
+
+    /// Moves an entry that is not a regular file (never followed, never read) to
+    /// `error/<seq>.<kind>.rejected`, then writes `error/<seq>.json` with the reason.
+    fn reject(&self, seq: u64, path: &Path, t: fs::FileType, reason: &str) -> Result<Settled> {
+        let dir = self.listener.state_dir(State::Error);
+        make_dir(&dir)?;
+        let word = file_type_word(t);
+        let mut kept = None;
+        for n in 0..10_000u32 {
+            let name = if n == 0 {
+                format!("{seq}.{word}.rejected")
+            } else {
+                format!("{seq}.{word}.{n}.rejected")
+            };
+            match rename_noreplace(path, &dir.join(&name))? {
+                Renamed::Done => {
+                    kept = Some(name);
+                    break;
+                }
+                Renamed::Exists => continue,
+                Renamed::SourceGone => return Err(vanished(path)),
+            }
+        }
+        let Some(name) = kept else {
+            return Err(Error::io(
+                "move",
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "no free name in error/ in 10000 tries",
+                ),
+            ));
+        };
+        let reason = format!("{reason}; not followed, not read, kept as error/{name}");
+        let doc = TaskDoc::wrap_rejected(seq, &reason, &name, clock::now_ms());
+        let tmp = self.listener.tmp_dir().join(unique_tmp_name("q"));
+        write_exclusive(&tmp, doc.to_json().as_bytes(), self.fsync)?;
+        match self.move_final(&tmp, State::Error, seq) {
+            Ok(p) => Ok(Settled::Failed(p)),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
+        }
     }
 
     fn requeue(
@@ -364,7 +440,8 @@ impl Queue {
     /// The name a task had is taken: give it a new sequence from tracking.json.
     fn fresh_sequence(&self, doc: &mut TaskDoc, path: &Path) -> Result<u64> {
         let mut lock = TrackingLock::acquire(&self.listener)?;
-        let seq = lock.next();
+        lock.catch_up()?;
+        let seq = lock.allocate(false)?;
         lock.commit(&clock::iso8601(clock::now_ms()))?;
         doc.set(keys::SEQUENCE, seq.into());
         self.rewrite(doc, path)?;
@@ -418,8 +495,10 @@ impl Queue {
     }
 
     /// Finds claim directories whose worker is dead (their `flock` can be taken) and puts their
-    /// tasks back in `inbox/` with one more attempt counted, or in `error/` ("worker died") once
-    /// they exceed `max_attempts`. Safe to run from any number of workers at once.
+    /// tasks back in `inbox/`. A task whose handler had been entered ([`Queue::start`]) comes
+    /// back with one more attempt counted, or goes to `error/` ("worker died") once it exceeds
+    /// `max_attempts`; one that never started comes back untouched. Entries that are not
+    /// regular files are moved aside unread. Safe to run from any number of workers at once.
     pub fn recover_dead_workers(&mut self, max_attempts: u64) -> Result<Recovery> {
         self.sweep_tmp();
         let mut rec = Recovery::default();
@@ -439,7 +518,9 @@ impl Queue {
             if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 continue;
             }
-            let Ok(lock) = File::open(&dir) else { continue };
+            let Ok(lock) = open_dir_nofollow(&dir) else {
+                continue;
+            };
             if flock(&lock, libc::LOCK_EX | libc::LOCK_NB).is_err() {
                 continue; // alive
             }
@@ -448,19 +529,34 @@ impl Queue {
             };
             for f in files.flatten() {
                 let path = f.path();
-                let Some(seq) = f.file_name().to_str().and_then(parse_task_file_name) else {
+                let Some((seq, started)) = f
+                    .file_name()
+                    .to_str()
+                    .and_then(crate::layout::parse_claimed_file_name)
+                else {
                     let _ = fs::remove_file(&path);
                     continue;
                 };
-                let bytes = match fs::read(&path) {
-                    Ok(b) => b,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(Error::io("read", &path, e)),
+                let bytes = match read_regular(&path)? {
+                    Read::Bytes(b) => b,
+                    Read::Gone => continue,
+                    Read::NotRegular(t) => {
+                        let why = not_regular(&path, t).to_string();
+                        self.reject(seq, &path, t, &why)?;
+                        rec.failed += 1;
+                        continue;
+                    }
                 };
                 match TaskDoc::parse(&bytes, &path) {
                     Err(e) => {
                         self.settle_corrupt(seq, &path, &e.to_string())?;
                         rec.failed += 1;
+                    }
+                    Ok(doc) if !started => {
+                        // Claimed but its handler never entered: back as it was, no attempt
+                        // spent.
+                        self.publish_to_inbox(doc, &path, seq)?;
+                        rec.requeued += 1;
                     }
                     Ok(mut doc) => {
                         let attempts = doc.attempts() + 1;
@@ -529,6 +625,23 @@ impl Queue {
     /// Releases this worker's claim directory (it is also released on drop).
     pub fn release(&mut self) {
         self.claim = None;
+    }
+}
+
+/// Opens a directory for `flock`, refusing a symbolic link swapped in after it was listed.
+pub(crate) fn open_dir_nofollow(dir: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+}
+
+/// The error a claimed entry that is not a regular file is handed back with.
+fn not_regular(was: &Path, t: fs::FileType) -> Error {
+    Error::Unsafe {
+        path: was.to_path_buf(),
+        reason: format!("it is {}, not a regular file", describe_file_type(t)),
     }
 }
 

@@ -120,6 +120,8 @@ pub mod keys {
     pub const NOT_BEFORE: &str = "not_before";
     /// Why the task is in `error/`: `{"reason","class","at","attempts"}`.
     pub const ERROR: &str = "error";
+    /// In the `error/` file of an entry that was not a regular file: where that entry is kept.
+    pub const REJECTED_ENTRY: &str = "rejected_entry";
 }
 
 /// The parsed content of a task file. Unknown keys are kept, in order, when it is rewritten.
@@ -360,6 +362,21 @@ impl TaskDoc {
         let mut out = String::with_capacity(256);
         write_map(&mut out, &self.map);
         out
+    }
+
+    /// The document stored in `error/<seq>.json` for an entry that was not a regular file
+    /// (symbolic link, directory, FIFO, ...): no payload, the reason, and under
+    /// `"rejected_entry"` the name the entry itself was moved to in `error/`.
+    pub fn wrap_rejected(seq: u64, reason: &str, moved_to: &str, at_ms: u64) -> Self {
+        let mut map = Map::new();
+        map.insert(keys::PAYLOAD.into(), Value::Null);
+        map.insert(keys::SEQUENCE.into(), seq.into());
+        map.insert(keys::COUNT.into(), seq.into());
+        map.insert(keys::DELIVERY.into(), crate::clock::iso8601(at_ms).into());
+        map.insert(keys::REJECTED_ENTRY.into(), moved_to.into());
+        let mut doc = TaskDoc { map };
+        doc.set_error(reason, Some("NotRegularFile"), at_ms, 0);
+        doc
     }
 
     /// A document wrapping a corrupt file, so it can be stored in `error/` with its reason while

@@ -7,9 +7,11 @@
 //! counter cannot lose a task.
 
 use crate::clock;
-use crate::durability::with_cpath;
-use crate::error::Result;
-use crate::layout::{parse_delayed_file_name, parse_final_file_name, Listener, State};
+use crate::durability::{make_dir, unique_tmp_name, with_cpath, write_exclusive, FsyncPolicy};
+use crate::error::{Error, Result};
+use crate::layout::{
+    parse_claimed_file_name, parse_delayed_file_name, parse_final_file_name, Listener, State,
+};
 use serde_json::Value;
 use std::fs::{self, File};
 use std::io::Read;
@@ -17,6 +19,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::PathBuf;
+
+/// The largest sequence a task may get: `i64::MAX`, the largest integer PHP (a task's
+/// `getSequence()`) and PostgreSQL (`int8`) can hold. A counter there refuses to go on
+/// ([`crate::Error::SequenceExhausted`]) rather than wrap to 0 and reuse numbers.
+///
+/// cbindgen:ignore
+pub const MAX_SEQUENCE: u64 = i64::MAX as u64;
 
 /// A locked `tracking.json`. The lock is released when this is dropped.
 pub(crate) struct TrackingLock<'a> {
@@ -72,8 +81,45 @@ pub(crate) fn flock(file: &File, op: libc::c_int) -> std::io::Result<()> {
     }
 }
 
-/// Opens `<dir>/tracking.json` read-write, creating it (0644 under the umask), close-on-exec.
-fn open_tracking(listener: &Listener) -> std::io::Result<File> {
+/// Opens `<dir>/tracking.json` read-write, close-on-exec, never following a symbolic link and
+/// never blocking on a FIFO; anything but a regular file is refused ([`Error::Unsafe`]).
+/// When it does not exist it is created complete, in one step (written in `tmp/`, then
+/// linked into place), so nobody ever sees an empty or half-written counter.
+fn open_tracking(listener: &Listener) -> Result<File> {
+    let path = || listener.tracking_file();
+    for _ in 0..100 {
+        match open_existing(listener) {
+            Ok(file) => {
+                let meta = file.metadata().map_err(|e| Error::io("stat", path(), e))?;
+                if !meta.file_type().is_file() {
+                    return Err(Error::Unsafe {
+                        path: path(),
+                        reason: format!(
+                            "it is {}, not a regular file; not opened",
+                            crate::layout::describe_file_type(meta.file_type())
+                        ),
+                    });
+                }
+                return Ok(file);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(Error::Unsafe {
+                    path: path(),
+                    reason: "it is a symbolic link; not followed".into(),
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_complete(listener)?,
+            Err(e) => return Err(Error::io("open", path(), e)),
+        }
+    }
+    Err(Error::io(
+        "open",
+        path(),
+        std::io::Error::other("created but gone again 100 times"),
+    ))
+}
+
+fn open_existing(listener: &Listener) -> std::io::Result<File> {
     with_cpath(
         &[listener.dir().as_os_str().as_bytes(), b"/tracking.json"],
         |path| loop {
@@ -81,8 +127,7 @@ fn open_tracking(listener: &Listener) -> std::io::Result<File> {
             let fd = unsafe {
                 libc::open(
                     path.as_ptr(),
-                    libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC,
-                    0o644 as libc::c_uint,
+                    libc::O_RDWR | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
                 )
             };
             if fd >= 0 {
@@ -95,6 +140,45 @@ fn open_tracking(listener: &Listener) -> std::io::Result<File> {
             }
         },
     )
+}
+
+/// Creates a missing `tracking.json` holding the highest sequence on disk (0 for a new
+/// listener, as the original's `0,0,now,now`): written in `tmp/`, then hard-linked into place,
+/// which fails harmlessly if another process created it first.
+fn create_complete(listener: &Listener) -> Result<()> {
+    let highest = highest_sequence(listener)?;
+    let now = clock::iso8601(clock::now_ms());
+    let mut text = Bytes::new();
+    put_counter(&mut text, highest, highest, now.as_bytes(), now.as_bytes());
+    let tmp_dir = listener.tmp_dir();
+    let tmp = tmp_dir.join(unique_tmp_name("t"));
+    match write_exclusive(&tmp, text.as_slice(), FsyncPolicy::Never) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            // A listener made by hand or by the original library: no tmp/ yet.
+            make_dir(&tmp_dir)?;
+            write_exclusive(&tmp, text.as_slice(), FsyncPolicy::Never)?;
+        }
+        other => other?,
+    }
+    let linked = fs::hard_link(&tmp, listener.tracking_file());
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("create", listener.tracking_file(), e)),
+    }
+}
+
+fn put_counter(text: &mut Bytes, sequence: u64, count: u64, first: &[u8], last: &[u8]) {
+    text.put(b"{\"sequence\":");
+    text.put_u64(sequence);
+    text.put(b",\"count\":");
+    text.put_u64(count);
+    text.put(b",\"first\":\"");
+    text.put(first);
+    text.put(b"\",\"last\":\"");
+    text.put(last);
+    text.put(b"\"}");
 }
 
 /// The counter of a `tracking.json` in exactly the form [`TrackingLock::commit`] (and the
@@ -144,7 +228,7 @@ impl<'a> TrackingLock<'a> {
     /// Opens (creating if needed) and locks the listener's `tracking.json`.
     pub(crate) fn acquire(listener: &'a Listener) -> Result<Self> {
         let path = || listener.tracking_file();
-        let file = open_tracking(listener).map_err(|e| crate::Error::io("open", path(), e))?;
+        let file = open_tracking(listener)?;
         flock(&file, libc::LOCK_EX).map_err(|e| crate::Error::io("lock", path(), e))?;
         // One read into a stack buffer: a regular file that returns less than asked for is at
         // its end (the file is ours while locked), so no second read to see EOF. Bigger files
@@ -222,12 +306,45 @@ impl<'a> TrackingLock<'a> {
         Ok(lock)
     }
 
-    /// Takes the next sequence number.
-    pub(crate) fn next(&mut self) -> u64 {
+    /// Takes the next sequence number; [`Error::SequenceExhausted`] past [`MAX_SEQUENCE`].
+    pub(crate) fn next(&mut self) -> Result<u64> {
+        if self.sequence >= MAX_SEQUENCE {
+            return Err(Error::SequenceExhausted {
+                listener: self.listener.dir().to_path_buf(),
+                sequence: self.sequence,
+            });
+        }
         self.sequence += 1;
-        self.count += 1;
+        self.count = self.count.saturating_add(1);
         self.dirty = true;
-        self.sequence
+        Ok(self.sequence)
+    }
+
+    /// Takes the next sequence number that no task file on disk has. A counter behind the
+    /// files (a `tracking.json` restored from an older backup, or not written back before a
+    /// power loss) is noticed cheaply: the number is checked against `archive/` and `error/`
+    /// (where finished tasks stay) and, for a task published to `delayed/`, `inbox/` (a task
+    /// published to `inbox/` finds its name taken by the no-replace rename). When it is
+    /// taken, the counter moves past the highest number in any state ([`Self::catch_up`]:
+    /// a directory scan, on this rare path only).
+    pub(crate) fn allocate(&mut self, delayed: bool) -> Result<u64> {
+        let seq = self.next()?;
+        if !number_taken(self.listener, seq, delayed) {
+            return Ok(seq);
+        }
+        self.catch_up()?;
+        self.next()
+    }
+
+    /// Moves the counter past the highest sequence found in any state of the listener.
+    pub(crate) fn catch_up(&mut self) -> Result<()> {
+        let highest = highest_sequence(self.listener)?;
+        if highest > self.sequence {
+            self.count = self.count.saturating_add(highest - self.sequence);
+            self.sequence = highest;
+            self.dirty = true;
+        }
+        Ok(())
     }
 
     /// Writes the counter back (in place). `last` is the delivery time.
@@ -236,15 +353,13 @@ impl<'a> TrackingLock<'a> {
             return Ok(());
         }
         let mut text = Bytes::new();
-        text.put(b"{\"sequence\":");
-        text.put_u64(self.sequence);
-        text.put(b",\"count\":");
-        text.put_u64(self.count);
-        text.put(b",\"first\":\"");
-        text.put(self.first.as_bytes());
-        text.put(b"\",\"last\":\"");
-        text.put(last.as_bytes());
-        text.put(b"\"}");
+        put_counter(
+            &mut text,
+            self.sequence,
+            self.count,
+            self.first.as_bytes(),
+            last.as_bytes(),
+        );
         let bytes = text.as_slice();
         let path = || self.listener.tracking_file();
         self.file
@@ -313,6 +428,37 @@ impl Bytes {
     }
 }
 
+/// True if `archive/<seq>.json` or `error/<seq>.json` (and, when `inbox` is set,
+/// `inbox/<seq>.json`) exists in any form (looked up without following anything).
+fn number_taken(listener: &Listener, seq: u64, inbox: bool) -> bool {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = seq;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = &digits[i..];
+    let dir = listener.dir().as_os_str().as_bytes();
+    let states: &[&[u8]] = if inbox {
+        &[b"/archive/", b"/error/", b"/inbox/"]
+    } else {
+        &[b"/archive/", b"/error/"]
+    };
+    states.iter().any(|state| {
+        with_cpath(&[dir, state, digits, b".json"], |p| {
+            // SAFETY: p is a valid NUL-terminated path; st is written by the call.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            Ok(unsafe { libc::lstat(p.as_ptr(), &mut st) } == 0)
+        })
+        .unwrap_or(false)
+    })
+}
+
 /// The highest task number found in any state of the listener (0 when empty).
 pub(crate) fn highest_sequence(listener: &Listener) -> Result<u64> {
     let mut highest = 0;
@@ -337,7 +483,11 @@ pub(crate) fn highest_sequence(listener: &Listener) -> Result<u64> {
     })?;
     if let Ok(workers) = fs::read_dir(listener.state_dir(State::Claimed)) {
         for w in workers.flatten() {
-            scan(w.path(), parse_final_file_name)?;
+            // Worker directories only: a link planted in claimed/ is not followed.
+            if !w.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            scan(w.path(), |n| parse_claimed_file_name(n).map(|(s, _)| s))?;
         }
     }
     Ok(highest)
@@ -362,13 +512,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let l = listener(d.path());
         let mut t = TrackingLock::acquire(&l).unwrap();
-        assert_eq!(t.next(), 1);
+        assert_eq!(t.next().unwrap(), 1);
         t.commit("x").unwrap();
         drop(t);
         let first1: Value =
             serde_json::from_str(&fs::read_to_string(l.tracking_file()).unwrap()).unwrap();
         let mut t = TrackingLock::acquire(&l).unwrap();
-        assert_eq!(t.next(), 2);
+        assert_eq!(t.next().unwrap(), 2);
         t.commit("y").unwrap();
         drop(t);
         let v: Value =
@@ -387,7 +537,7 @@ mod tests {
         fs::write(l.state_dir(State::Inbox).join("12.json"), "{}").unwrap();
         fs::write(l.tracking_file(), "{\"sequ").unwrap();
         let mut t = TrackingLock::acquire(&l).unwrap();
-        assert_eq!(t.next(), 42);
+        assert_eq!(t.next().unwrap(), 42);
     }
 
     /// What the general (serde_json) path makes of a tracking.json.
@@ -472,7 +622,7 @@ mod tests {
         )
         .unwrap();
         let mut t = TrackingLock::acquire(&l).unwrap();
-        assert_eq!(t.next(), 10);
+        assert_eq!(t.next().unwrap(), 10);
         t.commit("z").unwrap();
         drop(t);
         assert_eq!(
@@ -488,7 +638,7 @@ mod tests {
         assert_eq!(exact.len(), 512);
         fs::write(l.tracking_file(), &exact).unwrap();
         let mut t = TrackingLock::acquire(&l).unwrap();
-        assert_eq!(t.next(), 5);
+        assert_eq!(t.next().unwrap(), 5);
     }
 
     #[test]
@@ -501,7 +651,7 @@ mod tests {
         )
         .unwrap();
         let mut t = TrackingLock::acquire(&l).unwrap();
-        assert_eq!(t.next(), 26);
+        assert_eq!(t.next().unwrap(), 26);
         t.commit("z").unwrap();
         drop(t);
         let v: Value =

@@ -148,7 +148,11 @@ fn run_claim(
     match claim {
         Claim::Corrupt { seq, path, error } => {
             if let Some(grace) = hold_back {
-                let fresh = std::fs::metadata(&path)
+                // Only a regular file can be being written; anything else is settled at once.
+                let fresh = std::fs::symlink_metadata(&path)
+                    .ok()
+                    .filter(|m| m.file_type().is_file())
+                    .ok_or_else(|| std::io::Error::other("not a regular file"))
                     .and_then(|m| m.modified())
                     .map(|t| SystemTime::now().duration_since(t).unwrap_or_default() < grace)
                     .unwrap_or(false);
@@ -165,13 +169,18 @@ fn run_claim(
             queue.settle_corrupt(seq, &path, &error.to_string())?;
             stats.failed += 1;
         }
-        Claim::Task(task) => {
+        Claim::Task(mut task) => {
             log(
                 handler,
                 verbosity,
                 Level::Debug,
                 &format!("Processing {}", task.path().display()),
             );
+            // The start is recorded right before the handler is entered: a worker that dies
+            // before this point spends no attempt of the task.
+            crate::fault::point("worker-after-claim");
+            queue.start(&mut task)?;
+            crate::fault::point("worker-after-start");
             let outcome = handler.handle_task(&task);
             stats.handled += 1;
             let max = handler.max_attempts();
@@ -563,7 +572,9 @@ impl<'h> Worker<'h> {
                 if let Some(held_mtime) = e.held.get(&seq) {
                     // Held back: only look again once the writer touched it (or the grace ends).
                     let inbox = e.queue.listener().inbox_file(seq);
-                    let now_mtime = std::fs::metadata(&inbox).and_then(|m| m.modified()).ok();
+                    let now_mtime = std::fs::symlink_metadata(&inbox)
+                        .and_then(|m| m.modified())
+                        .ok();
                     if now_mtime.is_some() && now_mtime == *held_mtime {
                         continue;
                     }
@@ -610,7 +621,9 @@ impl<'h> Worker<'h> {
                     e.recheck
                         .push(Reverse((Instant::now() + options.hold_back, seq)));
                     let inbox = e.queue.listener().inbox_file(seq);
-                    let mtime = std::fs::metadata(&inbox).and_then(|m| m.modified()).ok();
+                    let mtime = std::fs::symlink_metadata(&inbox)
+                        .and_then(|m| m.modified())
+                        .ok();
                     e.held.insert(seq, mtime);
                 }
                 stats.add(s);

@@ -86,13 +86,16 @@ impl Fixture {
             .collect()
     }
 
-    /// A second worker claims the listener's next task and dies while running it. The one
-    /// backend-specific step: claiming without running is below the seam.
+    /// A second worker claims the listener's next task, records its start as a worker does
+    /// right before the handler, and dies while running it. The one backend-specific step:
+    /// claiming without running is below the seam.
     fn die_while_running(&mut self, l: usize) {
         let (t, n) = self.names(l);
         if backend::is_database_url(&self.root) {
             let mut other = PgQueue::open(&self.root, &t, &n).unwrap();
-            assert_eq!(other.claim(1, &[]).unwrap().len(), 1);
+            let claimed = other.claim(1, &[]).unwrap();
+            assert_eq!(claimed.len(), 1);
+            other.mark_started(None, claimed[0].sequence()).unwrap();
             // Dropping the queue closes its connection: PostgreSQL frees its advisory lock as
             // it would for a killed process.
             drop(other);
@@ -102,10 +105,70 @@ impl Fixture {
             let listener = Layout::new(&self.root).listener(&t, &n);
             let mut other = Queue::open(listener, FsyncPolicy::Never).unwrap();
             let seq = other.due().unwrap()[0];
-            assert!(other.claim(seq).unwrap().is_some());
+            let Some(Claim::Task(mut task)) = other.claim(seq).unwrap() else {
+                panic!("task {seq} not claimed");
+            };
+            other.start(&mut task).unwrap();
             // Dropping the queue closes its claim directory's lock: the twin of a process
             // dying with the task file in claimed/<worker>/.
             drop(other);
+        }
+    }
+}
+
+/// Child mode for the kill tests: `handle_once` on listener `a`/`h` of the root in
+/// `HURAH_SUITE_CHILD_ROOT`, with the crash point `HURAH_TEST_FAULT` armed by the parent.
+#[test]
+fn child_entry_point() {
+    if let Ok(root) = std::env::var("HURAH_SUITE_CHILD_ROOT") {
+        let b = backend::open(&root, FsyncPolicy::Never).unwrap();
+        let mut q = b
+            .open_listener(&ty("a"), &HandlerName::new("h").unwrap())
+            .unwrap();
+        let mut h = |_: &Task| Outcome::Success;
+        q.handle_once(&mut h).unwrap();
+        std::process::exit(0);
+    }
+}
+
+impl Fixture {
+    /// A worker process runs the listener `a`/`h` and is killed (SIGKILL) at crash point
+    /// `fault`.
+    fn worker_killed_at(&self, fault: &str) {
+        use std::os::unix::process::ExitStatusExt;
+        let st = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "child_entry_point",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("HURAH_SUITE_CHILD_ROOT", &self.root)
+            .env("HURAH_TEST_FAULT", fault)
+            .output()
+            .unwrap();
+        assert_eq!(
+            st.status.signal(),
+            Some(libc::SIGKILL),
+            "the worker reached {fault}: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+
+    /// Runs `handle_once` until something was recovered or handled: PostgreSQL frees a killed
+    /// worker's lock when it notices the closed connection, which takes a moment.
+    fn run_until_recovered(&mut self, l: usize, h: &mut dyn Handler) -> RunStats {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.run(l, h);
+            if s != RunStats::default() {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the killed worker's claim was never recovered"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
@@ -292,6 +355,29 @@ fn dead_worker_recovery(b: &mut Fixture) {
         "{f:?}"
     );
     assert_eq!(f[0].1["class"], "WorkerDied");
+}
+
+/// At-least-once with the default `maxAttempts()` of 0: a worker killed after claiming a task
+/// but before entering its handler spends none of the task's attempts; one killed after the
+/// start was recorded spends one.
+fn killed_between_claim_and_handler_spends_no_attempt(b: &mut Fixture) {
+    let l = b.listener("a", "h");
+    b.dispatch("a", "1", None);
+    b.worker_killed_at("worker-after-claim");
+    assert!(b.tasks(l, TaskState::Inbox).is_empty(), "task 1 is claimed");
+    let mut h = rec(0, ok);
+    let s = b.run_until_recovered(l, &mut h);
+    assert_eq!((s.recovered, s.succeeded, s.failed), (1, 1, 0), "{s:?}");
+    assert_eq!(h.seen, [(Value::from(1), 1)], "first attempt, not spent");
+    assert!(b.failed(l).is_empty());
+    // Killed once the start was recorded: that run counts (to error/ with no retries left).
+    b.dispatch("a", "2", None);
+    b.worker_killed_at("worker-after-start");
+    let mut h = rec(0, ok);
+    let s = b.run_until_recovered(l, &mut h);
+    assert_eq!((s.failed, s.handled), (1, 0), "{s:?}");
+    let f = b.failed(l);
+    assert_eq!(f[0].1["class"], "WorkerDied", "{f:?}");
 }
 
 fn failed_tasks_listed_retried_and_deleted(b: &mut Fixture) {
@@ -646,6 +732,7 @@ both!(
     max_attempts,
     delays,
     dead_worker_recovery,
+    killed_between_claim_and_handler_spends_no_attempt,
     failed_tasks_listed_retried_and_deleted,
     delayed_listed_and_cancelled,
     worker_loop_runs_until_empty_and_stops_on_request,

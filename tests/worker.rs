@@ -243,13 +243,9 @@ fn original_format_task_file_is_handled() {
 fn archive_name_collision_gets_next_free_name() {
     let d = tempfile::tempdir().unwrap();
     let mut q = open(d.path(), "a", "h");
-    fs::write(q.listener().state_dir(State::Archive).join("1.json"), "old").unwrap();
-    fs::write(
-        q.listener().tracking_file(),
-        r#"{"sequence":0,"count":0,"first":"x","last":"x"}"#,
-    )
-    .unwrap();
     dispatch(d.path(), "a", "1");
+    // Taken after the dispatch (a dispatch would have skipped the number).
+    fs::write(q.listener().state_dir(State::Archive).join("1.json"), "old").unwrap();
     handle_once(&mut q, &mut scripted(0, vec![])).unwrap();
     let arch = q.listener().state_dir(State::Archive);
     assert_eq!(files(&arch), ["1.1.json", "1.json"]);
@@ -286,11 +282,16 @@ fn concurrent_workers_run_each_task_exactly_once() {
     assert_eq!(runs, (1..=2000).collect::<Vec<u64>>());
 }
 
+/// A dead worker's claimed task whose handler had been entered (`<seq>.running.json`).
 fn plant_dead_worker_claim(q: &Queue, seq: u64, attempts: u64) {
+    plant_dead_worker_file(q, &running_file_name(seq), seq, attempts);
+}
+
+fn plant_dead_worker_file(q: &Queue, name: &str, seq: u64, attempts: u64) {
     let dir = q.listener().state_dir(State::Claimed).join("w1-dead");
     fs::create_dir_all(&dir).unwrap();
     fs::write(
-        dir.join(format!("{seq}.json")),
+        dir.join(name),
         format!(r#"{{"payload":"p","sequence":{seq},"count":{seq},"delivery":"x","attempts":{attempts}}}"#),
     )
     .unwrap();
@@ -310,6 +311,23 @@ fn dead_workers_claims_return_to_inbox_with_one_more_attempt() {
         }
     );
     assert_eq!(read_json(&q.listener().inbox_file(5))["attempts"], 1);
+    assert!(files(&q.listener().state_dir(State::Claimed)).is_empty());
+}
+
+#[test]
+fn dead_workers_claims_that_never_started_return_to_inbox_untouched() {
+    let d = tempfile::tempdir().unwrap();
+    let mut q = open(d.path(), "a", "h");
+    plant_dead_worker_file(&q, "5.json", 5, 2);
+    let r = q.recover_dead_workers(2).unwrap();
+    assert_eq!(
+        r,
+        Recovery {
+            requeued: 1,
+            failed: 0
+        }
+    );
+    assert_eq!(read_json(&q.listener().inbox_file(5))["attempts"], 2);
     assert!(files(&q.listener().state_dir(State::Claimed)).is_empty());
 }
 

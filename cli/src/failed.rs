@@ -79,8 +79,8 @@ fn document(p: &Picked) -> Value {
             hurah::json::from_str(&text, hurah::json::MAX_TASK_DEPTH).unwrap_or(Value::String(text))
         }
         // A file in error/ that does not parse (damaged, or left so by the original library):
-        // its bytes as they are, as text.
-        None => std::fs::read(&p.task.location)
+        // its bytes as they are, as text (never read through a link or from a FIFO).
+        None => hurah::failed::read_raw(&p.task.location)
             .map(|b| Value::from(String::from_utf8_lossy(&b).into_owned()))
             .unwrap_or(Value::Null),
     }

@@ -237,6 +237,8 @@ namespace Hurah\Event {
          * @param \DateTimeInterface|null $at not before this time (ms precision)
          * @return string the dispatch id (see ContextInterface getId(); pass it to cancel())
          * @throws \Hurah\Exception\InvalidArgumentException|\Hurah\Exception\EncodingException|\Hurah\Exception\IoException
+         * @throws \Hurah\Exception\HurahException when a listener's sequence counter is at
+         *         PHP_INT_MAX (numbers are never wrapped or reused; nothing is published)
          */
         public function dispatch(mixed $eventType, mixed $data = null, mixed $delay = null, mixed $at = null): string {}
 

@@ -67,6 +67,7 @@ impl hurah_status {
             Error::Unsafe { .. } => HURAH_UNSAFE_PATH,
             Error::NotFound { .. } => HURAH_NOT_FOUND,
             Error::Database { .. } => HURAH_IO,
+            Error::SequenceExhausted { .. } => HURAH_IO,
             Error::Io { source, .. } => match source.raw_os_error() {
                 Some(libc::ENOSPC) | Some(libc::EDQUOT) => HURAH_NO_SPACE,
                 Some(libc::EROFS) => HURAH_READ_ONLY,

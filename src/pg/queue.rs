@@ -99,8 +99,7 @@ WITH c AS (
        AND NOT (seq = ANY ($4::int8[]))
      ORDER BY due, seq LIMIT $3 FOR UPDATE SKIP LOCKED)
 UPDATE hurah.tasks t
-   SET state = 'claimed', claimed_by = $2, updated_at = clock_timestamp(),
-       started = (t.seq = (SELECT seq FROM c ORDER BY due, seq LIMIT 1))
+   SET state = 'claimed', claimed_by = $2, updated_at = clock_timestamp(), started = false
   FROM c
  WHERE t.ctid = c.ctid
 RETURNING t.seq, t.id, t.event, t.payload::text, t.attempts, t.retry_count,
@@ -275,7 +274,9 @@ impl PgQueue {
     }
 
     /// Claims up to `max` due tasks, in run order (due time, then sequence), skipping rows
-    /// other workers hold and the sequences in `skip`. The first one is marked started.
+    /// other workers hold and the sequences in `skip`. None is marked started: the worker marks
+    /// each right before its handler is entered ([`PgQueue::mark_started`], or the previous
+    /// task's [`PgQueue::settle`]), so a worker that dies before that spends no attempt.
     pub fn claim(&mut self, max: usize, skip: &[i64]) -> Result<Vec<Task>> {
         let st = self.stmt(CLAIM_SQL)?;
         let rows = self
@@ -286,11 +287,6 @@ impl PgQueue {
             )
             .map_err(db("claim"))?;
         let mut out: Vec<(i64, i64, Task)> = Vec::with_capacity(rows.len());
-        // The row the claim marked started: the first in run order.
-        let first_claimed = rows
-            .iter()
-            .map(|r| (r.get::<_, i64>(8), r.get::<_, i64>(0)))
-            .min();
         for r in rows {
             let seq: i64 = r.get(0);
             let id: String = r.get(1);
@@ -347,12 +343,6 @@ impl PgQueue {
             ));
         }
         out.sort_by_key(|(due, seq, _)| (*due, *seq));
-        if let (Some(first), Some(marked)) = (out.first(), first_claimed) {
-            if (first.0, first.1) != marked {
-                // The row marked started was corrupt and went to error: mark the first real one.
-                self.mark_started(None, first.1 as u64)?;
-            }
-        }
         Ok(out.into_iter().map(|(_, _, t)| t).collect())
     }
 

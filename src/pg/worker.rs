@@ -23,8 +23,10 @@ pub const DEFAULT_BATCH: usize = 32;
 const STOP_CHECK: Duration = Duration::from_millis(250);
 
 /// Runs one claimed batch in order; settles each task as it finishes (marking the next one
-/// started in the same statement). Returns early, releasing the unstarted rest, when `stop`
-/// says so between tasks.
+/// started in the same statement). The first is marked started right before its handler
+/// (one unflushed round trip per batch), not by the claim: a worker that dies between the
+/// claim and the handler spends no attempt. Returns early, releasing the unstarted rest,
+/// when `stop` says so between tasks.
 fn run_batch(
     queue: &mut PgQueue,
     handler: &mut dyn Handler,
@@ -36,6 +38,11 @@ fn run_batch(
 ) -> Result<()> {
     let n = batch.len();
     for (i, task) in batch.iter().enumerate() {
+        if i == 0 {
+            crate::fault::point("worker-after-claim");
+            queue.mark_started(None, task.sequence())?;
+            crate::fault::point("worker-after-start");
+        }
         let outcome = handler.handle_task(task);
         stats.handled += 1;
         let max = handler.max_attempts();
@@ -79,8 +86,13 @@ fn run_batch_grouped(
     let mut done: Vec<(usize, Outcome, u64, Option<Duration>)> = Vec::with_capacity(n);
     let mut stopped = false;
     for (i, task) in batch.iter().enumerate() {
-        if i > 0 {
-            queue.mark_started(Some(batch[i - 1].sequence()), task.sequence())?;
+        if i == 0 {
+            crate::fault::point("worker-after-claim");
+        }
+        let prev = i.checked_sub(1).map(|p| batch[p].sequence());
+        queue.mark_started(prev, task.sequence())?;
+        if i == 0 {
+            crate::fault::point("worker-after-start");
         }
         let outcome = handler.handle_task(task);
         stats.handled += 1;
