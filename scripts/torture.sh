@@ -46,6 +46,11 @@ make -s lib >/dev/null
 make -s -C tests/c bin/test_crash >/dev/null
 tests/c/bin/test_crash 2>&1 | tee "$out/c_crash.txt" || status=1
 c_crash=$(tail -1 "$out/c_crash.txt")
+echo "== PHP handlers that call exit() or hit a fatal error (tests/php/CrashTest.php)"
+make -s ext >/dev/null
+PHP_INI_SCAN_DIR=":$PWD/tests/php/ini" HURAH_EXT="$PWD/build/hurah.so" phpunit -c tests/php/phpunit.xml \
+  --filter CrashTest --testdox 2>&1 | tee "$out/php_crash.txt" || status=1
+php_crash=$(grep -E '^(OK|FAILURES|ERRORS|Tests:)' "$out/php_crash.txt" | tail -1)
 echo "== fuzzing (${fuzz_secs}s per target)"
 bash scripts/fuzz.sh "$fuzz_secs" 2>&1 | tee "$out/fuzz.txt" || status=1
 fuzz_ok=$([ "${PIPESTATUS[0]}" = 0 ] && echo PASS || echo FAIL)
@@ -105,7 +110,7 @@ echo "| dispatch throughput (4 processes) | $(v contention dispatch_per_sec) tas
 echo "| end-to-end throughput (first dispatch → last archived) | $(v contention handled_per_sec) tasks/s |"
 echo "| wall time | $(v contention total_secs) s |"
 echo
-echo "## 3. Faults and 5. security (\`cargo test --release $tests\`)"
+echo "## 3. Faults and 5. security (\`cargo test --release -p hurah --test torture --test sequence\`, \`-p hurah-cli --test torture --test hostile_inbox\`)"
 echo
 echo "Besides the kills, full disks and read-only roots of \`torture\`: \`hostile_inbox\` puts symbolic"
 echo "links (to a secret outside the root), directories and FIFOs named like tasks in inbox/, a dead"
@@ -126,6 +131,17 @@ echo "C handlers (\`tests/c/test_crash.c\`, also in the default C tests under va
 echo "raises SIGSEGV or calls _exit() mid-task kills its worker; the next worker reruns the task with"
 echo "attempt 2; a task that kills every worker ends in error/ as WorkerDied after max attempts; the"
 echo "other tasks are served: $c_crash."
+echo
+echo "PHP handlers (\`tests/php/CrashTest.php\`, also in \`make test\`): each case runs a worker in a"
+echo "child \`php\` (\`handle()\`, \`watch()\`, \`Worker::run()\`; files and PostgreSQL) whose handler calls"
+echo "exit(3) or exit(\"text\"), exhausts memory_limit=32M, raises E_USER_ERROR or throws a TypeError: the"
+echo "worker never segfaults, the attempt is recorded as failed with the reason (\`handler called exit(3)\`"
+echo "or PHP's fatal message), the claim is released, the process exits with the status PHP would, and"
+echo "the next run serves the remaining tasks: $php_crash."
+echo
+echo '```'
+grep -E '^ *[✔✘↩]' "$out/php_crash.txt" || true
+echo '```'
 echo
 echo "## 4. Fuzzing — $fuzz_ok"
 echo
