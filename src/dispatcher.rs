@@ -391,6 +391,7 @@ impl Dispatcher {
                 let _ = std::fs::remove_file(&tmp);
                 continue;
             }
+            let mut ensured = false;
             loop {
                 let dest = match not_before {
                     Some(due) => l.delayed_file(due, seq),
@@ -440,6 +441,19 @@ impl Dispatcher {
                             ),
                         ));
                         break;
+                    }
+                    Err(Error::Io { ref source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound && !ensured =>
+                    {
+                        // A listener made by hand or by the original library (tmp/ made by
+                        // tracking.json's creation, no inbox/ or delayed/ yet): make its
+                        // directories, then publish again.
+                        ensured = true;
+                        if let Err(e) = l.ensure() {
+                            let _ = std::fs::remove_file(&tmp);
+                            first_error = Some(e);
+                            break;
+                        }
                     }
                     Err(e) => {
                         let _ = std::fs::remove_file(&tmp);

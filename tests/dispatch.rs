@@ -247,3 +247,31 @@ fn delayed_dispatch_goes_to_delayed_with_due_time_in_name() {
     .unwrap();
     assert_eq!(q.due().unwrap(), vec![2]);
 }
+
+#[test]
+fn a_listener_directory_made_by_hand_gets_its_directories_and_the_task() {
+    // The original library and `mkdir -p` register a listener with just `<name>_listener/` (or
+    // only its inbox/): dispatch makes what is missing and publishes, immediately or delayed.
+    let d = tempfile::tempdir().unwrap();
+    fs::create_dir_all(d.path().join("a/bare_listener")).unwrap();
+    fs::create_dir_all(d.path().join("a/inbox_only_listener/inbox")).unwrap();
+    let disp = Dispatcher::new(d.path(), FsyncPolicy::Never).unwrap();
+    let a = EventType::parse("a").unwrap();
+    let r = disp.dispatch(&a, "1").unwrap();
+    assert_eq!(r.deliveries.len(), 2);
+    for name in ["bare", "inbox_only"] {
+        let l = d.path().join(format!("a/{name}_listener"));
+        assert!(l.join("inbox/1.json").is_file(), "{name}");
+        assert!(l.join("tracking.json").is_file(), "{name}");
+    }
+    let later = DispatchOptions {
+        not_before_ms: Some(hurah::clock::now_ms() + 60_000),
+    };
+    fs::create_dir_all(d.path().join("a/late_listener")).unwrap();
+    let r = disp.dispatch_with(&a, "2", later).unwrap();
+    assert_eq!(r.deliveries.len(), 3);
+    let delayed: Vec<_> = fs::read_dir(d.path().join("a/late_listener/delayed"))
+        .unwrap()
+        .collect();
+    assert_eq!(delayed.len(), 1);
+}
