@@ -95,14 +95,14 @@ fn c_abi_dispatches_and_handles_on_postgres() {
         hurah_handler_free(h);
     }
     assert_eq!(seen, ["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"]);
-    // Refused connection: HURAH_IO with the host in the message.
+    // Refused connection: HURAH_DATABASE with the host in the message.
     let bad = CString::new("postgresql://postgres@127.0.0.1:1/x").unwrap();
     let mut d = null_mut();
     let mut err = null_mut();
     unsafe {
         assert_eq!(
             hurah_dispatcher_new(bad.as_ptr(), null(), &mut d, &mut err),
-            hurah_status::HURAH_IO
+            hurah_status::HURAH_DATABASE
         );
         let msg = std::ffi::CStr::from_ptr(hurah::capi::status::hurah_error_message(err));
         assert!(msg.to_string_lossy().contains("127.0.0.1:1"), "{msg:?}");

@@ -567,11 +567,43 @@ fn failed_retry_and_delete_need_a_target_and_report_missing_ones() {
     let out = hurah(&["failed", "delete", q.root()]);
     assert_eq!(out.status.code(), Some(64));
     assert!(stderr(&out).contains("--all"), "{}", stderr(&out));
+    // Not found has its own exit code (66, EX_NOINPUT): a task or a listener.
     let out = hurah(&["failed", "retry", q.root(), "--id", "42"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
     assert!(stderr(&out).contains("42"), "{}", stderr(&out));
+    let out = hurah(&["failed", "delete", q.root(), "--id", "42"]);
+    assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
     let out = hurah(&["failed", "list", q.root(), "--listener", "nope:h"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nope:h"), "{}", stderr(&out));
+}
+
+#[test]
+fn help_documents_every_exit_code_of_an_error_kind() {
+    let help = ok(&["--help"]);
+    for code in ["64", "65", "66", "74", "76"] {
+        assert!(help.contains(code), "exit code {code} in --help: {help}");
+    }
+    assert!(help.contains("database"), "{help}");
+    assert!(help.contains("no such task"), "{help}");
+}
+
+#[test]
+fn an_unreachable_database_exits_76_on_every_verb() {
+    // Port 1 on the loopback refuses at once; no server is needed for this test.
+    let url = "postgresql://postgres@127.0.0.1:1/hurah";
+    for args in [
+        vec!["dispatch", url, "a", "1"],
+        vec!["status", url],
+        vec!["failed", "list", url],
+        vec!["delayed", "list", url],
+        vec!["work", url, "a", "h", "--exec", "true", "--once"],
+        vec!["migrate", url],
+    ] {
+        let out = hurah(&args);
+        assert_eq!(out.status.code(), Some(76), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("127.0.0.1:1"), "{}", stderr(&out));
+    }
 }
 
 #[test]
@@ -624,7 +656,7 @@ fn delayed_list_and_cancel_by_dispatch_id_or_sequence() {
     ]);
     assert!(files(&l.join("delayed")).is_empty());
     let out = hurah(&["delayed", "cancel", q.root(), "--id", "2"]);
-    assert_eq!(out.status.code(), Some(1), "already gone");
+    assert_eq!(out.status.code(), Some(66), "already gone: no such task");
 }
 
 fn hurah_now_ms() -> u64 {
@@ -893,7 +925,7 @@ fn failed_retry_all_with_nothing_failed_is_success() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // A task named by --id that does not exist is still an error.
     let out = hurah(&["failed", "retry", q.root(), "--id", "7"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(66), "no such task");
 }
 
 #[test]

@@ -42,7 +42,7 @@ fn migrate_creates_then_reports_up_to_date() {
 #[test]
 fn migrate_errors_name_the_problem() {
     let (code, _, err) = hurah(&["migrate", "postgresql://postgres@127.0.0.1:1/x"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 76, "database error: {err}");
     assert!(
         err.contains("127.0.0.1:1") && err.contains("refused"),
         "{err}"
@@ -269,7 +269,7 @@ fn failed_delayed_and_purge_verbs_on_postgres() {
     );
     assert_eq!(
         hurah(&["failed", "retry", &db.dsn, "--id", "9"]).0,
-        1,
+        66,
         "no such task"
     );
     let (code, out, _) = hurah(&["failed", "retry", &db.dsn, "--id", "2"]);
@@ -372,7 +372,7 @@ fn failed_and_delayed_selections_by_listener_sequence_and_age_on_postgres() {
     hurah::pg::pg_handle_once(&mut b, &mut fail).unwrap();
     assert_eq!(count(&db, "error"), 4);
     let (code, _, err) = hurah(&["failed", "list", &db.dsn, "--listener", "nope:h"]);
-    assert_eq!(code, 1, "no such listener: {err}");
+    assert_eq!(code, 66, "no such listener: {err}");
     let (code, out, _) = hurah(&["failed", "delete", &db.dsn, "--all", "--older-than", "1h"]);
     // Nothing that old: --all has nothing to do, which is not an error.
     assert_eq!(
