@@ -159,7 +159,8 @@ impl TestRoot {
         serde_json::from_str(&doc.to_json()).expect("task JSON")
     }
 
-    fn entries(&self, listener: &str, state: &str) -> Vec<backend::TaskEntry> {
+    /// `listener`'s tasks in `state` (inbox, delayed, error) as the backend lists them.
+    pub fn entries(&self, listener: &str, state: &str) -> Vec<backend::TaskEntry> {
         let st = match state {
             "inbox" => TaskState::Inbox,
             "delayed" => TaskState::Delayed,
