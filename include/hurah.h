@@ -127,7 +127,8 @@ typedef enum hurah_status {
   HURAH_PERMISSION_DENIED = 109,
   // A task file exists but cannot be understood.
   HURAH_CORRUPT_TASK = 110,
-  // The task asked for does not exist (any more).
+  // The task asked for does not exist (any more): a failed or delayed task named by its
+  // sequence.
   HURAH_NOT_FOUND = 111,
   // A path would leave the queue root (symlinked listener, ...).
   HURAH_UNSAFE_PATH = 112,
@@ -136,6 +137,11 @@ typedef enum hurah_status {
   // The handler is already running `hurah_handler_handle()` or `hurah_handler_watch()` in
   // another thread (or the callback called it recursively).
   HURAH_BUSY = 114,
+  // The database failed (PostgreSQL root): the server cannot be reached or refused the
+  // connection or the credentials, the connection was lost, or a statement failed. The
+  // message names the operation and `host:port/db` (never the password) and gives the
+  // server's or the network's reason. (Earlier versions reported it as `HURAH_IO`.)
+  HURAH_DATABASE = 115,
   // A bug: Rust code panicked. The panic was stopped at the boundary; the object involved
   // should be freed and not used again.
   HURAH_PANIC = 199,
@@ -254,8 +260,8 @@ const char *hurah_version(void);
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (root or out is NULL); `HURAH_INVALID_ARGUMENT`
 // (root is empty, or a malformed URL); `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`,
 // `HURAH_NO_SPACE` or `HURAH_IO` (the root cannot be created or written, e.g. a path under a
-// regular file; for a URL: the database cannot be reached or refuses the connection, the
-// message naming `host:port/db`); `HURAH_PANIC`.
+// regular file); `HURAH_DATABASE` (for a URL: the database cannot be reached or refuses the
+// connection, the message naming `host:port/db`); `HURAH_PANIC`.
 //
 // # Safety
 // `root` is NULL or a NUL-terminated string; `opts` is NULL or a live options object; `out`
@@ -289,8 +295,8 @@ void hurah_dispatcher_free(struct hurah_dispatcher *d);
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or event_type is NULL); `HURAH_INVALID_UTF8`
 // (event_type or json is not UTF-8); `HURAH_INVALID_EVENT_TYPE`; `HURAH_INVALID_JSON`;
-// `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`, `HURAH_IO` (also database
-// errors); `HURAH_PANIC`. Nothing is written when validation fails. Errors go to `*err` as in
+// `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`, `HURAH_IO`;
+// `HURAH_DATABASE`; `HURAH_PANIC`. Nothing is written when validation fails. Errors go to `*err` as in
 // `hurah_dispatcher_new()`.
 //
 // Thread-safe.
@@ -321,7 +327,7 @@ enum hurah_status hurah_dispatcher_dispatch(const struct hurah_dispatcher *d,
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d is NULL, events is NULL with a non-zero count,
 // or an event's event_type is NULL); `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`;
 // `HURAH_INVALID_JSON`; `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`,
-// `HURAH_IO` (also database errors); `HURAH_PANIC`. Errors go to `*err` as in
+// `HURAH_IO`; `HURAH_DATABASE`; `HURAH_PANIC`. Errors go to `*err` as in
 // `hurah_dispatcher_new()`.
 //
 // Thread-safe.
@@ -346,7 +352,7 @@ enum hurah_status hurah_dispatcher_dispatch_many(const struct hurah_dispatcher *
 // PostgreSQL it is one `DELETE`.
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or id is NULL); `HURAH_INVALID_UTF8`; the
-// file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`. Thread-safe;
+// file-system statuses; `HURAH_DATABASE`; `HURAH_PANIC`. Thread-safe;
 // safe while workers run.
 //
 // # Safety
@@ -361,8 +367,8 @@ enum hurah_status hurah_dispatcher_cancel(const struct hurah_dispatcher *d,
 // ancestor, the root), into `*count`. Useful to warn when nobody listens yet.
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d, event_type or count is NULL);
-// `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`; the file-system statuses (`HURAH_IO`
-// also for database errors); `HURAH_PANIC`. Thread-safe.
+// `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`; the file-system statuses;
+// `HURAH_DATABASE`; `HURAH_PANIC`. Thread-safe.
 //
 // # Safety
 // `d` is NULL or a live dispatcher; `event_type` is NULL or NUL-terminated; `count` is NULL
@@ -382,8 +388,8 @@ void hurah_string_free(char *s);
 // The number of failed tasks (files in `error/`; on a PostgreSQL root, tasks in state
 // `error`) of the handler's listener, into `*count`.
 //
-// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or count is NULL); `HURAH_IO` (also database
-// errors) and the other file-system statuses; `HURAH_PANIC`. Errors go to `*err` as in
+// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or count is NULL); the file-system
+// statuses; `HURAH_DATABASE`; `HURAH_PANIC`. Errors go to `*err` as in
 // `hurah_handler_new()`. Thread-safe; may be called while the handler runs, and from its
 // callback (this holds for every failed-task function, on either kind of root).
 //
@@ -400,7 +406,7 @@ enum hurah_status hurah_handler_failed_count(const struct hurah_handler *h,
 // appear twice if two failed files share it (`5.json` and `5.1.json`).
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or total is NULL, or sequences is NULL with a
-// non-zero capacity); the file-system statuses (`HURAH_IO` also for database errors);
+// non-zero capacity); the file-system statuses; `HURAH_DATABASE`;
 // `HURAH_PANIC`. Thread-safe.
 //
 // # Safety
@@ -418,7 +424,7 @@ enum hurah_status hurah_handler_failed_list(const struct hurah_handler *h,
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or reason is NULL); `HURAH_INVALID_ARGUMENT`
 // (sequence is `HURAH_ALL_TASKS`); `HURAH_NOT_FOUND`; `HURAH_CORRUPT_TASK` (the file cannot
-// be parsed); the file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`.
+// be parsed); the file-system statuses; `HURAH_DATABASE`; `HURAH_PANIC`.
 // Thread-safe.
 //
 // # Safety
@@ -440,8 +446,7 @@ enum hurah_status hurah_handler_failed_reason(const struct hurah_handler *h,
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h is NULL); `HURAH_NOT_FOUND` (no failed task
 // `sequence`); `HURAH_CORRUPT_TASK` (that task's file cannot be parsed, or was a corrupt file
-// when it failed); the file-system statuses (`HURAH_IO` also for database errors);
-// `HURAH_PANIC`. Thread-safe; safe against other processes retrying, handling or dispatching
+// when it failed); the file-system statuses; `HURAH_DATABASE`; `HURAH_PANIC`. Thread-safe; safe against other processes retrying, handling or dispatching
 // at the same time.
 //
 // # Safety
@@ -458,7 +463,7 @@ enum hurah_status hurah_handler_failed_retry(const struct hurah_handler *h,
 // removed concurrently by someone else are not counted).
 //
 // Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h is NULL); `HURAH_NOT_FOUND` (no failed task
-// `sequence`); the file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`.
+// `sequence`); the file-system statuses; `HURAH_DATABASE`; `HURAH_PANIC`.
 // Thread-safe.
 //
 // # Safety
@@ -491,8 +496,8 @@ enum hurah_status hurah_handler_failed_delete(const struct hurah_handler *h,
 // NULL); `HURAH_INVALID_ARGUMENT` (empty root, malformed URL); `HURAH_INVALID_UTF8`;
 // `HURAH_INVALID_EVENT_TYPE`; `HURAH_INVALID_HANDLER_NAME`; `HURAH_PERMISSION_DENIED`,
 // `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO` (the root is not a writable directory or
-// the listener directories cannot be created; for a URL: the database cannot be reached);
-// `HURAH_PANIC`.
+// the listener directories cannot be created); `HURAH_DATABASE` (for a URL: the database
+// cannot be reached, the message naming `host:port/db`); `HURAH_PANIC`.
 //
 // # Safety
 // String arguments are NULL or NUL-terminated; `opts` is NULL or a live options object; `out`
@@ -527,7 +532,7 @@ void hurah_handler_free(struct hurah_handler *h);
 // Returns `HURAH_OK` (callback outcomes, including failures, are not errors); `HURAH_NULL_POINTER`
 // (h is NULL); `HURAH_STOPPED` (the handler was stopped); `HURAH_BUSY` (already running);
 // `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO` (the queue
-// cannot be read or a task moved; `HURAH_IO` also for database errors); `HURAH_PANIC`. Errors
+// cannot be read or a task moved); `HURAH_DATABASE`; `HURAH_PANIC`. Errors
 // go to `*err` as in `hurah_handler_new()`.
 //
 // # Safety
@@ -551,7 +556,7 @@ enum hurah_status hurah_handler_handle(struct hurah_handler *h,
 // `hurah_handler_stop()` was called during the run); `HURAH_NULL_POINTER` (h is NULL);
 // `HURAH_STOPPED` (the handler had been stopped before this call: nothing was run);
 // `HURAH_BUSY`; `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO`
-// (including inotify limits and database errors); `HURAH_PANIC`. Errors go to `*err` as in
+// (including inotify limits); `HURAH_DATABASE`; `HURAH_PANIC`. Errors go to `*err` as in
 // `hurah_handler_new()`.
 //
 // # Safety

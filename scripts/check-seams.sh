@@ -3,7 +3,9 @@
 # 1. clap (like anything only the command line needs) is a dependency of the CLI crate (cli/)
 #    alone, never of the core, so never of hurah.so or libhurah;
 # 2. php/src has no import cycle between the handler, the worker and their run loop: run.rs
-#    uses neither handler.rs nor worker.rs, and handler.rs does not use worker.rs.
+#    uses neither handler.rs nor worker.rs, and handler.rs does not use worker.rs;
+# 3. the extension throws no bare \Exception: PHP exceptions are made in php/src/exceptions.rs
+#    only (its one mapping from core error kinds, and helpers for the extension's own errors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -25,5 +27,9 @@ uses() { # FILE MODULE...: FILE must not name crate::MODULE
 }
 uses run handler worker
 uses handler worker
-[ "$status" = 0 ] && echo "check-seams: OK (no clap in the core or the extension; no handler/worker/run cycle)"
+if grep -nE 'PhpException::(from_message|default|new)|ce::exception\(' php/src/*.rs | grep -v '^php/src/exceptions\.rs:'; then
+  echo "check-seams: php/src throws a bare exception (above); use crate::exceptions" >&2
+  status=1
+fi
+[ "$status" = 0 ] && echo "check-seams: OK (no clap in the core or the extension; no handler/worker/run cycle; no bare exception from the extension)"
 exit $status

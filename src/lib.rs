@@ -62,7 +62,7 @@ pub mod capi;
 pub use backoff::Backoff;
 pub use dispatcher::{Delivery, DispatchOptions, Dispatcher, Receipt};
 pub use durability::FsyncPolicy;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use event_type::EventType;
 pub use handler::{Handler, Level};
 pub use handler_name::HandlerName;

@@ -4,40 +4,40 @@
 //! the file backend and against PostgreSQL through the core's one seam,
 //! `hurah::backend::Backend`, opened from a root exactly as the adapters open it.
 
-mod pg_support;
+#[macro_use]
+mod support;
 
 use hurah::backend::{self, Backend, ListenerQueue, TaskState};
 use hurah::pg::PgQueue;
 use hurah::*;
 use serde_json::Value;
 use std::time::Duration;
+use support::{pg_support, TestRoot};
 
-/// A backend under test: the trait object the adapters use, plus what keeps its root alive.
+/// A backend under test: the trait object the adapters use, on a root of the shared
+/// both-backends fixture (which keeps it alive).
 struct Fixture {
     root: String,
     backend: Box<dyn Backend>,
     queues: Vec<Box<dyn ListenerQueue>>,
-    _keep: Box<dyn std::any::Any>,
+    _keep: TestRoot,
 }
 
 impl Fixture {
     fn files() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("q").to_str().unwrap().to_string();
-        Self::on(root, Box::new(dir))
+        Self::on(TestRoot::files())
     }
 
     fn postgres() -> Self {
-        let db = pg_support::TestDb::new();
-        Self::on(db.dsn.clone(), Box::new(db))
+        Self::on(TestRoot::postgres())
     }
 
-    fn on(root: String, keep: Box<dyn std::any::Any>) -> Self {
+    fn on(root: TestRoot) -> Self {
         Fixture {
-            backend: backend::open(&root, FsyncPolicy::Never).unwrap(),
-            root,
+            backend: root.backend(),
+            root: root.root().to_string(),
             queues: Vec::new(),
-            _keep: keep,
+            _keep: root,
         }
     }
 
@@ -714,18 +714,8 @@ fn dispatch_many_keeps_order_and_validates_every_payload_first(b: &mut Fixture) 
     assert_eq!(b.tasks(l, TaskState::Delayed).len(), 2);
 }
 
-macro_rules! both {
-    ($($name:ident),*) => {
-        mod file {
-            $( #[test] fn $name() { super::$name(&mut super::Fixture::files()); } )*
-        }
-        mod postgres {
-            $( #[test] fn $name() { super::$name(&mut super::Fixture::postgres()); } )*
-        }
-    };
-}
-
 both!(
+    Fixture:
     fan_out,
     ascending_order,
     outcomes_and_reasons,

@@ -3,7 +3,7 @@
 
 use crate::Selection;
 use hurah::backend::{self, Backend, TaskEntry, TaskState};
-use hurah::{Error, EventType, FsyncPolicy, HandlerName, Listener};
+use hurah::{Error, ErrorKind, EventType, FsyncPolicy, HandlerName, Listener};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -21,11 +21,24 @@ pub fn say(line: &str) {
 pub const EX_USAGE: u8 = 64;
 /// Invalid input data, corrupt task file (EX_DATAERR).
 pub const EX_DATAERR: u8 = 65;
+/// No such task or listener (EX_NOINPUT: the input named does not exist).
+pub const EX_NOINPUT: u8 = 66;
 /// A program the verb needs cannot run (EX_UNAVAILABLE): `hurah work --exec` whose command
 /// the shell cannot find or execute.
 pub const EX_UNAVAILABLE: u8 = 69;
 /// I/O error (EX_IOERR).
 pub const EX_IOERR: u8 = 74;
+/// Database error, PostgreSQL root: cannot connect, connection lost, statement failed
+/// (sysexits' EX_PROTOCOL slot, "remote error").
+pub const EX_DATABASE: u8 = 76;
+/// Any other failure.
+pub const EX_OTHER: u8 = 1;
+
+/// The exit codes, for `hurah --help` (the README's table says the same).
+pub const EXIT_CODES_HELP: &str = "Exit codes: 0 ok, 64 usage or invalid argument, 65 invalid \
+data or corrupt task, 66 no such task or listener, 69 (work) the --exec command cannot run, 74 \
+I/O error, 76 database error (PostgreSQL: cannot connect, connection lost, statement failed), 1 \
+other (e.g. a path that would leave the queue root).";
 
 /// Why a verb failed.
 #[derive(Debug)]
@@ -42,15 +55,17 @@ impl From<Error> for CliError {
     }
 }
 
-/// The one mapping from core errors to exit codes.
+/// The one mapping from core errors to exit codes, by kind.
 pub fn exit_code(e: &Error) -> u8 {
-    match e {
-        Error::InvalidEventType { .. }
-        | Error::InvalidHandlerName { .. }
-        | Error::InvalidOption { .. } => EX_USAGE,
-        Error::InvalidPayload { .. } | Error::CorruptTask { .. } => EX_DATAERR,
-        Error::Io { .. } => EX_IOERR,
-        _ => 1,
+    match e.kind() {
+        ErrorKind::InvalidArgument => EX_USAGE,
+        ErrorKind::InvalidPayload | ErrorKind::Corrupt => EX_DATAERR,
+        ErrorKind::NotFound => EX_NOINPUT,
+        ErrorKind::Io => EX_IOERR,
+        ErrorKind::Database => EX_DATABASE,
+        ErrorKind::UnsafePath => EX_OTHER,
+        // The core's kinds may grow; anything new is "other" until it is named here.
+        _ => EX_OTHER,
     }
 }
 

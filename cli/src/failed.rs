@@ -5,7 +5,7 @@ use crate::cli::{self, CliError, Picked, Progress};
 use crate::Selection;
 use clap::{Args, Subcommand};
 use hurah::backend::{Backend, TaskState};
-use hurah::{Error, FsyncPolicy};
+use hurah::{Error, ErrorKind, FsyncPolicy};
 use serde_json::{json, Value};
 
 #[derive(Subcommand, Debug)]
@@ -129,7 +129,7 @@ fn bulk(b: &dyn Backend, sel: &Selection, retry: bool) -> Result<(), CliError> {
         let mut each = |seq: u64, r: hurah::Result<()>| {
             match r {
                 Ok(()) => done += 1,
-                Err(Error::NotFound { .. }) => gone += 1,
+                Err(e) if e.kind() == ErrorKind::NotFound => gone += 1,
                 Err(e) => {
                     progress.finish();
                     cli::say(&format!("hurah: {verb} {}#{seq}: {e}", cli::label(t, n)));

@@ -2,8 +2,10 @@
 //! (`hurah work`), look at queues (`status`), handle failed and delayed tasks, dispatch from
 //! scripts, purge the archive. Every verb has `--help`.
 //!
-//! Exit codes: 0 success, 64 usage or invalid argument, 65 invalid data (bad JSON, corrupt task),
-//! 74 I/O error, 1 anything else (e.g. no such task). The message goes to stderr.
+//! Exit codes (`cli::exit_code`, one per error kind): 0 success, 64 usage or invalid argument,
+//! 65 invalid data (bad JSON, corrupt task), 66 no such task or listener, 69 the `work --exec`
+//! command cannot run, 74 I/O error, 76 database error, 1 anything else. The message goes to
+//! stderr.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -23,10 +25,7 @@ use cli::{CliError, ListenerArg};
 /// Crash-safe task queue (hurah/events compatible): on a directory, or on PostgreSQL.
 #[derive(Parser, Debug)]
 #[command(name = "hurah", version = hurah::VERSION, propagate_version = true)]
-#[command(
-    after_help = "Exit codes: 0 ok, 64 usage/invalid argument, 65 invalid data or corrupt \
-task, 74 I/O error, 1 other (e.g. no such task)."
-)]
+#[command(after_help = cli::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

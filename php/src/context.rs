@@ -6,9 +6,9 @@
 //! `Hurah\Internal\ContextFactory::make`) and reads the payload of whatever `dispatch()` gets.
 
 use crate::convert::{call_method, rethrow_pending, stringish};
-use crate::exceptions::{encoding, from_core};
+use crate::exceptions::{encoding, from_core, hurah as hurah_exception};
 use crate::json;
-use ext_php_rs::exception::{PhpException, PhpResult};
+use ext_php_rs::exception::PhpResult;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendCallable, ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::ClassEntry;
@@ -63,7 +63,7 @@ impl AbstractContext {
     /// A new `Hurah\Event\Context` object holding this task.
     pub fn into_context_zval(self) -> PhpResult<Zval> {
         let make = ZendCallable::try_from_name("Hurah\\Internal\\ContextFactory::make")
-            .map_err(|e| PhpException::from_message(format!("hurah: context factory: {e}")))?;
+            .map_err(|e| hurah_exception(format!("hurah: context factory: {e}")))?;
         let args = self.into_args();
         let r = make.try_call(
             args.iter()
@@ -71,7 +71,7 @@ impl AbstractContext {
                 .collect(),
         );
         rethrow_pending()?;
-        r.map_err(|e| PhpException::from_message(format!("hurah: building a context: {e}")))
+        r.map_err(|e| hurah_exception(format!("hurah: building a context: {e}")))
     }
 
     /// The values `Hurah\Internal\ContextFactory::make()` takes, in order.
@@ -91,13 +91,21 @@ impl AbstractContext {
 }
 
 /// `Hurah\Internal\task_file(string $path): array`: reads a task file for `Context::fromPath()`
-/// and returns `ContextFactory::make()`'s arguments. Typed errors: `IoException` (cannot read),
-/// `CorruptTaskException` (not a task).
+/// and returns `ContextFactory::make()`'s arguments. Typed errors: `NotFoundException` (no such
+/// file), `IoException` (cannot read), `CorruptTaskException` (not a task).
 #[php_function]
 #[php(name = "Hurah\\Internal\\task_file")]
 pub fn task_file(path: &Zval) -> PhpResult<Vec<Zval>> {
     let p = std::path::PathBuf::from(stringish(path, "path")?);
-    let bytes = std::fs::read(&p).map_err(|e| from_core(hurah::Error::io("read", &p, e)))?;
+    let bytes = std::fs::read(&p).map_err(|e| {
+        from_core(if e.kind() == std::io::ErrorKind::NotFound {
+            hurah::Error::NotFound {
+                what: format!("task file {}", p.display()),
+            }
+        } else {
+            hurah::Error::io("read", &p, e)
+        })
+    })?;
     let doc = hurah::TaskDoc::parse(&bytes, &p).map_err(from_core)?;
     Ok(AbstractContext::from_doc(doc, None).into_args())
 }

@@ -2,7 +2,7 @@
 //! exceptions raised by user code we call.
 
 use crate::exceptions::invalid_argument;
-use ext_php_rs::exception::{PhpException, PhpResult};
+use ext_php_rs::exception::PhpResult;
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendHashTable, ZendObject, Zval};
 use ext_php_rs::zend::{ce, ExecutorGlobals};
@@ -214,7 +214,7 @@ pub fn call_method(
         Err(ext_php_rs::error::Error::Callable) => Ok(None),
         Err(e) => {
             propagate()?;
-            Err(PhpException::from_message(format!("calling {name}(): {e}")))
+            Err(crate::exceptions::hurah(format!("calling {name}(): {e}")))
         }
     }
 }

@@ -1,13 +1,18 @@
 //! `Hurah\Exception\*`: one base class extending `\RuntimeException` and one subclass per kind of
 //! error. They are ordinary PHP classes, so PHP code can `new`, catch and extend them.
-//! `HurahException`, `IoException`, `EncodingException` and `CorruptTaskException` are registered
-//! with `ClassBuilder` at module start-up. `InvalidArgumentException` and `NullPointerException`
+//! `HurahException`, `IoException`, `EncodingException`, `CorruptTaskException`,
+//! `DatabaseException` and `NotFoundException` are registered with `ClassBuilder` at module
+//! start-up. `DatabaseException` and `NotFoundException` extend `IoException`: database and
+//! not-found errors were `IoException`s before they had their own classes, and catch blocks
+//! written then still catch them. `InvalidArgumentException` and `NullPointerException`
 //! are declared in PHP on first use (php/compat/Exception/InvalidArgument.php): with
 //! hurah/data-types installed they are aliases of its final classes, which hurah/events threw,
 //! so the original's catch blocks catch them. [`from_core`] is the one mapping from the core's
-//! [`hurah::Error`] to a PHP exception.
+//! [`hurah::Error`] to a PHP exception, by its [`hurah::ErrorKind`]; the extension's own errors
+//! use the helpers below, so nothing it throws is a bare `\Exception`.
 
 use ext_php_rs::builders::ClassBuilder;
+use ext_php_rs::class::ClassEntryInfo;
 use ext_php_rs::exception::PhpException;
 use ext_php_rs::zend::ClassEntry;
 use std::ptr;
@@ -17,6 +22,8 @@ static HURAH: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
 static IO: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
 static ENCODING: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
 static CORRUPT_TASK: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
+static DATABASE: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
+static NOT_FOUND: AtomicPtr<ClassEntry> = AtomicPtr::new(ptr::null_mut());
 
 /// The kinds of exception this extension throws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +40,11 @@ pub enum Kind {
     Encoding,
     /// `Hurah\Exception\CorruptTaskException`: a task file that cannot be read.
     CorruptTask,
+    /// `Hurah\Exception\DatabaseException` (an `IoException`): the PostgreSQL backend's server
+    /// cannot be reached, refused the connection, or a statement failed.
+    Database,
+    /// `Hurah\Exception\NotFoundException` (an `IoException`): the task named does not exist.
+    NotFound,
 }
 
 fn load(p: &AtomicPtr<ClassEntry>) -> &'static ClassEntry {
@@ -46,6 +58,10 @@ fn ce_hurah() -> &'static ClassEntry {
     load(&HURAH)
 }
 
+fn ce_io() -> &'static ClassEntry {
+    load(&IO)
+}
+
 impl Kind {
     /// The class entry.
     pub fn ce(self) -> &'static ClassEntry {
@@ -56,6 +72,8 @@ impl Kind {
             Kind::Io => &IO,
             Kind::Encoding => &ENCODING,
             Kind::CorruptTask => &CORRUPT_TASK,
+            Kind::Database => &DATABASE,
+            Kind::NotFound => &NOT_FOUND,
         })
     }
 
@@ -91,20 +109,18 @@ pub fn hurah(message: impl Into<String>) -> PhpException {
     Kind::Hurah.exception(message)
 }
 
-/// The one mapping from a core error to a PHP exception. The message is the core error's
-/// `Display`, which names the value or path concerned.
+/// The one mapping from a core error to a PHP exception, by kind. The message is the core
+/// error's `Display`, which names the value or path concerned.
 pub fn from_core(e: hurah::Error) -> PhpException {
-    use hurah::Error as E;
-    let kind = match &e {
-        E::InvalidEventType { .. } | E::InvalidHandlerName { .. } | E::InvalidOption { .. } => {
-            Kind::InvalidArgument
-        }
-        E::InvalidPayload { .. } => Kind::Encoding,
-        E::CorruptTask { .. } => Kind::CorruptTask,
-        E::Io { .. } | E::Unsafe { .. } | E::NotFound { .. } => Kind::Io,
-        E::Database { .. } => Kind::Io,
-        // The core's error enum may grow; anything new is at least a HurahException.
-        #[allow(unreachable_patterns)]
+    use hurah::ErrorKind as K;
+    let kind = match e.kind() {
+        K::InvalidArgument => Kind::InvalidArgument,
+        K::InvalidPayload => Kind::Encoding,
+        K::Io | K::UnsafePath => Kind::Io,
+        K::Corrupt => Kind::CorruptTask,
+        K::NotFound => Kind::NotFound,
+        K::Database => Kind::Database,
+        // The core's kinds may grow; anything new is at least a HurahException.
         _ => Kind::Hurah,
     };
     kind.exception(e.to_string())
@@ -127,24 +143,41 @@ pub fn register() -> ext_php_rs::error::Result<()> {
         .extends((runtime_exception_ce, "\\RuntimeException"))
         .registration(|ce, _| HURAH.store(ce, Ordering::Release))
         .register()?;
-    let subclasses: [(&str, &'static AtomicPtr<ClassEntry>); 3] = [
-        ("Hurah\\Exception\\IoException", &IO),
-        ("Hurah\\Exception\\EncodingException", &ENCODING),
-        ("Hurah\\Exception\\CorruptTaskException", &CORRUPT_TASK),
+    type Register = fn(&'static mut ClassEntry, ext_php_rs::args::ArgInfoTables);
+    // (class, parent, where its class entry is kept). Database and not-found errors extend
+    // IoException: what was an IoException stays one. Parents come before their subclasses.
+    let subclasses: [(&str, ClassEntryInfo, Register); 5] = [
+        (
+            "Hurah\\Exception\\IoException",
+            (ce_hurah, "\\Hurah\\Exception\\HurahException"),
+            |ce, _| IO.store(ce, Ordering::Release),
+        ),
+        (
+            "Hurah\\Exception\\EncodingException",
+            (ce_hurah, "\\Hurah\\Exception\\HurahException"),
+            |ce, _| ENCODING.store(ce, Ordering::Release),
+        ),
+        (
+            "Hurah\\Exception\\CorruptTaskException",
+            (ce_hurah, "\\Hurah\\Exception\\HurahException"),
+            |ce, _| CORRUPT_TASK.store(ce, Ordering::Release),
+        ),
+        (
+            "Hurah\\Exception\\DatabaseException",
+            (ce_io, "\\Hurah\\Exception\\IoException"),
+            |ce, _| DATABASE.store(ce, Ordering::Release),
+        ),
+        (
+            "Hurah\\Exception\\NotFoundException",
+            (ce_io, "\\Hurah\\Exception\\IoException"),
+            |ce, _| NOT_FOUND.store(ce, Ordering::Release),
+        ),
     ];
-    for (name, slot) in subclasses {
-        let b = ClassBuilder::new(name).extends((ce_hurah, "\\Hurah\\Exception\\HurahException"));
-        let b = match name {
-            "Hurah\\Exception\\IoException" => {
-                b.registration(|ce, _| IO.store(ce, Ordering::Release))
-            }
-            "Hurah\\Exception\\EncodingException" => {
-                b.registration(|ce, _| ENCODING.store(ce, Ordering::Release))
-            }
-            _ => b.registration(|ce, _| CORRUPT_TASK.store(ce, Ordering::Release)),
-        };
-        b.register()?;
-        debug_assert!(!slot.load(Ordering::Acquire).is_null());
+    for (name, parent, register) in subclasses {
+        ClassBuilder::new(name)
+            .extends(parent)
+            .registration(register)
+            .register()?;
     }
     Ok(())
 }

@@ -50,6 +50,24 @@ namespace Hurah\Exception {
     class CorruptTaskException extends HurahException
     {
     }
+
+    /**
+     * The database of a PostgreSQL root failed: the server cannot be reached, refused the
+     * connection or the credentials, the connection was lost, or a statement failed. The message
+     * names the operation and `host:port/db` (never the password). Extends IoException, which
+     * earlier versions threw for these errors, so existing catch blocks still catch it.
+     */
+    class DatabaseException extends IoException
+    {
+    }
+
+    /**
+     * The task named does not exist (any more), e.g. `Context::fromPath()` of a missing file.
+     * Extends IoException, which earlier versions threw for it.
+     */
+    class NotFoundException extends IoException
+    {
+    }
 }
 
 namespace Hurah\Event {
@@ -151,7 +169,7 @@ namespace Hurah\Event {
         /**
          * Reads a task file (inbox/7.json, error/3.json, ...): `Context::fromPath(new Path($file))`.
          * @return Context
-         * @throws \Hurah\Exception\IoException|\Hurah\Exception\CorruptTaskException
+         * @throws \Hurah\Exception\NotFoundException|\Hurah\Exception\IoException|\Hurah\Exception\CorruptTaskException
          */
         public static function fromPath(\Hurah\Types\Type\Path $path): ContextInterface {}
     }

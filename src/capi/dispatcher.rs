@@ -32,8 +32,8 @@ pub struct hurah_dispatcher {
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (root or out is NULL); `HURAH_INVALID_ARGUMENT`
 /// (root is empty, or a malformed URL); `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`,
 /// `HURAH_NO_SPACE` or `HURAH_IO` (the root cannot be created or written, e.g. a path under a
-/// regular file; for a URL: the database cannot be reached or refuses the connection, the
-/// message naming `host:port/db`); `HURAH_PANIC`.
+/// regular file); `HURAH_DATABASE` (for a URL: the database cannot be reached or refuses the
+/// connection, the message naming `host:port/db`); `HURAH_PANIC`.
 ///
 /// # Safety
 /// `root` is NULL or a NUL-terminated string; `opts` is NULL or a live options object; `out`
@@ -95,8 +95,8 @@ pub unsafe extern "C" fn hurah_dispatcher_free(d: *mut hurah_dispatcher) {
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or event_type is NULL); `HURAH_INVALID_UTF8`
 /// (event_type or json is not UTF-8); `HURAH_INVALID_EVENT_TYPE`; `HURAH_INVALID_JSON`;
-/// `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`, `HURAH_IO` (also database
-/// errors); `HURAH_PANIC`. Nothing is written when validation fails. Errors go to `*err` as in
+/// `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`, `HURAH_IO`;
+/// `HURAH_DATABASE`; `HURAH_PANIC`. Nothing is written when validation fails. Errors go to `*err` as in
 /// `hurah_dispatcher_new()`.
 ///
 /// Thread-safe.
@@ -165,7 +165,7 @@ pub struct hurah_event {
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d is NULL, events is NULL with a non-zero count,
 /// or an event's event_type is NULL); `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`;
 /// `HURAH_INVALID_JSON`; `HURAH_NO_SPACE`, `HURAH_READ_ONLY`, `HURAH_PERMISSION_DENIED`,
-/// `HURAH_IO` (also database errors); `HURAH_PANIC`. Errors go to `*err` as in
+/// `HURAH_IO`; `HURAH_DATABASE`; `HURAH_PANIC`. Errors go to `*err` as in
 /// `hurah_dispatcher_new()`.
 ///
 /// Thread-safe.
@@ -260,7 +260,7 @@ fn in_event(i: usize, e: crate::Error) -> Failure {
 /// PostgreSQL it is one `DELETE`.
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d or id is NULL); `HURAH_INVALID_UTF8`; the
-/// file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`. Thread-safe;
+/// file-system statuses; `HURAH_DATABASE`; `HURAH_PANIC`. Thread-safe;
 /// safe while workers run.
 ///
 /// # Safety
@@ -291,8 +291,8 @@ pub unsafe extern "C" fn hurah_dispatcher_cancel(
 /// ancestor, the root), into `*count`. Useful to warn when nobody listens yet.
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (d, event_type or count is NULL);
-/// `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`; the file-system statuses (`HURAH_IO`
-/// also for database errors); `HURAH_PANIC`. Thread-safe.
+/// `HURAH_INVALID_UTF8`; `HURAH_INVALID_EVENT_TYPE`; the file-system statuses;
+/// `HURAH_DATABASE`; `HURAH_PANIC`. Thread-safe.
 ///
 /// # Safety
 /// `d` is NULL or a live dispatcher; `event_type` is NULL or NUL-terminated; `count` is NULL

@@ -42,8 +42,8 @@ unsafe fn handler_ref<'a>(h: *const hurah_handler) -> Result<&'a hurah_handler, 
 /// The number of failed tasks (files in `error/`; on a PostgreSQL root, tasks in state
 /// `error`) of the handler's listener, into `*count`.
 ///
-/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or count is NULL); `HURAH_IO` (also database
-/// errors) and the other file-system statuses; `HURAH_PANIC`. Errors go to `*err` as in
+/// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or count is NULL); the file-system
+/// statuses; `HURAH_DATABASE`; `HURAH_PANIC`. Errors go to `*err` as in
 /// `hurah_handler_new()`. Thread-safe; may be called while the handler runs, and from its
 /// callback (this holds for every failed-task function, on either kind of root).
 ///
@@ -75,7 +75,7 @@ pub unsafe extern "C" fn hurah_handler_failed_count(
 /// appear twice if two failed files share it (`5.json` and `5.1.json`).
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or total is NULL, or sequences is NULL with a
-/// non-zero capacity); the file-system statuses (`HURAH_IO` also for database errors);
+/// non-zero capacity); the file-system statuses; `HURAH_DATABASE`;
 /// `HURAH_PANIC`. Thread-safe.
 ///
 /// # Safety
@@ -115,7 +115,7 @@ pub unsafe extern "C" fn hurah_handler_failed_list(
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h or reason is NULL); `HURAH_INVALID_ARGUMENT`
 /// (sequence is `HURAH_ALL_TASKS`); `HURAH_NOT_FOUND`; `HURAH_CORRUPT_TASK` (the file cannot
-/// be parsed); the file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`.
+/// be parsed); the file-system statuses; `HURAH_DATABASE`; `HURAH_PANIC`.
 /// Thread-safe.
 ///
 /// # Safety
@@ -179,8 +179,7 @@ pub unsafe extern "C" fn hurah_handler_failed_reason(
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h is NULL); `HURAH_NOT_FOUND` (no failed task
 /// `sequence`); `HURAH_CORRUPT_TASK` (that task's file cannot be parsed, or was a corrupt file
-/// when it failed); the file-system statuses (`HURAH_IO` also for database errors);
-/// `HURAH_PANIC`. Thread-safe; safe against other processes retrying, handling or dispatching
+/// when it failed); the file-system statuses; `HURAH_DATABASE`; `HURAH_PANIC`. Thread-safe; safe against other processes retrying, handling or dispatching
 /// at the same time.
 ///
 /// # Safety
@@ -214,7 +213,7 @@ pub unsafe extern "C" fn hurah_handler_failed_retry(
 /// removed concurrently by someone else are not counted).
 ///
 /// Returns `HURAH_OK`; `HURAH_NULL_POINTER` (h is NULL); `HURAH_NOT_FOUND` (no failed task
-/// `sequence`); the file-system statuses (`HURAH_IO` also for database errors); `HURAH_PANIC`.
+/// `sequence`); the file-system statuses; `HURAH_DATABASE`; `HURAH_PANIC`.
 /// Thread-safe.
 ///
 /// # Safety

@@ -251,8 +251,8 @@ impl Handler for Bridge<'_> {
 /// NULL); `HURAH_INVALID_ARGUMENT` (empty root, malformed URL); `HURAH_INVALID_UTF8`;
 /// `HURAH_INVALID_EVENT_TYPE`; `HURAH_INVALID_HANDLER_NAME`; `HURAH_PERMISSION_DENIED`,
 /// `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO` (the root is not a writable directory or
-/// the listener directories cannot be created; for a URL: the database cannot be reached);
-/// `HURAH_PANIC`.
+/// the listener directories cannot be created); `HURAH_DATABASE` (for a URL: the database
+/// cannot be reached, the message naming `host:port/db`); `HURAH_PANIC`.
 ///
 /// # Safety
 /// String arguments are NULL or NUL-terminated; `opts` is NULL or a live options object; `out`
@@ -376,7 +376,7 @@ impl Drop for Running<'_> {
 /// Returns `HURAH_OK` (callback outcomes, including failures, are not errors); `HURAH_NULL_POINTER`
 /// (h is NULL); `HURAH_STOPPED` (the handler was stopped); `HURAH_BUSY` (already running);
 /// `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO` (the queue
-/// cannot be read or a task moved; `HURAH_IO` also for database errors); `HURAH_PANIC`. Errors
+/// cannot be read or a task moved); `HURAH_DATABASE`; `HURAH_PANIC`. Errors
 /// go to `*err` as in `hurah_handler_new()`.
 ///
 /// # Safety
@@ -417,7 +417,7 @@ pub unsafe extern "C" fn hurah_handler_handle(
 /// `hurah_handler_stop()` was called during the run); `HURAH_NULL_POINTER` (h is NULL);
 /// `HURAH_STOPPED` (the handler had been stopped before this call: nothing was run);
 /// `HURAH_BUSY`; `HURAH_PERMISSION_DENIED`, `HURAH_READ_ONLY`, `HURAH_NO_SPACE`, `HURAH_IO`
-/// (including inotify limits and database errors); `HURAH_PANIC`. Errors go to `*err` as in
+/// (including inotify limits); `HURAH_DATABASE`; `HURAH_PANIC`. Errors go to `*err` as in
 /// `hurah_handler_new()`.
 ///
 /// # Safety

@@ -1,7 +1,7 @@
 //! Status codes, the caller-owned error object, the one mapping from [`crate::Error`] to a
 //! status, and the panic boundary every entry point goes through.
 
-use crate::Error;
+use crate::{Error, ErrorKind};
 use std::any::Any;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -39,7 +39,8 @@ pub enum hurah_status {
     HURAH_PERMISSION_DENIED = 109,
     /// A task file exists but cannot be understood.
     HURAH_CORRUPT_TASK = 110,
-    /// The task asked for does not exist (any more).
+    /// The task asked for does not exist (any more): a failed or delayed task named by its
+    /// sequence.
     HURAH_NOT_FOUND = 111,
     /// A path would leave the queue root (symlinked listener, ...).
     HURAH_UNSAFE_PATH = 112,
@@ -48,6 +49,11 @@ pub enum hurah_status {
     /// The handler is already running `hurah_handler_handle()` or `hurah_handler_watch()` in
     /// another thread (or the callback called it recursively).
     HURAH_BUSY = 114,
+    /// The database failed (PostgreSQL root): the server cannot be reached or refused the
+    /// connection or the credentials, the connection was lost, or a statement failed. The
+    /// message names the operation and `host:port/db` (never the password) and gives the
+    /// server's or the network's reason. (Earlier versions reported it as `HURAH_IO`.)
+    HURAH_DATABASE = 115,
     /// A bug: Rust code panicked. The panic was stopped at the boundary; the object involved
     /// should be freed and not used again.
     HURAH_PANIC = 199,
@@ -56,30 +62,32 @@ pub enum hurah_status {
 use hurah_status::*;
 
 impl hurah_status {
-    /// The one mapping from a core error to a status code.
+    /// The one mapping from a core error to a status code: by kind (`Error::kind`), refined
+    /// where C has a finer status (the OS error of an I/O error, which input was invalid).
     pub fn from_error(e: &Error) -> hurah_status {
-        match e {
-            Error::InvalidEventType { .. } => HURAH_INVALID_EVENT_TYPE,
-            Error::InvalidHandlerName { .. } => HURAH_INVALID_HANDLER_NAME,
-            Error::InvalidPayload { .. } => HURAH_INVALID_JSON,
-            Error::InvalidOption { .. } => HURAH_INVALID_ARGUMENT,
-            Error::CorruptTask { .. } => HURAH_CORRUPT_TASK,
-            Error::Unsafe { .. } => HURAH_UNSAFE_PATH,
-            Error::NotFound { .. } => HURAH_NOT_FOUND,
-            Error::Database { .. } => HURAH_IO,
-            Error::SequenceExhausted { .. } => HURAH_IO,
-            Error::Io { source, .. } => match source.raw_os_error() {
+        match e.kind() {
+            ErrorKind::InvalidArgument => match e {
+                Error::InvalidEventType { .. } => HURAH_INVALID_EVENT_TYPE,
+                Error::InvalidHandlerName { .. } => HURAH_INVALID_HANDLER_NAME,
+                _ => HURAH_INVALID_ARGUMENT,
+            },
+            ErrorKind::InvalidPayload => HURAH_INVALID_JSON,
+            ErrorKind::Io => match e.raw_os_error() {
                 Some(libc::ENOSPC) | Some(libc::EDQUOT) => HURAH_NO_SPACE,
                 Some(libc::EROFS) => HURAH_READ_ONLY,
                 Some(libc::EACCES) | Some(libc::EPERM) => HURAH_PERMISSION_DENIED,
                 _ => HURAH_IO,
             },
+            ErrorKind::Corrupt => HURAH_CORRUPT_TASK,
+            ErrorKind::UnsafePath => HURAH_UNSAFE_PATH,
+            ErrorKind::NotFound => HURAH_NOT_FOUND,
+            ErrorKind::Database => HURAH_DATABASE,
         }
     }
 
     /// A status from a raw number, if it is one.
     pub fn from_int(n: c_int) -> Option<hurah_status> {
-        const ALL: [hurah_status; 17] = [
+        const ALL: [hurah_status; 18] = [
             HURAH_OK,
             HURAH_INVALID_ARGUMENT,
             HURAH_NULL_POINTER,
@@ -96,6 +104,7 @@ impl hurah_status {
             HURAH_UNSAFE_PATH,
             HURAH_STOPPED,
             HURAH_BUSY,
+            HURAH_DATABASE,
             HURAH_PANIC,
         ];
         ALL.into_iter().find(|s| *s as c_int == n)
@@ -120,6 +129,7 @@ impl hurah_status {
             HURAH_UNSAFE_PATH => c"path would leave the queue root",
             HURAH_STOPPED => c"the handler was stopped",
             HURAH_BUSY => c"the handler is already running",
+            HURAH_DATABASE => c"database error",
             HURAH_PANIC => c"internal error (panic caught at the C boundary)",
         }
     }
@@ -312,6 +322,13 @@ mod tests {
                 HURAH_UNSAFE_PATH,
             ),
             (Error::NotFound { what: "3".into() }, HURAH_NOT_FOUND),
+            (
+                Error::Database {
+                    what: "connect to 127.0.0.1:1".into(),
+                    reason: "refused".into(),
+                },
+                HURAH_DATABASE,
+            ),
             (io_err(libc::ENOSPC), HURAH_NO_SPACE),
             (io_err(libc::EDQUOT), HURAH_NO_SPACE),
             (io_err(libc::EROFS), HURAH_READ_ONLY),

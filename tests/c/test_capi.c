@@ -87,7 +87,7 @@ static void test_version_and_messages(void)
     CHECK(strlen(hurah_version()) > 0);
     CHECK(strcmp(hurah_status_message(HURAH_OK), "ok") == 0);
     CHECK(strcmp(hurah_status_message(12345), "unknown status") == 0);
-    for (int s = 100; s <= 114; s++)
+    for (int s = 100; s <= 115; s++)
         CHECK(strcmp(hurah_status_message(s), "unknown status") != 0);
     CHECK(strstr(hurah_status_message(HURAH_PANIC), "panic") != NULL);
     CHECK(hurah_error_status(NULL) == HURAH_OK);
@@ -709,6 +709,36 @@ static void test_dispatch_many(const char *root)
     hurah_handler_free(h);
 }
 
+/* Error kinds reach C as their own statuses: a database that cannot be reached is
+ * HURAH_DATABASE (not HURAH_IO) naming the server, and a failed task that does not exist is
+ * HURAH_NOT_FOUND. Port 1 on the loopback refuses connections at once. */
+static void test_database_and_not_found(const char *root)
+{
+    static const char *refused = "postgresql://postgres@127.0.0.1:1/hurah";
+    hurah_error *err = NULL;
+    hurah_dispatcher *d = (hurah_dispatcher *)1;
+    CHECK_STATUS(hurah_dispatcher_new(refused, NULL, &d, &err), HURAH_DATABASE);
+    CHECK(d == NULL);
+    CHECK(hurah_error_status(err) == HURAH_DATABASE);
+    CHECK(strstr(hurah_error_message(err), "127.0.0.1:1") != NULL);
+    CHECK(strcmp(hurah_status_message(HURAH_DATABASE), "database error") == 0);
+
+    script s = new_script(HURAH_SUCCESS);
+    hurah_handler *h = (hurah_handler *)1;
+    CHECK_STATUS(hurah_handler_new(refused, "a", "h", callback, &s, NULL, &h, &err), HURAH_DATABASE);
+    CHECK(h == NULL);
+    CHECK(strstr(hurah_error_message(err), "127.0.0.1:1") != NULL);
+
+    h = handler(root, "nf", "h", &s, 0);
+    uint64_t n = 99;
+    CHECK_STATUS(hurah_handler_failed_retry(h, 12345, &n, &err), HURAH_NOT_FOUND);
+    CHECK(hurah_error_status(err) == HURAH_NOT_FOUND);
+    CHECK(strstr(hurah_error_message(err), "12345") != NULL);
+    CHECK_STATUS(hurah_handler_failed_delete(h, 12345, &n, &err), HURAH_NOT_FOUND);
+    hurah_error_free(err);
+    hurah_handler_free(h);
+}
+
 int main(void)
 {
     char *root = tl_tempdir();
@@ -724,6 +754,7 @@ int main(void)
     test_watch_limits(root);
     test_log_callback_and_root_listener(root);
     test_dispatch_many(root);
+    test_database_and_not_found(root);
     tl_rmtree(root);
     free(root);
     return tl_finish();

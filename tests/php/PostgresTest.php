@@ -6,6 +6,7 @@ namespace Hurah\Tests;
 use Hurah\Event\Dispatcher;
 use Hurah\Event\Worker;
 use Hurah\Exception\InvalidArgumentException;
+use Hurah\Exception\DatabaseException;
 use Hurah\Exception\IoException;
 use PHPUnit\Framework\TestCase;
 
@@ -189,7 +190,15 @@ final class PostgresTest extends TestCase
         try {
             new Dispatcher('postgresql://postgres@127.0.0.1:1/x');
             $this->fail('connected');
-        } catch (IoException $e) {
+        } catch (DatabaseException $e) {
+            $this->assertStringContainsString('127.0.0.1:1', $e->getMessage());
+            // Before DatabaseException existed this was an IoException; it still is one.
+            $this->assertInstanceOf(IoException::class, $e);
+        }
+        try {
+            new ScriptedHandler('h', 'a', 'postgresql://postgres@127.0.0.1:1/x');
+            $this->fail('connected');
+        } catch (DatabaseException $e) {
             $this->assertStringContainsString('127.0.0.1:1', $e->getMessage());
         }
         try {
