@@ -884,7 +884,10 @@ fn kill_9_mid_task_is_recovered_by_the_next_worker(q: &Q) {
     }
 }
 
-fn sigterm_on_an_idle_worker_exits_0_within_a_second(q: &Q) {
+/// Promptly: an idle worker sleeps on inotify or LISTEN with a long safety-net timer, so a
+/// bound of a few seconds (generous for a loaded machine) tells "woken by the signal" from
+/// "noticed it at the next timer".
+fn sigterm_on_an_idle_worker_exits_0_promptly(q: &Q) {
     q.register("a", "h");
     let mut w = q.spawn_worker("true", &[]);
     // Let it start and go idle (it handles one task to prove it is watching).
@@ -894,8 +897,8 @@ fn sigterm_on_an_idle_worker_exits_0_within_a_second(q: &Q) {
     });
     let t = Instant::now();
     signal(&w, libc::SIGTERM);
-    let status = wait_exit(&mut w, Duration::from_secs(1)).expect("exit within a second");
-    assert!(t.elapsed() < Duration::from_secs(1));
+    let status = wait_exit(&mut w, Duration::from_secs(5)).expect("exit within 5 s");
+    assert!(t.elapsed() < Duration::from_secs(5));
     assert_eq!(status.code(), Some(0));
     let mut err = String::new();
     use std::io::Read;
@@ -1611,7 +1614,7 @@ both!(
     Q:
     dispatch_prints_id_and_deliveries_and_status_counts_them,
     kill_9_mid_task_is_recovered_by_the_next_worker,
-    sigterm_on_an_idle_worker_exits_0_within_a_second,
+    sigterm_on_an_idle_worker_exits_0_promptly,
     status_reports_live_and_dead_worker_claims,
     failed_list_show_retry_delete,
     failed_older_than_selects_by_age,
