@@ -3,7 +3,9 @@
 # 1. clap (like anything only the command line needs) is a dependency of the CLI crate (cli/)
 #    alone, never of the core, so never of hurah.so or libhurah;
 # 2. php/src has no import cycle between the handler, the worker and their run loop: run.rs
-#    uses neither handler.rs nor worker.rs, and handler.rs does not use worker.rs.
+#    uses neither handler.rs nor worker.rs, and handler.rs does not use worker.rs;
+# 3. the two backends of the core (src/file, src/pg) import nothing of each other, and the
+#    seam (src/backend.rs) names neither: src/open.rs alone picks one (docs/ARCHITECTURE.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -25,5 +27,14 @@ uses() { # FILE MODULE...: FILE must not name crate::MODULE
 }
 uses run handler worker
 uses handler worker
-[ "$status" = 0 ] && echo "check-seams: OK (no clap in the core or the extension; no handler/worker/run cycle)"
+if grep -rnE 'crate::pg\b|hurah::pg\b' src/file; then
+  echo "check-seams: src/file uses the PostgreSQL backend" >&2; status=1
+fi
+if grep -rnE 'crate::file\b|hurah::file\b' src/pg; then
+  echo "check-seams: src/pg uses the file backend" >&2; status=1
+fi
+if grep -nE 'crate::(file|pg)\b' src/backend.rs; then
+  echo "check-seams: the seam src/backend.rs names a backend" >&2; status=1
+fi
+[ "$status" = 0 ] && echo "check-seams: OK (no clap in the core or the extension; no handler/worker/run cycle; neither backend imports the other)"
 exit $status

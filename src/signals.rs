@@ -13,8 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::handler::Level;
-use crate::watch::Wake;
-use crate::worker::StopHandle;
+use crate::stop::{Notice, StopHandle};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -158,7 +157,7 @@ pub fn install_signal_handlers(stop: &StopHandle, verbosity: Arc<AtomicU8>) -> R
                                 sig,
                                 format!("received {name}: rescanning the queues"),
                             );
-                            stop.waker().wake(Wake::Rescan);
+                            stop.notify(Notice::Rescan);
                         }
                         libc::SIGUSR1 | libc::SIGUSR2 => {
                             let v = verbosity.load(Ordering::Relaxed);
@@ -173,7 +172,7 @@ pub fn install_signal_handlers(stop: &StopHandle, verbosity: Arc<AtomicU8>) -> R
                                 sig,
                                 format!("received {name}: log level {verb} to {level}"),
                             );
-                            stop.waker().wake(Wake::Verbosity);
+                            stop.notify(Notice::Verbosity);
                         }
                         _ => {}
                     }

@@ -32,10 +32,7 @@ fn spawn<F: FnMut(&Task) -> Outcome + Send + 'static>(
     f: F,
     batch: usize,
     opts: WorkerOptions,
-) -> (
-    hurah::pg::PgStopHandle,
-    std::thread::JoinHandle<Result<RunStats>>,
-) {
+) -> (hurah::StopHandle, std::thread::JoinHandle<Result<RunStats>>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let t = std::thread::spawn(move || {
         let mut w = PgWorker::new();

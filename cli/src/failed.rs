@@ -80,7 +80,7 @@ fn document(p: &Picked) -> Value {
         }
         // A file in error/ that does not parse (damaged, or left so by the original library):
         // its bytes as they are, as text (never read through a link or from a FIFO).
-        None => hurah::failed::read_raw(&p.task.location)
+        None => hurah::failed::read_raw(std::path::Path::new(&p.task.location))
             .map(|b| Value::from(String::from_utf8_lossy(&b).into_owned()))
             .unwrap_or(Value::Null),
     }
@@ -103,7 +103,7 @@ fn show(b: &dyn Backend, sel: &Selection) -> Result<(), CliError> {
         );
     } else {
         for p in &failed {
-            println!("# {} ({})", p.task.location.display(), p.label());
+            println!("# {} ({})", p.task.location, p.label());
             println!(
                 "{}",
                 serde_json::to_string_pretty(&document(p)).expect("JSON values always serialize")

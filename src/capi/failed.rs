@@ -151,7 +151,7 @@ pub unsafe extern "C" fn hurah_handler_failed_reason(
         let Some(doc) = &task.doc else {
             // Stored as corrupt: the entry's error says why it cannot be read.
             return Err(Error::CorruptTask {
-                path: task.location,
+                path: task.location.into(),
                 reason: task.error.map(|e| e.reason).unwrap_or_default(),
             }
             .into());

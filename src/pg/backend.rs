@@ -4,20 +4,17 @@
 use super::admin::{self, PgSelection, PgTaskRow};
 use super::{connect, migrate, redact, PgDispatcher, PgQueue, PgWorker};
 use crate::backend::{
-    foreign_queue, Backend, ListenerQueue, ListenerStatus, Purged, TaskEntry, TaskError, TaskState,
-    WorkerLoop,
+    foreign_queue, Backend, Cancelled, DispatchOptions, ListenerQueue, ListenerStatus, Purged,
+    Receipt, RunStats, StopHandle, TaskEntry, TaskError, TaskState, WorkerLoop, WorkerOptions,
 };
-use crate::delayed::Cancelled;
-use crate::dispatcher::{DispatchOptions, Receipt};
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
 use crate::handler::Handler;
 use crate::handler_name::HandlerName;
 use crate::task::TaskDoc;
-use crate::worker::{RunStats, StopHandle, WorkerOptions};
 use postgres::Client;
 use std::any::Any;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::AtomicU8;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -185,34 +182,9 @@ impl PgBackend {
     }
 }
 
-/// A PostgreSQL receipt in the file backend's shape: the listener as a layout under the URL
-/// would name it, the location `hurah.tasks/<listener id>/<seq>` (as `Task::path()`).
-fn receipt(dsn: &str, r: super::PgReceipt) -> Receipt {
-    let layout = crate::layout::Layout::new(dsn);
-    Receipt {
-        id: r.id,
-        deliveries: r
-            .deliveries
-            .into_iter()
-            .filter_map(|d| {
-                let et = EventType::parse(&d.event_type).ok()?;
-                let name = HandlerName::new(&d.handler_name).ok()?;
-                Some(crate::dispatcher::Delivery {
-                    listener: layout.listener(&et, &name),
-                    sequence: d.sequence,
-                    path: PathBuf::from(format!("hurah.tasks/{}/{}", d.listener_id, d.sequence)),
-                })
-            })
-            .collect(),
-    }
-}
-
 fn entry(r: PgTaskRow, state: TaskState) -> TaskEntry {
-    let location = PathBuf::from(format!(
-        "{}:{}#{}",
-        r.event_type, r.handler_name, r.sequence
-    ));
-    let doc = TaskDoc::parse(r.task.to_string().as_bytes(), &location).ok();
+    let location = format!("{}:{}#{}", r.event_type, r.handler_name, r.sequence);
+    let doc = TaskDoc::parse(r.task.to_string().as_bytes(), Path::new(&location)).ok();
     let error = r.error.as_ref().map(|e| TaskError {
         reason: e
             .get("reason")
@@ -263,8 +235,7 @@ impl Backend for PgBackend {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        let r = self.pg()?.dispatch_with(event_type, payload, options)?;
-        Ok(receipt(&self.dsn, r))
+        self.pg()?.dispatch_with(event_type, payload, options)
     }
 
     fn dispatch_many(
@@ -272,8 +243,7 @@ impl Backend for PgBackend {
         events: &[(EventType, String)],
         options: DispatchOptions,
     ) -> Result<Vec<Receipt>> {
-        let rs = self.pg()?.dispatch_many_with(events, options)?;
-        Ok(rs.into_iter().map(|r| receipt(&self.dsn, r)).collect())
+        self.pg()?.dispatch_many_with(events, options)
     }
 
     fn cancel(&self, id: &str) -> Result<Cancelled> {
@@ -468,7 +438,7 @@ impl<'h> WorkerLoop<'h> for PgWorker<'h> {
     }
 
     fn stop_handle(&self) -> StopHandle {
-        self.core_stop_handle()
+        PgWorker::stop_handle(self)
     }
 
     fn verbosity(&self) -> Arc<AtomicU8> {

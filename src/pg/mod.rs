@@ -1,5 +1,5 @@
 //! The PostgreSQL backend: the same dispatch, claim, outcome and recovery semantics as the file
-//! backend, for several machines sharing one queue (DESIGN.md §5, issue 9).
+//! backend, for several machines sharing one queue (docs/ARCHITECTURE.md, "PostgreSQL").
 //!
 //! * Schema `hurah` (see [`migrate`]): a listener registry with one sequence per listener, and
 //!   one `hurah.tasks` row per task copy, indexed for claims by `(listener, due, seq)`.
@@ -32,17 +32,16 @@ mod backend;
 mod dispatcher;
 mod queue;
 mod schema;
-mod url;
 mod worker;
 
+pub use crate::url::{is_dsn, redact};
 pub use backend::PgBackend;
-pub use dispatcher::{cancel_id, PgDelivery, PgDispatcher, PgReceipt};
+pub use dispatcher::{cancel_id, PgDispatcher};
 /// The client type of [`connect`] (re-exported so callers need not depend on `postgres`).
 pub use postgres::Client as PgClient;
 pub use queue::{PgClaim, PgQueue, PgSettled, PgStatusRow};
 pub use schema::{migrate, migrate_to, schema_version, MIGRATIONS};
-pub use url::{is_dsn, redact};
-pub use worker::{pg_handle_once, PgStopHandle, PgWorker};
+pub use worker::{pg_handle_once, PgWorker};
 
 use crate::error::{Error, Result};
 use postgres::config::SslMode;

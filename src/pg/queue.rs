@@ -3,12 +3,12 @@
 //! and return the claims of dead workers (their advisory lock is free).
 
 use super::{connect, db, migrate, LOCK_CLASS};
+use crate::backend::Recovery;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
 use crate::handler_name::HandlerName;
 use crate::outcome::Outcome;
-use crate::queue::Recovery;
 use crate::task::{Task, TaskDoc};
 use postgres::Client;
 use serde_json::{json, Value};

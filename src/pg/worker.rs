@@ -8,11 +8,12 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::handler::{Handler, Level};
 use crate::outcome::Outcome;
+use crate::run::{log, log_outcome, RunStats, WorkerOptions};
+use crate::stop::StopHandle;
 use crate::task::Task;
-use crate::worker::{log, log_outcome, RunStats, WorkerOptions};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -208,33 +209,16 @@ pub fn pg_handle_once(queue: &mut PgQueue, handler: &mut dyn Handler) -> Result<
     Ok(stats)
 }
 
-/// Stops a running [`PgWorker`] from any thread: the current task finishes, unstarted claims
-/// go back, and `run` returns (within 250 ms when idle).
-#[derive(Clone, Debug, Default)]
-pub struct PgStopHandle(Arc<AtomicBool>);
-
-impl PgStopHandle {
-    /// Asks the worker to stop after the current task.
-    pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// True once [`PgStopHandle::stop`] was called.
-    pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 /// A long-running worker serving one or more listeners on PostgreSQL in one thread. Each
 /// queue has its own connection (holding its worker lock); one more connection `LISTEN`s.
 pub struct PgWorker<'h> {
     entries: Vec<(PgQueue, Box<dyn Handler + 'h>)>,
-    stop: PgStopHandle,
+    /// Driven by [`PgWorker::stop_handle`]'s holders and signal forwarding; polled (at least
+    /// every 250 ms while idle), so it needs no notifier.
+    stop: StopHandle,
     batch: usize,
     group_commit: bool,
     listen: Option<Client>,
-    /// The core stop handle (driven by signal forwarding and [`crate::backend::WorkerLoop`]).
-    also_stop_on: crate::worker::StopHandle,
     /// A [`Level`] as u8, read at every round: SIGUSR1/SIGUSR2 change it while running.
     verbosity: Arc<AtomicU8>,
     memory_probe: Box<dyn FnMut() -> u64 + 'h>,
@@ -251,13 +235,12 @@ impl<'h> PgWorker<'h> {
     pub fn new() -> Self {
         PgWorker {
             entries: Vec::new(),
-            stop: PgStopHandle::default(),
+            stop: StopHandle::new(),
             batch: DEFAULT_BATCH,
             group_commit: false,
             listen: None,
-            also_stop_on: crate::worker::StopHandle::detached(),
             verbosity: Arc::new(AtomicU8::new(Level::from_env() as u8)),
-            memory_probe: Box::new(crate::worker::resident_memory),
+            memory_probe: Box::new(crate::run::resident_memory),
         }
     }
 
@@ -282,13 +265,6 @@ impl<'h> PgWorker<'h> {
         self
     }
 
-    /// Also stop when `stop` (a file-backend [`crate::StopHandle`], e.g. the one
-    /// [`crate::install_signal_handlers`] drives on SIGTERM/SIGINT) is stopped.
-    pub fn also_stop_on(&mut self, stop: crate::worker::StopHandle) -> &mut Self {
-        self.also_stop_on = stop;
-        self
-    }
-
     /// Replaces the memory probe used for `memory_limit` (default: resident set size). The PHP
     /// adapter uses `memory_get_usage()`.
     pub fn set_memory_probe(&mut self, probe: Box<dyn FnMut() -> u64 + 'h>) -> &mut Self {
@@ -307,15 +283,10 @@ impl<'h> PgWorker<'h> {
         Arc::clone(&self.verbosity)
     }
 
-    /// A handle that stops this worker from another thread.
-    pub fn stop_handle(&self) -> PgStopHandle {
+    /// A handle that stops this worker from another thread or a signal forwarder
+    /// ([`crate::install_signal_handlers`]).
+    pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
-    }
-
-    /// The core [`crate::StopHandle`] this worker also obeys (the one [`PgWorker::also_stop_on`]
-    /// set, else its own): what signal forwarding and the backend seam drive.
-    pub fn core_stop_handle(&self) -> crate::worker::StopHandle {
-        self.also_stop_on.clone()
     }
 
     fn listen(&mut self) -> Result<()> {
@@ -407,13 +378,7 @@ impl<'h> PgWorker<'h> {
         self.listen()?;
         let mut last_poll = Instant::now() - options.rescan_interval;
         let stop = self.stop.clone();
-        let other = self.also_stop_on.clone();
-        let stopped = || {
-            if other.is_stopped() {
-                stop.stop();
-            }
-            stop.is_stopped()
-        };
+        let stopped = || stop.is_stopped();
         let limit_hit = |s: &RunStats| {
             stopped()
                 || options.max_jobs.is_some_and(|m| s.handled >= m)
@@ -482,7 +447,7 @@ impl<'h> PgWorker<'h> {
             }
             loop {
                 let left = wake_at.saturating_duration_since(Instant::now());
-                if left.is_zero() || stopped() || other.has_signal_notes() {
+                if left.is_zero() || stopped() || stop.has_signal_notes() {
                     break;
                 }
                 let Some(listen) = self.listen.as_mut() else {
@@ -516,7 +481,7 @@ impl<'h> PgWorker<'h> {
     /// Logs the signals taken since the last call (through the first handler, whatever the
     /// verbosity: they are the operator's own requests).
     fn log_signal_notes(&mut self) {
-        let notes = self.also_stop_on.take_signal_notes();
+        let notes = self.stop.take_signal_notes();
         if let Some((_, h)) = self.entries.first_mut() {
             for line in notes {
                 h.log(Level::Info, &line);

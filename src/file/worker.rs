@@ -3,43 +3,20 @@
 
 use crate::clock;
 use crate::error::Result;
+use crate::file::layout::{parse_delayed_file_name, parse_task_file_name, State};
+use crate::file::queue::{Claim, Queue, Settled};
+use crate::file::watch::{NotifyWake, Wake, WakeSource, Waker};
 use crate::handler::{Handler, Level};
-use crate::layout::{parse_delayed_file_name, parse_task_file_name, State};
 use crate::outcome::Outcome;
-use crate::queue::{Claim, Queue, Settled};
-use crate::watch::{NotifyWake, Wake, WakeSource, Waker};
+use crate::run::{log, log_outcome, RunStats, WorkerOptions};
+use crate::stop::{Notice, StopHandle};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-
-/// Counts of what a run did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RunStats {
-    /// Tasks the handler ran.
-    pub handled: u64,
-    /// SUCCESS outcomes.
-    pub succeeded: u64,
-    /// Tasks sent to `error/` (FAILURE, INVALID, exceptions, retries exhausted, corrupt files).
-    pub failed: u64,
-    /// RETRY outcomes that went back to `inbox/` or `delayed/`.
-    pub retried: u64,
-    /// Tasks of dead workers put back in `inbox/`.
-    pub recovered: u64,
-}
-
-impl RunStats {
-    fn add(&mut self, o: RunStats) {
-        self.handled += o.handled;
-        self.succeeded += o.succeeded;
-        self.failed += o.failed;
-        self.retried += o.retried;
-        self.recovered += o.recovered;
-    }
-}
 
 /// Processes every task due in `queue` once, in ascending sequence order, then returns (the
 /// original `AbstractHandler::handle()`). Tasks are claimed by rename, so concurrent callers on
@@ -95,43 +72,6 @@ pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunSt
     }
     queue.release();
     Ok(stats)
-}
-
-/// Passes a line to the handler's logger if `level` is within `verbosity`.
-pub(crate) fn log(handler: &mut dyn Handler, verbosity: Level, level: Level, msg: &str) {
-    if level <= verbosity {
-        handler.log(level, msg);
-    }
-}
-
-/// Logs a FAILURE or INVALID outcome (shared by the file and PostgreSQL workers).
-pub(crate) fn log_outcome(
-    handler: &mut dyn Handler,
-    verbosity: Level,
-    seq: u64,
-    outcome: &Outcome,
-) {
-    match outcome {
-        Outcome::Failure { reason, class } => log(
-            handler,
-            verbosity,
-            Level::Warning,
-            &format!(
-                "Task {seq} failed: {reason}{}",
-                class
-                    .as_ref()
-                    .map(|c| format!(" ({c})"))
-                    .unwrap_or_default()
-            ),
-        ),
-        Outcome::Invalid { reason } => log(
-            handler,
-            verbosity,
-            Level::Warning,
-            &format!("Task {seq} invalid: {reason}"),
-        ),
-        _ => {}
-    }
 }
 
 /// Runs one claimed entry and settles it. `hold_back`: in watch mode, a corrupt file modified
@@ -215,121 +155,6 @@ fn run_claim(
     Ok((stats, settled))
 }
 
-/// Limits and timers of a long-running [`Worker`].
-#[derive(Clone, Debug)]
-pub struct WorkerOptions {
-    /// Return after this many tasks.
-    pub max_jobs: Option<u64>,
-    /// Return after this long (checked between tasks and while idle).
-    pub max_time: Option<Duration>,
-    /// Return when the memory probe reports more than this many bytes (checked between tasks).
-    pub memory_limit: Option<u64>,
-    /// Return as soon as nothing is due (delayed tasks not yet due do not count).
-    pub stop_when_empty: bool,
-    /// Interval of the safety rescan (and dead-worker recovery) while idle.
-    pub rescan_interval: Duration,
-    /// A corrupt inbox file modified less than this long ago is held back (a legacy writer may
-    /// still be writing it in place) before it is judged corrupt.
-    pub hold_back: Duration,
-    /// PostgreSQL backend: settle each claimed batch in one statement at its end instead of one
-    /// per task (see [`crate::pg::PgWorker::set_group_commit`]: about twice the throughput;
-    /// if the worker dies mid-batch, the batch's finished tasks run again). Ignored on a
-    /// directory, where each outcome is one rename anyway.
-    pub group_commit: bool,
-}
-
-impl Default for WorkerOptions {
-    fn default() -> Self {
-        WorkerOptions {
-            max_jobs: None,
-            max_time: None,
-            memory_limit: None,
-            stop_when_empty: false,
-            rescan_interval: Duration::from_secs(30),
-            hold_back: Duration::from_secs(2),
-            group_commit: false,
-        }
-    }
-}
-
-/// Stops a running [`Worker`] from any thread: the current task finishes, nothing stays claimed,
-/// and `run` returns.
-#[derive(Clone, Debug)]
-pub struct StopHandle {
-    flag: Arc<AtomicBool>,
-    waker: Waker,
-    signals: Arc<SignalNotes>,
-}
-
-/// Signals the signal thread acted on, for the worker to log from its own thread (a PHP logger
-/// may only be called there), and the signal that asked it to stop.
-#[derive(Debug, Default)]
-struct SignalNotes {
-    lines: std::sync::Mutex<Vec<String>>,
-    stopped_by: std::sync::atomic::AtomicI32,
-}
-
-impl StopHandle {
-    fn with_waker(waker: Waker) -> StopHandle {
-        StopHandle {
-            flag: Arc::new(AtomicBool::new(false)),
-            waker,
-            signals: Arc::default(),
-        }
-    }
-
-    /// A handle not tied to a file-backend [`Worker`]'s wake channel: for workers that poll
-    /// [`StopHandle::is_stopped`] (the PostgreSQL worker) and for signal forwarding to them.
-    pub fn detached() -> StopHandle {
-        let (tx, _rx) = mpsc::channel();
-        StopHandle::with_waker(Waker(tx))
-    }
-
-    /// Records that signal `sig` was taken (`line` says what it did), for the worker to log.
-    pub fn note_signal(&self, sig: i32, line: String) {
-        if matches!(sig, libc::SIGTERM | libc::SIGINT) {
-            self.signals.stopped_by.store(sig, Ordering::SeqCst);
-        }
-        if let Ok(mut l) = self.signals.lines.lock() {
-            l.push(line);
-        }
-    }
-
-    /// Takes the lines of [`StopHandle::note_signal`] not logged yet, oldest first.
-    pub fn take_signal_notes(&self) -> Vec<String> {
-        match self.signals.lines.lock() {
-            Ok(mut l) => std::mem::take(&mut *l),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// True when [`StopHandle::take_signal_notes`] has something.
-    pub fn has_signal_notes(&self) -> bool {
-        self.signals.lines.lock().is_ok_and(|l| !l.is_empty())
-    }
-
-    /// The signal (SIGTERM or SIGINT) that asked the worker to stop, if one did.
-    pub fn stopped_by_signal(&self) -> Option<i32> {
-        Some(self.signals.stopped_by.load(Ordering::SeqCst)).filter(|&s| s != 0)
-    }
-
-    /// Asks the worker to stop after the current task.
-    pub fn stop(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        self.waker.wake(Wake::Stop);
-    }
-
-    /// True once [`StopHandle::stop`] was called.
-    pub fn is_stopped(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-
-    /// The worker's waker (for signal forwarding: rescans, verbosity).
-    pub fn waker(&self) -> &Waker {
-        &self.waker
-    }
-}
-
 struct Entry<'h> {
     queue: Queue,
     handler: Box<dyn Handler + 'h>,
@@ -347,24 +172,26 @@ struct Entry<'h> {
 pub struct Worker<'h> {
     entries: Vec<Entry<'h>>,
     rx: Receiver<Wake>,
+    tx: mpsc::Sender<Wake>,
     stop: StopHandle,
     verbosity: Arc<AtomicU8>,
     memory_probe: Box<dyn FnMut() -> u64 + 'h>,
     next: usize,
 }
 
-/// Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
-pub fn resident_memory() -> u64 {
-    let page = 4096u64;
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map(|pages| pages * page)
-        .unwrap_or(0)
+/// The notifier a [`Worker`] installs in its [`StopHandle`]: notices become wake messages.
+fn notifier(waker: Waker) -> crate::stop::Notifier {
+    let waker = std::sync::Mutex::new(waker);
+    Arc::new(move |n: Notice| {
+        let wake = match n {
+            Notice::Stop => Wake::Stop,
+            Notice::Rescan => Wake::Rescan,
+            Notice::Verbosity => Wake::Verbosity,
+        };
+        if let Ok(w) = waker.lock() {
+            w.wake(wake);
+        }
+    })
 }
 
 impl Default for Worker<'_> {
@@ -381,9 +208,10 @@ impl<'h> Worker<'h> {
         Worker {
             entries: Vec::new(),
             rx,
-            stop: StopHandle::with_waker(Waker(tx)),
+            tx: tx.clone(),
+            stop: StopHandle::with_notifier(notifier(Waker(tx))),
             verbosity: Arc::new(AtomicU8::new(verbosity as u8)),
-            memory_probe: Box::new(resident_memory),
+            memory_probe: Box::new(crate::run::resident_memory),
             next: 0,
         }
     }
@@ -400,6 +228,11 @@ impl<'h> Worker<'h> {
             held: HashMap::new(),
         });
         self
+    }
+
+    /// A waker on this worker's channel, for its wake sources.
+    fn waker(&self) -> Waker {
+        Waker(self.tx.clone())
     }
 
     /// A handle that stops this worker from another thread or a signal forwarder.
@@ -425,10 +258,10 @@ impl<'h> Worker<'h> {
     /// `HURAH_WAKE=notify` to use [`NotifyWake`] (the `notify` crate) instead.
     pub fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
         if std::env::var("HURAH_WAKE").is_ok_and(|v| v == "notify") {
-            let mut source = NotifyWake::new(self.stop.waker.clone())?;
+            let mut source = NotifyWake::new(self.waker())?;
             return self.run_with(options, &mut source);
         }
-        let mut source = crate::InotifyWake::new(self.stop.waker.clone())?;
+        let mut source = crate::InotifyWake::new(self.waker())?;
         self.run_with(options, &mut source)
     }
 

@@ -1,12 +1,15 @@
 //! Dispatch: deliver one event to every listener at its level, its ancestors and the root.
 
+use crate::backend::{Delivery, DispatchOptions, Receipt};
 use crate::clock;
-use crate::durability::{rename_noreplace, unique_tmp_path, write_exclusive, FsyncPolicy, Renamed};
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
-use crate::layout::{Layout, Listener};
+use crate::file::durability::{
+    rename_noreplace, unique_tmp_path, write_exclusive, FsyncPolicy, Renamed,
+};
+use crate::file::layout::{Layout, Listener};
+use crate::file::tracking::TrackingLock;
 use crate::task::NewTask;
-use crate::tracking::TrackingLock;
 use serde_json::value::RawValue;
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -84,33 +87,6 @@ const CACHE_MAX_ENTRIES: usize = 4096;
 /// taken (file time stamps are coarse: a change in the same tick would not move the mtime).
 const CACHE_SETTLE_NS: i128 = 100_000_000;
 
-/// When a dispatched task becomes due.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DispatchOptions {
-    /// Not before this time (ms since the epoch). `None` or a time in the past: due at once.
-    pub not_before_ms: Option<u64>,
-}
-
-/// Where one dispatch went.
-#[derive(Clone, Debug)]
-pub struct Receipt {
-    /// The dispatch id stored in every copy (`"id"`).
-    pub id: String,
-    /// One entry per listener reached.
-    pub deliveries: Vec<Delivery>,
-}
-
-/// One listener's copy of a dispatched task.
-#[derive(Clone, Debug)]
-pub struct Delivery {
-    /// The listener.
-    pub listener: Listener,
-    /// Its sequence in that listener.
-    pub sequence: u64,
-    /// The published file (`inbox/<seq>.json` or `delayed/<due>-<seq>.json`).
-    pub path: PathBuf,
-}
-
 /// Writes tasks into listeners' queues. Cheap to create; safe to use from many processes at once.
 ///
 /// ```
@@ -141,13 +117,13 @@ impl Dispatcher {
     /// which serves both kinds of root.
     pub fn new(root: impl Into<PathBuf>, fsync: FsyncPolicy) -> Result<Self> {
         let root = root.into();
-        if root.to_str().is_some_and(crate::pg::is_dsn) {
+        if root.to_str().is_some_and(crate::url::is_dsn) {
             return Err(Error::InvalidOption {
                 name: "root".into(),
                 reason: format!(
                     "{} is a PostgreSQL URL: open it with hurah::backend::open (Dispatcher \
                      writes to a directory)",
-                    crate::pg::redact(&root.to_string_lossy())
+                    crate::url::redact(&root.to_string_lossy())
                 ),
             });
         }
@@ -296,7 +272,7 @@ impl Dispatcher {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        let payload: &RawValue = validate_payload(payload)?;
+        let payload: &RawValue = crate::json::validate_payload(payload)?;
         let id = crate::id::new_task_id();
         let levels = self.listeners_at_cached(event_type)?;
         let mut listeners: Vec<&Listener> = levels
@@ -382,6 +358,7 @@ impl Dispatcher {
         crate::fault::point("dispatch-between-sequence-and-publish");
 
         let mut deliveries = Vec::with_capacity(slots.len());
+        let mut published: Vec<PathBuf> = Vec::with_capacity(slots.len());
         let mut first_error = None;
         for slot in slots.iter_mut() {
             let l = slot.listener;
@@ -399,10 +376,11 @@ impl Dispatcher {
                 match rename_noreplace(&tmp, &dest) {
                     Ok(Renamed::Done) => {
                         deliveries.push(Delivery {
-                            listener: l.clone(),
+                            listener: l.id(),
                             sequence: seq,
-                            path: dest,
+                            location: dest.to_string_lossy().into_owned(),
                         });
+                        published.push(dest);
                         break;
                     }
                     Ok(Renamed::Exists) => {
@@ -449,8 +427,8 @@ impl Dispatcher {
                 }
             }
         }
-        for d in &deliveries {
-            if let Some(parent) = d.path.parent() {
+        for dest in &published {
+            if let Some(parent) = dest.parent() {
                 self.fsync.sync_dir(parent)?;
             }
         }
@@ -508,73 +486,6 @@ impl TimeText {
     }
 }
 
-/// True when serde_json reads `text` into a `Value` exactly when it reads it as a `RawValue`:
-/// no backslash (a `\\u` escape with a lone surrogate fails only the former), no number with
-/// an exponent or 300 digits in a row (one out of the f64 range fails only the former), and at
-/// most [`MAX_PAYLOAD_DEPTH`] `[`/`{` (neither the recursion limit nor the depth check can
-/// apply). Strings are skipped (they hold no backslash, so a quote always ends them).
-fn plain_json(text: &str) -> bool {
-    let mut in_string = false;
-    let mut openers = 0;
-    let mut digits = 0;
-    for &b in text.as_bytes() {
-        if in_string {
-            match b {
-                b'"' => in_string = false,
-                b'\\' => return false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'\\' => return false,
-            b'[' | b'{' => {
-                openers += 1;
-                if openers > MAX_PAYLOAD_DEPTH {
-                    return false;
-                }
-            }
-            b'e' | b'E' if digits > 0 => return false,
-            _ => {}
-        }
-        if b.is_ascii_digit() {
-            digits += 1;
-            if digits >= 300 {
-                return false;
-            }
-        } else {
-            digits = 0;
-        }
-    }
-    true
-}
-
-/// Deepest payload nesting accepted: PHP's `json_encode` default depth (see [`crate::json`]).
-const MAX_PAYLOAD_DEPTH: usize = crate::json::MAX_PAYLOAD_DEPTH;
-
-/// Checks that `payload` is JSON text the worker can read back, as dispatch does on every
-/// backend: the syntax, numbers in range (1e400 is refused: the reader would fail on it) and
-/// at most [`MAX_PAYLOAD_DEPTH`] levels of nesting (the error names the depth). Returns it as a
-/// [`RawValue`] (its text kept as given).
-pub(crate) fn validate_payload(payload: &str) -> Result<&RawValue> {
-    // Parse as the worker will (TaskDoc::parse, into a serde_json Value): a RawValue only
-    // checks the syntax, so a number out of range (1e400) would be accepted and the task
-    // unreadable. A payload without escapes, exponents, very long numbers or deep nesting
-    // cannot tell the two apart, so for it the RawValue parse alone decides; anything else
-    // (and any error, so that its message is the Value parser's) takes the Value parse.
-    let invalid = |e: crate::json::ParseError| Error::InvalidPayload {
-        reason: e.to_string(),
-    };
-    if plain_json(payload) {
-        if let Ok(raw) = serde_json::from_str::<&RawValue>(payload) {
-            return Ok(raw);
-        }
-    }
-    crate::json::from_str(payload, MAX_PAYLOAD_DEPTH).map_err(invalid)?;
-    crate::json::raw_from_str(payload, MAX_PAYLOAD_DEPTH).map_err(invalid)
-}
-
 #[cfg(test)]
 fn depth(v: &serde_json::Value) -> usize {
     match v {
@@ -611,6 +522,7 @@ pub(crate) fn check_writable(root: &std::path::Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::plain_json;
     use crate::{HandlerName, TaskDoc};
 
     #[test]
@@ -644,8 +556,10 @@ mod tests {
             "".into(),
         ];
         for c in &cases {
-            let value = crate::json::from_str(c, MAX_PAYLOAD_DEPTH);
-            let ok = value.as_ref().is_ok_and(|v| depth(v) <= MAX_PAYLOAD_DEPTH);
+            let value = crate::json::from_str(c, crate::json::MAX_PAYLOAD_DEPTH);
+            let ok = value
+                .as_ref()
+                .is_ok_and(|v| depth(v) <= crate::json::MAX_PAYLOAD_DEPTH);
             if plain_json(c) && serde_json::from_str::<&RawValue>(c).is_ok() {
                 assert!(ok, "shortcut accepted {c:?}: {value:?}");
             }
@@ -701,7 +615,7 @@ mod tests {
         ] {
             let good = good.as_str();
             let r = disp.dispatch(&ty, good).unwrap();
-            let p = &r.deliveries[0].path;
+            let p = Path::new(&r.deliveries[0].location);
             TaskDoc::parse(&fs::read(p).unwrap(), p).unwrap();
         }
     }

@@ -7,9 +7,11 @@
 //! counter cannot lose a task.
 
 use crate::clock;
-use crate::durability::{make_dir, unique_tmp_name, with_cpath, write_exclusive, FsyncPolicy};
 use crate::error::{Error, Result};
-use crate::layout::{
+use crate::file::durability::{
+    make_dir, unique_tmp_name, with_cpath, write_exclusive, FsyncPolicy,
+};
+use crate::file::layout::{
     parse_claimed_file_name, parse_delayed_file_name, parse_final_file_name, Listener, State,
 };
 use serde_json::Value;
@@ -96,7 +98,7 @@ fn open_tracking(listener: &Listener) -> Result<File> {
                         path: path(),
                         reason: format!(
                             "it is {}, not a regular file; not opened",
-                            crate::layout::describe_file_type(meta.file_type())
+                            crate::file::layout::describe_file_type(meta.file_type())
                         ),
                     });
                 }
