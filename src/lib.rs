@@ -5,7 +5,9 @@
 //! loop. The PHP extension (`php/`), the C ABI ([`capi`], feature `capi`) and the `hurah` CLI
 //! are thin adapters over this crate: they open the root a user gives them with
 //! [`backend::open`] and talk only to the [`backend::Backend`] trait, which the file backend
-//! ([`backend::FileBackend`]) and PostgreSQL ([`pg::PgBackend`]) implement.
+//! ([`file::FileBackend`], `src/file/`) and PostgreSQL (`pg::PgBackend`, `src/pg/`) implement.
+//! The parts, the seam, the on-disk protocol and the schema: docs/ARCHITECTURE.md. This file
+//! mostly re-exports: the file backend's types keep their short names (`hurah::Queue`, ...).
 //!
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();

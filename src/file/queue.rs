@@ -1,5 +1,5 @@
 //! One listener's queue seen by a worker: claim by rename, settle outcomes, recover the claims
-//! of dead workers. See DESIGN.md §2 rules 2–4.
+//! of dead workers. See docs/ARCHITECTURE.md, "The on-disk protocol" (claims, outcomes, recovery).
 
 use crate::backend::Recovery;
 use crate::clock;
