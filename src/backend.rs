@@ -13,7 +13,7 @@
 //!
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
-//! use hurah::backend::{self, TaskState};
+//! use hurah::backend::{self, FailedAction, Pick, TaskState};
 //! use hurah::*;
 //! let b = backend::open(dir.path().to_str().unwrap(), FsyncPolicy::Never).unwrap();
 //! let (ty, name) = (EventType::parse("product").unwrap(), HandlerName::new("mailer").unwrap());
@@ -26,7 +26,8 @@
 //! let failed = b.tasks(&ty, &name, TaskState::Failed).unwrap();
 //! assert_eq!(failed[0].error.as_ref().unwrap().reason, "boom");
 //! let mut n = 0;
-//! b.retry_failed(&ty, &name, None, &mut n).unwrap();
+//! b.failed(&ty, &name, Pick::All, FailedAction::Retry, &mut |_, r| r.map(|()| n += 1))
+//!     .unwrap();
 //! assert_eq!(n, 1);
 //! ```
 
@@ -205,6 +206,24 @@ pub struct TaskEntry {
     pub changed_ms: u64,
 }
 
+/// Which failed tasks of a listener [`Backend::failed`] acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick<'a> {
+    /// Every failed task of the listener.
+    All,
+    /// These sequences (typically picked from [`Backend::tasks`]); duplicates count once.
+    Sequences(&'a [u64]),
+}
+
+/// What [`Backend::failed`] does with the failed tasks it picked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailedAction {
+    /// Back to the inbox for another run, attempts reset.
+    Retry,
+    /// Deleted for good.
+    Delete,
+}
+
 /// One listener's counts, as [`Backend::status`] reports them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenerStatus {
@@ -315,49 +334,22 @@ pub trait Backend: Send + Sync + Debug {
         state: TaskState,
     ) -> Result<Vec<TaskEntry>>;
 
-    /// Moves failed task `sequence` (or, with `None`, every failed task of the listener) back
-    /// to the inbox for another run, attempts reset. `done` counts the tasks moved, also when
-    /// an error stops the call half-way. [`Error::NotFound`] if `sequence` has no failed task.
-    /// With `None`, tasks stored as corrupt are skipped (they cannot run as they are).
-    fn retry_failed(
+    /// Retries (back to the inbox, attempts reset) or deletes the listener's failed tasks
+    /// `pick`: the one failed-task operation every adapter uses (`hurah failed`, the C ABI,
+    /// PHP). `each` gets every task's outcome: `Ok` once per task moved or deleted,
+    /// [`Error::NotFound`] for a picked sequence with no failed task (any more), or why that
+    /// task could not be acted on (e.g. [`Error::CorruptTask`]: a task stored as corrupt cannot
+    /// be retried as it is). `each` returns an error to stop the call there (that error is
+    /// returned); `Ok` goes on with the next task. One pass: one directory listing, or one
+    /// statement. With [`Pick::All`], a task that vanished meanwhile (another process acted on
+    /// it) is not reported.
+    fn failed(
         &self,
         event_type: &EventType,
         name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-    ) -> Result<()>;
-
-    /// Deletes failed task `sequence` (or every failed task of the listener). `done` and
-    /// errors as [`Backend::retry_failed`].
-    fn delete_failed(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-    ) -> Result<()>;
-
-    /// [`Backend::retry_failed`] for each of `sequences` (typically picked from
-    /// [`Backend::tasks`]) in one pass: one directory listing, or one statement. `each` gets
-    /// every outcome: `Ok` once per task moved, [`Error::NotFound`] for a sequence with no
-    /// failed task (any more), or why that task could not be moved (e.g. [`Error::CorruptTask`]),
-    /// and the others are still tried. The returned error is one that stopped the whole call.
-    fn retry_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) -> Result<()>;
-
-    /// [`Backend::delete_failed`] for each of `sequences` in one pass; `each` and errors as
-    /// [`Backend::retry_failed_each`].
-    fn delete_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
+        pick: Pick<'_>,
+        action: FailedAction,
+        each: &mut dyn FnMut(u64, Result<()>) -> Result<()>,
     ) -> Result<()>;
 
     /// Cancels the listener's delayed tasks `sequences` before they come due, as

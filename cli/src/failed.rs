@@ -4,7 +4,7 @@
 use crate::cli::{self, CliError, Picked, Progress};
 use crate::Selection;
 use clap::{Args, Subcommand};
-use hurah::backend::{Backend, TaskState};
+use hurah::backend::{Backend, FailedAction, Pick, TaskState};
 use hurah::{Error, FsyncPolicy};
 use serde_json::{json, Value};
 
@@ -139,12 +139,14 @@ fn bulk(b: &dyn Backend, sel: &Selection, retry: bool) -> Result<(), CliError> {
             }
             seen += 1;
             progress.tick(seen, Some(total));
+            Ok(())
         };
-        if retry {
-            b.retry_failed_each(t, n, &seqs, &mut each)?;
+        let action = if retry {
+            FailedAction::Retry
         } else {
-            b.delete_failed_each(t, n, &seqs, &mut each)?;
-        }
+            FailedAction::Delete
+        };
+        b.failed(t, n, Pick::Sequences(&seqs), action, &mut each)?;
     }
     progress.finish();
     if sel.json {

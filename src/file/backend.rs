@@ -2,9 +2,9 @@
 //! [`Worker`] as a [`WorkerLoop`].
 
 use crate::backend::{
-    foreign_queue, Backend, Cancelled, DispatchOptions, FsyncPolicy, ListenerQueue, ListenerStatus,
-    Purged, Receipt, RunStats, StopHandle, TaskEntry, TaskError, TaskState, WorkerLoop,
-    WorkerOptions,
+    foreign_queue, Backend, Cancelled, DispatchOptions, FailedAction, FsyncPolicy, ListenerQueue,
+    ListenerStatus, Pick, Purged, Receipt, RunStats, StopHandle, TaskEntry, TaskError, TaskState,
+    WorkerLoop, WorkerOptions,
 };
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
@@ -88,23 +88,6 @@ impl FileBackend {
         self.layout().listener(event_type, name)
     }
 
-    /// The failed files of a listener, narrowed to `sequence`; NotFound if it has none.
-    fn failed_files(&self, l: &Listener, sequence: Option<u64>) -> Result<Vec<PathBuf>> {
-        let mut files = failed::entries(l)?;
-        if let Some(seq) = sequence {
-            files.retain(|(s, _)| *s == seq);
-            if files.is_empty() {
-                return Err(Error::NotFound {
-                    what: format!(
-                        "failed task {seq} in {}",
-                        l.state_dir(State::Error).display()
-                    ),
-                });
-            }
-        }
-        Ok(files.into_iter().map(|(_, p)| p).collect())
-    }
-
     fn no_failed_task(&self, l: &Listener, seq: u64) -> Error {
         Error::NotFound {
             what: format!(
@@ -118,7 +101,7 @@ impl FileBackend {
 /// `sequences` (duplicates dropped, order kept), each with the files of `listed` (`(seq, path)`
 /// pairs, as a directory listing gives them) that have that sequence: none, one, or several
 /// (`<seq>.json` and `<seq>.<n>.json`).
-fn pick(listed: Vec<(u64, PathBuf)>, sequences: &[u64]) -> Vec<(u64, Vec<PathBuf>)> {
+fn by_sequence(listed: Vec<(u64, PathBuf)>, sequences: &[u64]) -> Vec<(u64, Vec<PathBuf>)> {
     let mut by_seq: std::collections::HashMap<u64, Vec<PathBuf>> = std::collections::HashMap::new();
     for (seq, path) in listed {
         by_seq.entry(seq).or_default().push(path);
@@ -246,85 +229,48 @@ impl Backend for FileBackend {
         Ok(out)
     }
 
-    fn retry_failed(
+    fn failed(
         &self,
         event_type: &EventType,
         name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
+        pick: Pick<'_>,
+        action: FailedAction,
+        each: &mut dyn FnMut(u64, Result<()>) -> Result<()>,
     ) -> Result<()> {
         let l = self.listener(event_type, name);
-        for path in self.failed_files(&l, sequence)? {
-            match failed::retry(&l, &path, self.fsync()) {
-                Ok(_) => *done += 1,
-                Err(Error::NotFound { .. }) => {}
-                Err(Error::CorruptTask { .. }) if sequence.is_none() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    fn delete_failed(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-    ) -> Result<()> {
-        let l = self.listener(event_type, name);
-        for path in self.failed_files(&l, sequence)? {
-            match failed::delete(&l, &path) {
-                Ok(()) => *done += 1,
-                Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.fsync().sync_dir(&l.state_dir(State::Error))
-    }
-
-    fn retry_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) -> Result<()> {
-        let l = self.listener(event_type, name);
-        for (seq, paths) in pick(failed::entries(&l)?, sequences) {
-            if paths.is_empty() {
-                each(seq, Err(self.no_failed_task(&l, seq)));
-            }
-            for path in paths {
-                each(seq, failed::retry(&l, &path, self.fsync()).map(|_| ()));
-            }
-        }
-        Ok(())
-    }
-
-    fn delete_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) -> Result<()> {
-        let l = self.listener(event_type, name);
+        let listed = failed::entries(&l)?;
+        let picked: Vec<(u64, Vec<PathBuf>)> = match pick {
+            Pick::All => listed.into_iter().map(|(s, p)| (s, vec![p])).collect(),
+            Pick::Sequences(sequences) => by_sequence(listed, sequences),
+        };
         let mut deleted = false;
-        for (seq, paths) in pick(failed::entries(&l)?, sequences) {
+        let mut outcome = Ok(());
+        for (seq, paths) in picked {
             if paths.is_empty() {
-                each(seq, Err(self.no_failed_task(&l, seq)));
+                outcome = each(seq, Err(self.no_failed_task(&l, seq)));
             }
             for path in paths {
-                let r = failed::delete(&l, &path);
-                deleted |= r.is_ok();
-                each(seq, r);
+                let r = match action {
+                    FailedAction::Retry => failed::retry(&l, &path, self.fsync()).map(|_| ()),
+                    FailedAction::Delete => failed::delete(&l, &path),
+                };
+                deleted |= r.is_ok() && action == FailedAction::Delete;
+                outcome = match r {
+                    Err(Error::NotFound { .. }) if pick == Pick::All => Ok(()),
+                    r => each(seq, r),
+                };
+                if outcome.is_err() {
+                    break;
+                }
+            }
+            if outcome.is_err() {
+                break;
             }
         }
         if deleted {
             self.fsync().sync_dir(&l.state_dir(State::Error))?;
         }
-        Ok(())
+        outcome
     }
 
     fn cancel_delayed(
@@ -339,7 +285,7 @@ impl Backend for FileBackend {
             .map(|e| (e.seq, e.path))
             .collect();
         let mut c = Cancelled::default();
-        for (_, paths) in pick(listed, sequences) {
+        for (_, paths) in by_sequence(listed, sequences) {
             if paths.is_empty() {
                 c.too_late += 1;
             }

@@ -4,8 +4,9 @@
 use super::admin::{self, PgSelection, PgTaskRow};
 use super::{connect, migrate, redact, PgDispatcher, PgQueue, PgWorker};
 use crate::backend::{
-    foreign_queue, Backend, Cancelled, DispatchOptions, ListenerQueue, ListenerStatus, Purged,
-    Receipt, RunStats, StopHandle, TaskEntry, TaskError, TaskState, WorkerLoop, WorkerOptions,
+    foreign_queue, Backend, Cancelled, DispatchOptions, FailedAction, ListenerQueue,
+    ListenerStatus, Pick, Purged, Receipt, RunStats, StopHandle, TaskEntry, TaskError, TaskState,
+    WorkerLoop, WorkerOptions,
 };
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
@@ -103,39 +104,6 @@ impl PgBackend {
 
     /// Retry or delete (`op`) failed task `sequence` or all of the listener's; counts into
     /// `done`; NotFound when a given sequence had none.
-    fn on_failed(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-        op: fn(&mut Client, &PgSelection) -> Result<u64>,
-    ) -> Result<()> {
-        let sel = Self::selection(event_type, name, sequence);
-        let n = self.admin(|c| op(c, &sel))?;
-        *done += n;
-        match sequence {
-            Some(seq) if n == 0 => Err(Self::not_found(event_type, name, seq)),
-            _ => Ok(()),
-        }
-    }
-
-    /// Retry or delete (`op`, returning the sequences it acted on) the failed tasks
-    /// `sequences`, reporting each to `each`.
-    fn on_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-        op: fn(&mut Client, &PgSelection) -> Result<Vec<u64>>,
-    ) -> Result<()> {
-        let sel = Self::picked(event_type, name, sequences);
-        let acted = self.admin(|c| op(c, &sel))?;
-        Self::report(event_type, name, sequences, &acted, each);
-        Ok(())
-    }
-
     fn selection(event_type: &EventType, name: &HandlerName, seq: Option<u64>) -> PgSelection {
         PgSelection {
             listener: Some((event_type.to_string(), name.to_string())),
@@ -159,8 +127,8 @@ impl PgBackend {
         name: &HandlerName,
         sequences: &[u64],
         done: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) {
+        each: &mut dyn FnMut(u64, Result<()>) -> Result<()>,
+    ) -> Result<()> {
         let done: std::collections::HashSet<u64> = done.iter().copied().collect();
         let mut seen = std::collections::HashSet::new();
         for &seq in sequences.iter().filter(|s| seen.insert(**s)) {
@@ -171,8 +139,9 @@ impl PgBackend {
                 } else {
                     Err(Self::not_found(event_type, name, seq))
                 },
-            );
+            )?;
         }
+        Ok(())
     }
 
     fn not_found(event_type: &EventType, name: &HandlerName, seq: u64) -> Error {
@@ -313,44 +282,30 @@ impl Backend for PgBackend {
         Ok(rows.into_iter().map(|r| entry(r, state)).collect())
     }
 
-    fn retry_failed(
+    fn failed(
         &self,
         event_type: &EventType,
         name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
+        pick: Pick<'_>,
+        action: FailedAction,
+        each: &mut dyn FnMut(u64, Result<()>) -> Result<()>,
     ) -> Result<()> {
-        self.on_failed(event_type, name, sequence, done, admin::retry_failed)
-    }
-
-    fn delete_failed(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-    ) -> Result<()> {
-        self.on_failed(event_type, name, sequence, done, admin::delete_failed)
-    }
-
-    fn retry_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) -> Result<()> {
-        self.on_failed_each(event_type, name, sequences, each, admin::retry_failed_seqs)
-    }
-
-    fn delete_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) -> Result<()> {
-        self.on_failed_each(event_type, name, sequences, each, admin::delete_failed_seqs)
+        let op = match action {
+            FailedAction::Retry => admin::retry_failed_seqs,
+            FailedAction::Delete => admin::delete_failed_seqs,
+        };
+        match pick {
+            Pick::All => {
+                let sel = Self::selection(event_type, name, None);
+                let acted = self.admin(|c| op(c, &sel))?;
+                acted.into_iter().try_for_each(|seq| each(seq, Ok(())))
+            }
+            Pick::Sequences(sequences) => {
+                let sel = Self::picked(event_type, name, sequences);
+                let acted = self.admin(|c| op(c, &sel))?;
+                Self::report(event_type, name, sequences, &acted, each)
+            }
+        }
     }
 
     fn cancel_delayed(
