@@ -3,7 +3,40 @@
 
 use crate::handler::{Handler, Level};
 use crate::outcome::Outcome;
+use crate::task::Task;
 use std::time::Duration;
+
+/// What a handler made of one task, ready to settle: its outcome, the handler's maximum
+/// attempts, and for a RETRY without a delay of its own the handler's backoff.
+pub(crate) struct Ran {
+    pub(crate) outcome: Outcome,
+    pub(crate) max_attempts: u64,
+    pub(crate) backoff: Option<Duration>,
+}
+
+/// The run step both workers share, once the task is claimed and its start recorded: runs
+/// the handler, counts the run, and logs a FAILURE or INVALID outcome. The caller settles it
+/// (docs/ARCHITECTURE.md, "How a task flows").
+pub(crate) fn run_task(
+    handler: &mut dyn Handler,
+    verbosity: Level,
+    task: &Task,
+    stats: &mut RunStats,
+) -> Ran {
+    let outcome = handler.handle_task(task);
+    stats.handled += 1;
+    let max_attempts = handler.max_attempts();
+    let backoff = match &outcome {
+        Outcome::Retry { delay: None } => handler.retry_delay(task.attempt()),
+        _ => None,
+    };
+    log_outcome(handler, verbosity, task.sequence(), &outcome);
+    Ran {
+        outcome,
+        max_attempts,
+        backoff,
+    }
+}
 
 /// Counts of what a run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

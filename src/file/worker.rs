@@ -8,7 +8,7 @@ use crate::file::queue::{Claim, Queue, Settled};
 use crate::file::watch::{NotifyWake, Wake, WakeSource, Waker};
 use crate::handler::{Handler, Level};
 use crate::outcome::Outcome;
-use crate::run::{log, log_outcome, RunStats, WorkerOptions};
+use crate::run::{log, run_task, Ran, RunStats, WorkerOptions};
 use crate::stop::{Notice, StopHandle};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
@@ -121,15 +121,12 @@ fn run_claim(
             crate::fault::point("worker-after-claim");
             queue.start(&mut task)?;
             crate::fault::point("worker-after-start");
-            let outcome = handler.handle_task(&task);
-            stats.handled += 1;
-            let max = handler.max_attempts();
-            let backoff = match &outcome {
-                Outcome::Retry { delay: None } => handler.retry_delay(task.attempt()),
-                _ => None,
-            };
             let seq = task.sequence();
-            log_outcome(handler, verbosity, seq, &outcome);
+            let Ran {
+                outcome,
+                max_attempts: max,
+                backoff,
+            } = run_task(handler, verbosity, &task, &mut stats);
             let result = queue.settle(task, &outcome, max, backoff)?;
             settled = Some(result.clone());
             match result {

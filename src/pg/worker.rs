@@ -8,7 +8,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::handler::{Handler, Level};
 use crate::outcome::Outcome;
-use crate::run::{log, log_outcome, RunStats, WorkerOptions};
+use crate::run::{log, run_task, Ran, RunStats, WorkerOptions};
 use crate::stop::StopHandle;
 use crate::task::Task;
 use postgres::fallible_iterator::FallibleIterator;
@@ -44,15 +44,12 @@ fn run_batch(
             queue.mark_started(None, task.sequence())?;
             crate::fault::point("worker-after-start");
         }
-        let outcome = handler.handle_task(task);
-        stats.handled += 1;
-        let max = handler.max_attempts();
-        let backoff = match &outcome {
-            Outcome::Retry { delay: None } => handler.retry_delay(task.attempt()),
-            _ => None,
-        };
         let seq = task.sequence();
-        log_outcome(handler, verbosity, seq, &outcome);
+        let Ran {
+            outcome,
+            max_attempts: max,
+            backoff,
+        } = run_task(handler, verbosity, task, stats);
         let stopping = stop(stats) || handler.stop_requested();
         let next = if stopping {
             None
@@ -95,15 +92,8 @@ fn run_batch_grouped(
         if i == 0 {
             crate::fault::point("worker-after-start");
         }
-        let outcome = handler.handle_task(task);
-        stats.handled += 1;
-        let max = handler.max_attempts();
-        let backoff = match &outcome {
-            Outcome::Retry { delay: None } => handler.retry_delay(task.attempt()),
-            _ => None,
-        };
-        log_outcome(handler, verbosity, task.sequence(), &outcome);
-        done.push((i, outcome, max, backoff));
+        let ran = run_task(handler, verbosity, task, stats);
+        done.push((i, ran.outcome, ran.max_attempts, ran.backoff));
         if (stop(stats) || handler.stop_requested()) && i + 1 < n {
             stopped = true;
             break;
