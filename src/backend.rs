@@ -288,15 +288,7 @@ pub trait Backend: Send + Sync + Debug {
         &self,
         events: &[(EventType, String)],
         options: DispatchOptions,
-    ) -> Result<Vec<Receipt>> {
-        for (_, payload) in events {
-            crate::json::validate_payload(payload)?;
-        }
-        events
-            .iter()
-            .map(|(t, payload)| self.dispatch(t, payload, options))
-            .collect()
-    }
+    ) -> Result<Vec<Receipt>>;
 
     /// Removes the delayed copies of dispatch `id` that have not come due yet.
     fn cancel(&self, id: &str) -> Result<Cancelled>;

@@ -133,6 +133,23 @@ impl Backend for FileBackend {
             .dispatch_with(event_type, payload, options)
     }
 
+    fn dispatch_many(
+        &self,
+        events: &[(EventType, String)],
+        options: DispatchOptions,
+    ) -> Result<Vec<Receipt>> {
+        let payloads = events
+            .iter()
+            .map(|(_, payload)| crate::json::validate_payload(payload))
+            .collect::<Result<Vec<_>>>()?;
+        let d = self.dispatcher()?;
+        events
+            .iter()
+            .zip(payloads)
+            .map(|((t, _), payload)| d.dispatch_valid(t, payload, options))
+            .collect()
+    }
+
     fn cancel(&self, id: &str) -> Result<Cancelled> {
         delayed::cancel_id(self.layout(), id)
     }

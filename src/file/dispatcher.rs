@@ -272,7 +272,18 @@ impl Dispatcher {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        let payload: &RawValue = crate::json::validate_payload(payload)?;
+        let payload = crate::json::validate_payload(payload)?;
+        self.dispatch_valid(event_type, payload, options)
+    }
+
+    /// [`Dispatcher::dispatch_with`] for a payload already validated (by
+    /// [`crate::json::validate_payload`]): a batch validates all its payloads once, first.
+    pub(crate) fn dispatch_valid(
+        &self,
+        event_type: &EventType,
+        payload: &RawValue,
+        options: DispatchOptions,
+    ) -> Result<Receipt> {
         let id = crate::id::new_task_id();
         let levels = self.listeners_at_cached(event_type)?;
         let mut listeners: Vec<&Listener> = levels
