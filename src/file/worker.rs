@@ -164,6 +164,46 @@ struct Entry<'h> {
     held: HashMap<u64, Option<SystemTime>>,
 }
 
+impl Entry<'_> {
+    /// A retried task is due again at once (or at its backoff time): tracks it directly rather
+    /// than wait for its inotify event, so `stop_when_empty` cannot return while it is due.
+    fn track(&mut self, settled: Option<Settled>) {
+        match settled {
+            Some(Settled::Requeued(p)) => {
+                if let Some(s) = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(parse_task_file_name)
+                {
+                    self.pending.insert(s);
+                }
+            }
+            Some(Settled::Delayed(p, _)) => {
+                if let Some(k) = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(parse_delayed_file_name)
+                {
+                    self.delayed.push(Reverse(k));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Holds task `seq` back (a file that may still be being written): looks again when the
+    /// writer is done or the grace `hold_back` ends.
+    fn hold(&mut self, seq: u64, hold_back: Duration) {
+        self.recheck
+            .push(Reverse((Instant::now() + hold_back, seq)));
+        let inbox = self.queue.listener().inbox_file(seq);
+        let mtime = std::fs::symlink_metadata(&inbox)
+            .and_then(|m| m.modified())
+            .ok();
+        self.held.insert(seq, mtime);
+    }
+}
+
 /// A long-running worker serving one or more listeners in one thread: it handles what is due,
 /// then sleeps on its wake source (inotify by default) and on the next delayed due time.
 pub struct Worker<'h> {
@@ -368,7 +408,6 @@ impl<'h> Worker<'h> {
         }
         self.rescan_all(&mut stats)?;
         let mut last_rescan = Instant::now();
-        let n = self.entries.len();
         loop {
             self.log_signal_notes();
             if self.entries.iter_mut().any(|e| e.handler.stop_requested()) {
@@ -381,89 +420,8 @@ impl<'h> Worker<'h> {
                 break;
             }
             let next_due = self.promote_due()?;
-            // Round-robin: one task from the next listener that has one.
-            let mut ran = false;
             let handled_before = stats.handled;
-            for k in 0..n {
-                let i = (self.next + k) % n;
-                let e = &mut self.entries[i];
-                let next = match e.promoted.pop_front() {
-                    Some(s) => {
-                        e.pending.remove(&s);
-                        Some(s)
-                    }
-                    None => e.pending.pop_first(),
-                };
-                let Some(seq) = next else {
-                    continue;
-                };
-                let level = self.level();
-                let e = &mut self.entries[i];
-                if let Some(held_mtime) = e.held.get(&seq) {
-                    // Held back: only look again once the writer touched it (or the grace ends).
-                    let inbox = e.queue.listener().inbox_file(seq);
-                    let now_mtime = std::fs::symlink_metadata(&inbox)
-                        .and_then(|m| m.modified())
-                        .ok();
-                    if now_mtime.is_some() && now_mtime == *held_mtime {
-                        continue;
-                    }
-                    e.held.remove(&seq);
-                }
-                let Some(claim) = e.queue.claim(seq)? else {
-                    // Another worker won it, or it is already done (a late event): look again.
-                    ran = true;
-                    break;
-                };
-                let (s, settled) = run_claim(
-                    &mut e.queue,
-                    e.handler.as_mut(),
-                    claim,
-                    level,
-                    Some(options.hold_back),
-                )?;
-                // A retried task is due again at once (or at its backoff time): track it
-                // directly rather than wait for its inotify event, so `stop_when_empty` cannot
-                // return while it is due.
-                match settled {
-                    Some(Settled::Requeued(p)) => {
-                        if let Some(s) = p
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .and_then(parse_task_file_name)
-                        {
-                            e.pending.insert(s);
-                        }
-                    }
-                    Some(Settled::Delayed(p, _)) => {
-                        if let Some(k) = p
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .and_then(parse_delayed_file_name)
-                        {
-                            e.delayed.push(Reverse(k));
-                        }
-                    }
-                    _ => {}
-                }
-                if s == RunStats::default() {
-                    // Held back: look again when the writer is done or the grace ends.
-                    e.recheck
-                        .push(Reverse((Instant::now() + options.hold_back, seq)));
-                    let inbox = e.queue.listener().inbox_file(seq);
-                    let mtime = std::fs::symlink_metadata(&inbox)
-                        .and_then(|m| m.modified())
-                        .ok();
-                    e.held.insert(seq, mtime);
-                }
-                stats.add(s);
-                if e.handler.stop_requested() {
-                    self.stop.stop();
-                }
-                self.next = (i + 1) % n;
-                ran = true;
-                break;
-            }
+            let ran = self.run_next(options, &mut stats)?;
             if ran {
                 if stats.handled == handled_before {
                     continue;
@@ -485,34 +443,105 @@ impl<'h> Worker<'h> {
             if options.stop_when_empty {
                 break;
             }
-            // Idle: sleep until an event, the next due time, the rescan or the deadline.
-            let now = Instant::now();
-            let mut wake_at = last_rescan + options.rescan_interval;
-            if let Some(d) = next_due {
-                wake_at = wake_at.min(d);
-            }
-            if let Some(d) = deadline {
-                wake_at = wake_at.min(d);
-            }
-            let timeout = wake_at.saturating_duration_since(now);
-            match self.rx.recv_timeout(timeout) {
-                Ok(w) => {
-                    self.on_wake(w, &mut stats)?;
-                    while let Ok(w) = self.rx.try_recv() {
-                        self.on_wake(w, &mut stats)?;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if Instant::now() >= last_rescan + options.rescan_interval {
-                        self.rescan_all(&mut stats)?;
-                        last_rescan = Instant::now();
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
+            let woken = self.idle(options, next_due, deadline, &mut last_rescan, &mut stats)?;
+            if !woken {
+                break;
             }
         }
         self.log_signal_notes();
         Ok(stats)
+    }
+
+    /// Round-robin: runs one task from the next listener that has one. True if it ran one, or
+    /// looked at one that another worker had taken already (look again at once).
+    fn run_next(&mut self, options: &WorkerOptions, stats: &mut RunStats) -> Result<bool> {
+        let n = self.entries.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let e = &mut self.entries[i];
+            let next = match e.promoted.pop_front() {
+                Some(s) => {
+                    e.pending.remove(&s);
+                    Some(s)
+                }
+                None => e.pending.pop_first(),
+            };
+            let Some(seq) = next else {
+                continue;
+            };
+            let level = self.level();
+            let e = &mut self.entries[i];
+            if let Some(held_mtime) = e.held.get(&seq) {
+                // Held back: only look again once the writer touched it (or the grace ends).
+                let inbox = e.queue.listener().inbox_file(seq);
+                let now_mtime = std::fs::symlink_metadata(&inbox)
+                    .and_then(|m| m.modified())
+                    .ok();
+                if now_mtime.is_some() && now_mtime == *held_mtime {
+                    continue;
+                }
+                e.held.remove(&seq);
+            }
+            let Some(claim) = e.queue.claim(seq)? else {
+                // Another worker won it, or it is already done (a late event): look again.
+                return Ok(true);
+            };
+            let (s, settled) = run_claim(
+                &mut e.queue,
+                e.handler.as_mut(),
+                claim,
+                level,
+                Some(options.hold_back),
+            )?;
+            e.track(settled);
+            if s == RunStats::default() {
+                e.hold(seq, options.hold_back);
+            }
+            stats.add(s);
+            if e.handler.stop_requested() {
+                self.stop.stop();
+            }
+            self.next = (i + 1) % n;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Sleeps until an event, the next due time, the rescan or the deadline, and takes in what
+    /// woke it. False when the wake channel is gone.
+    fn idle(
+        &mut self,
+        options: &WorkerOptions,
+        next_due: Option<Instant>,
+        deadline: Option<Instant>,
+        last_rescan: &mut Instant,
+        stats: &mut RunStats,
+    ) -> Result<bool> {
+        let now = Instant::now();
+        let mut wake_at = *last_rescan + options.rescan_interval;
+        if let Some(d) = next_due {
+            wake_at = wake_at.min(d);
+        }
+        if let Some(d) = deadline {
+            wake_at = wake_at.min(d);
+        }
+        let timeout = wake_at.saturating_duration_since(now);
+        match self.rx.recv_timeout(timeout) {
+            Ok(w) => {
+                self.on_wake(w, stats)?;
+                while let Ok(w) = self.rx.try_recv() {
+                    self.on_wake(w, stats)?;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if Instant::now() >= *last_rescan + options.rescan_interval {
+                    self.rescan_all(stats)?;
+                    *last_rescan = Instant::now();
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// Logs the signals taken since the last call (through the first handler, whatever the
