@@ -161,6 +161,8 @@ impl Dispatcher {
     /// The listings of every level `event_type` reaches, each revalidated by one `stat` of its
     /// directory and listed again when it changed (or had not settled yet). (tests/c/
     /// valgrind.supp names this function: the cache it fills lives until exit by design.)
+    /// Kept in one piece (~90 lines): the revalidation and the relisting share the per-level
+    /// `stat` results and the cache lock.
     fn listeners_at_cached(&self, event_type: &EventType) -> Result<Arc<Levels>> {
         let root = self.layout.root();
         let key = cache_key(root, event_type);
@@ -278,6 +280,11 @@ impl Dispatcher {
 
     /// [`Dispatcher::dispatch_with`] for a payload already validated (by
     /// [`crate::json::validate_payload`]): a batch validates all its payloads once, first.
+    ///
+    /// Kept in one piece (~170 lines) on purpose: its three phases (stage every copy, write
+    /// every counter back, publish) must read in their crash-safe order, and the staging
+    /// closure, reused when a taken name forces a new number, shares the dispatch's buffer,
+    /// times and id; split, each helper would take most of them as arguments.
     pub(crate) fn dispatch_valid(
         &self,
         event_type: &EventType,

@@ -101,6 +101,9 @@ pub(super) fn tls_mode(
 /// for `postgres::Config`. A DSN this cannot follow is returned whole, for `Config` to reject.
 /// The only error is a value that is not UTF-8 once percent-decoded (the message holds no
 /// other part of the DSN).
+///
+/// Kept in one piece (~95 lines): one scan over either DSN form (URL query or `key=value`),
+/// with the quoting rules of each side by side.
 #[allow(clippy::type_complexity)]
 pub(super) fn take_tls_params(
     dsn: &str,

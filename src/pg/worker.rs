@@ -356,6 +356,9 @@ impl<'h> PgWorker<'h> {
         result
     }
 
+    /// The loop of [`PgWorker::run`]. Kept in one piece (~110 lines): the limits, the wait for
+    /// a lost server to come back and the `LISTEN` wait share the same stop and deadline
+    /// closures.
     fn run_inner(&mut self, options: &WorkerOptions, probe: &dyn Fn() -> u64) -> Result<RunStats> {
         let shared = Arc::clone(&self.verbosity);
         let level = || Level::from_u8(shared.load(Ordering::SeqCst));
