@@ -7,7 +7,7 @@
 mod pg_support;
 
 use hurah::backend::{self, Backend, FailedAction, ListenerQueue, Pick, TaskState};
-use hurah::pg::PgQueue;
+use hurah::pg::Queue as PgQueue;
 use hurah::*;
 use serde_json::Value;
 use std::time::Duration;

@@ -4,7 +4,9 @@
 
 mod pg_support;
 
-use hurah::pg::{self, pg_handle_once, PgDispatcher, PgQueue, PgWorker};
+use hurah::pg::{
+    self, handle_once as pg_handle_once, PgDispatcher, Queue as PgQueue, Worker as PgWorker,
+};
 use hurah::*;
 use pg_support::TestDb;
 use std::collections::HashSet;

@@ -2,7 +2,7 @@
 //! given a `postgresql://` root use the same calls as on a directory.
 
 use super::admin::{self, PgSelection, PgTaskRow};
-use super::{connect, migrate, redact, PgDispatcher, PgQueue, PgWorker};
+use super::{connect, migrate, redact, PgDispatcher, Queue, Worker};
 use crate::backend::{
     foreign_queue, Backend, Cancelled, DispatchOptions, FailedAction, ListenerQueue,
     ListenerStatus, Pick, Purged, Receipt, RunStats, StopHandle, TaskEntry, TaskError, TaskState,
@@ -235,7 +235,7 @@ impl Backend for PgBackend {
         event_type: &EventType,
         name: &HandlerName,
     ) -> Result<Box<dyn ListenerQueue>> {
-        Ok(Box::new(PgQueue::open_on(
+        Ok(Box::new(Queue::open_on(
             &self.dsn,
             self.connection()?,
             event_type,
@@ -244,7 +244,7 @@ impl Backend for PgBackend {
     }
 
     fn worker<'h>(&self) -> Box<dyn WorkerLoop<'h> + 'h> {
-        Box::new(PgWorker::new())
+        Box::new(Worker::new())
     }
 
     fn listeners(&self) -> Result<Vec<(EventType, HandlerName)>> {
@@ -327,7 +327,7 @@ impl Backend for PgBackend {
     }
 
     fn status(&self) -> Result<Vec<ListenerStatus>> {
-        let rows = self.admin(PgQueue::status)?;
+        let rows = self.admin(Queue::status)?;
         // Rows written by hand with names the core would refuse are skipped, as in listeners().
         Ok(rows
             .into_iter()
@@ -364,17 +364,17 @@ impl Backend for PgBackend {
     }
 }
 
-impl ListenerQueue for PgQueue {
+impl ListenerQueue for Queue {
     fn event_type(&self) -> &EventType {
-        PgQueue::event_type(self)
+        Queue::event_type(self)
     }
 
     fn name(&self) -> &HandlerName {
-        PgQueue::name(self)
+        Queue::name(self)
     }
 
     fn handle_once(&mut self, handler: &mut dyn Handler) -> Result<RunStats> {
-        super::pg_handle_once(self, handler)
+        super::handle_once(self, handler)
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -382,29 +382,29 @@ impl ListenerQueue for PgQueue {
     }
 }
 
-impl<'h> WorkerLoop<'h> for PgWorker<'h> {
+impl<'h> WorkerLoop<'h> for Worker<'h> {
     fn add(&mut self, queue: Box<dyn ListenerQueue>, handler: Box<dyn Handler + 'h>) -> Result<()> {
         let q = queue
             .into_any()
-            .downcast::<PgQueue>()
+            .downcast::<Queue>()
             .map_err(|_| foreign_queue("PostgreSQL"))?;
-        PgWorker::add(self, *q, handler);
+        Worker::add(self, *q, handler);
         Ok(())
     }
 
     fn stop_handle(&self) -> StopHandle {
-        PgWorker::stop_handle(self)
+        Worker::stop_handle(self)
     }
 
     fn verbosity(&self) -> Arc<AtomicU8> {
-        PgWorker::verbosity(self)
+        Worker::verbosity(self)
     }
 
     fn set_memory_probe(&mut self, probe: Box<dyn FnMut() -> u64 + 'h>) {
-        PgWorker::set_memory_probe(self, probe);
+        Worker::set_memory_probe(self, probe);
     }
 
     fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
-        PgWorker::run(self, options)
+        Worker::run(self, options)
     }
 }

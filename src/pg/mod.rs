@@ -7,16 +7,16 @@
 //!   inside an application's own transaction: the outbox pattern) inserts one row per listener
 //!   at the event's level, each ancestor level and the root, and `NOTIFY`s each listener's
 //!   channel (delivered at commit, coalesced per transaction).
-//! * Claims ([`PgQueue::claim`]) take a batch with `FOR UPDATE SKIP LOCKED` in one short
+//! * Claims ([`Queue::claim`]) take a batch with `FOR UPDATE SKIP LOCKED` in one short
 //!   statement. Each queue holds a session-level advisory lock on its own worker key for its
 //!   connection's life: the twin of the file backend's kernel-released `flock`. Any worker
-//!   returns the claims of a worker whose lock is free ([`PgQueue::recover_dead_workers`]),
+//!   returns the claims of a worker whose lock is free ([`Queue::recover_dead_workers`]),
 //!   counting the attempt for the one task that had started. At-least-once, as the file
 //!   backend.
-//! * Outcomes ([`PgQueue::settle`]) follow `Queue::settle` exactly: SUCCESS → archive (or
+//! * Outcomes ([`Queue::settle`]) follow `Queue::settle` exactly: SUCCESS → archive (or
 //!   deleted), FAILURE/INVALID → error with `{"reason","class","at","attempts"}`, RETRY →
 //!   `retry_count+1`, past max attempts → error `Hit retry limit which is set to: M.`.
-//! * Wake-ups ([`PgWorker`]): `LISTEN` on the listeners' channels, a precise timer for the next
+//! * Wake-ups ([`Worker`]): `LISTEN` on the listeners' channels, a precise timer for the next
 //!   delayed task, a slow safety poll.
 //!
 //! The client is the synchronous `postgres` crate: PHP has no async runtime and runs one
@@ -44,9 +44,17 @@ pub use dispatcher::{cancel_id, PgDispatcher};
 pub use dsn::parse_dsn;
 /// The client type of [`connect`] (re-exported so callers need not depend on `postgres`).
 pub use postgres::Client as PgClient;
-pub use queue::{PgClaim, PgQueue, PgSettled, PgStatusRow};
+pub use queue::{PgStatusRow, Queue, Settled};
 pub use schema::{migrate, migrate_to, schema_version, MIGRATIONS};
-pub use worker::{pg_handle_once, PgWorker};
+pub use worker::{handle_once, Worker};
+
+// The names these had before the backends shared one seam, kept for callers not moved yet.
+#[doc(hidden)]
+pub use queue::Queue as PgQueue;
+#[doc(hidden)]
+pub use worker::handle_once as pg_handle_once;
+#[doc(hidden)]
+pub use worker::Worker as PgWorker;
 
 use crate::error::Error;
 use postgres::Config;

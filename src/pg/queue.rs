@@ -20,12 +20,9 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A claimed task (the same [`Task`] the file backend hands to handlers).
-pub type PgClaim = Task;
-
 /// What became of a settled task.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PgSettled {
+pub enum Settled {
     /// SUCCESS: kept in state `archive`.
     Archived,
     /// SUCCESS with the archive off: the row was deleted.
@@ -43,7 +40,7 @@ pub enum PgSettled {
 
 /// A worker's handle on one listener's queue: its own connection, holding the worker's
 /// advisory lock for as long as it is open.
-pub struct PgQueue {
+pub struct Queue {
     dsn: String,
     client: Client,
     listener_id: i64,
@@ -57,9 +54,9 @@ pub struct PgQueue {
     stmts: std::collections::HashMap<&'static str, postgres::Statement>,
 }
 
-impl std::fmt::Debug for PgQueue {
+impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgQueue")
+        f.debug_struct("Queue")
             .field("listener_id", &self.listener_id)
             .field("event_type", &self.event_type)
             .field("name", &self.name)
@@ -140,7 +137,7 @@ const SETTLE_MANY_SQL: &str = "WITH v AS (
    RETURNING seq)
  SELECT seq FROM u UNION ALL SELECT seq FROM d";
 
-impl PgQueue {
+impl Queue {
     /// Connects, creates or upgrades the schema if needed, registers the listener of handler
     /// `name` on `event_type` (so dispatches reach it from now on) and takes this worker's
     /// advisory lock.
@@ -150,7 +147,7 @@ impl PgQueue {
         Self::open_on(dsn, client, event_type, name)
     }
 
-    /// [`PgQueue::open`] on `client`, a fresh connection to `dsn` whose schema is up to date.
+    /// [`Queue::open`] on `client`, a fresh connection to `dsn` whose schema is up to date.
     pub(crate) fn open_on(
         dsn: &str,
         mut client: Client,
@@ -166,7 +163,7 @@ impl PgQueue {
             .get(0);
         let worker_key = take_worker_lock(&mut client)?;
         let async_commit = async_commit(&mut client)?;
-        Ok(PgQueue {
+        Ok(Queue {
             dsn: dsn.to_string(),
             client,
             listener_id,
@@ -255,8 +252,8 @@ impl PgQueue {
 
     /// Claims up to `max` due tasks, in run order (due time, then sequence), skipping rows
     /// other workers hold and the sequences in `skip`. None is marked started: the worker marks
-    /// each right before its handler is entered ([`PgQueue::mark_started`], or the previous
-    /// task's [`PgQueue::settle`]), so a worker that dies before that spends no attempt.
+    /// each right before its handler is entered ([`Queue::mark_started`], or the previous
+    /// task's [`Queue::settle`]), so a worker that dies before that spends no attempt.
     pub fn claim(&mut self, max: usize, skip: &[i64]) -> Result<Vec<Task>> {
         let st = self.stmt(CLAIM_SQL)?;
         let rows = self
@@ -351,7 +348,7 @@ impl PgQueue {
         max_attempts: u64,
         backoff: Option<Duration>,
         next: Option<u64>,
-    ) -> Result<PgSettled> {
+    ) -> Result<Settled> {
         let seq = task.seq as i64;
         let next = next.map(|n| n as i64).unwrap_or(-1);
         if matches!(outcome, Outcome::Success) && !self.keep_archive {
@@ -361,9 +358,9 @@ impl PgQueue {
                 .query_one(&st, &[&self.listener_id, &seq, &self.worker_key, &next])
                 .map_err(db("settle"))?;
             return Ok(if row.get::<_, i64>(0) == 1 {
-                PgSettled::Deleted
+                Settled::Deleted
             } else {
-                PgSettled::Lost
+                Settled::Lost
             });
         }
         let Plan {
@@ -396,7 +393,7 @@ impl PgQueue {
         Ok(if row.get::<_, i64>(0) == 1 {
             settled
         } else {
-            PgSettled::Lost
+            Settled::Lost
         })
     }
 
@@ -429,12 +426,12 @@ impl PgQueue {
     }
 
     /// Settles several claimed tasks in one statement (one commit): the group-commit form of
-    /// [`PgQueue::settle`], same outcomes. `items` are `(task, outcome, max_attempts,
+    /// [`Queue::settle`], same outcomes. `items` are `(task, outcome, max_attempts,
     /// backoff)`; the result is in the same order.
     pub fn settle_many(
         &mut self,
         items: &[(&Task, &Outcome, u64, Option<Duration>)],
-    ) -> Result<Vec<PgSettled>> {
+    ) -> Result<Vec<Settled>> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -451,7 +448,7 @@ impl PgQueue {
             let seq = task.seq as i64;
             if matches!(outcome, Outcome::Success) && !self.keep_archive {
                 deletes.push(seq);
-                results.push((seq, PgSettled::Deleted));
+                results.push((seq, Settled::Deleted));
                 continue;
             }
             let p = plan(task, outcome, *max, *backoff, now);
@@ -488,7 +485,7 @@ impl PgQueue {
                 if done.contains(&seq) {
                     s
                 } else {
-                    PgSettled::Lost
+                    Settled::Lost
                 }
             })
             .collect())

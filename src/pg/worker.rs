@@ -1,8 +1,8 @@
-//! Workers on PostgreSQL: [`pg_handle_once`] (the original `handle()`: everything due, once) and
-//! [`PgWorker`], the long-running loop that sleeps on `LISTEN` until tasks arrive, with a
+//! Workers on PostgreSQL: [`handle_once`] (the original `handle()`: everything due, once) and
+//! [`Worker`], the long-running loop that sleeps on `LISTEN` until tasks arrive, with a
 //! precise timer for the next delayed task and a slow safety poll.
 
-use super::queue::{PgQueue, PgSettled};
+use super::queue::{Queue, Settled};
 use super::{connect, db};
 use crate::clock;
 use crate::error::{Error, Result};
@@ -29,7 +29,7 @@ const STOP_CHECK: Duration = Duration::from_millis(250);
 /// claim and the handler spends no attempt. Returns early, releasing the unstarted rest,
 /// when `stop` says so between tasks.
 fn run_batch(
-    queue: &mut PgQueue,
+    queue: &mut Queue,
     handler: &mut dyn Handler,
     batch: Vec<Task>,
     verbosity: Level,
@@ -73,7 +73,7 @@ fn run_batch(
 /// If the worker dies mid-batch, the tasks that had finished but were not settled yet run
 /// again (at-least-once), without an attempt counted; the running one counts its attempt.
 fn run_batch_grouped(
-    queue: &mut PgQueue,
+    queue: &mut Queue,
     handler: &mut dyn Handler,
     batch: Vec<Task>,
     verbosity: Level,
@@ -129,13 +129,13 @@ fn count(
     seq: u64,
     outcome: &Outcome,
     max: u64,
-    settled: PgSettled,
+    settled: Settled,
     retried: &mut Vec<i64>,
     stats: &mut RunStats,
 ) {
     match settled {
-        PgSettled::Archived | PgSettled::Deleted => stats.succeeded += 1,
-        PgSettled::Failed => {
+        Settled::Archived | Settled::Deleted => stats.succeeded += 1,
+        Settled::Failed => {
             if matches!(outcome, Outcome::Retry { .. }) {
                 log(
                     handler,
@@ -146,12 +146,12 @@ fn count(
             }
             stats.failed += 1
         }
-        PgSettled::Requeued => {
+        Settled::Requeued => {
             retried.push(seq as i64);
             stats.retried += 1
         }
-        PgSettled::Delayed(_) => stats.retried += 1,
-        PgSettled::Lost => log(
+        Settled::Delayed(_) => stats.retried += 1,
+        Settled::Lost => log(
             handler,
             verbosity,
             Level::Warning,
@@ -164,7 +164,7 @@ fn count(
 /// `AbstractHandler::handle()`), claiming in batches of `DEFAULT_BATCH`. Dead workers' claims
 /// are recovered first. A RETRY without backoff waits for the next call, as in the file
 /// backend.
-pub fn pg_handle_once(queue: &mut PgQueue, handler: &mut dyn Handler) -> Result<RunStats> {
+pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunStats> {
     let verbosity = Level::from_env();
     let mut stats = RunStats::default();
     let rec = queue.recover_dead_workers(handler.max_attempts())?;
@@ -201,9 +201,9 @@ pub fn pg_handle_once(queue: &mut PgQueue, handler: &mut dyn Handler) -> Result<
 
 /// A long-running worker serving one or more listeners on PostgreSQL in one thread. Each
 /// queue has its own connection (holding its worker lock); one more connection `LISTEN`s.
-pub struct PgWorker<'h> {
-    entries: Vec<(PgQueue, Box<dyn Handler + 'h>)>,
-    /// Driven by [`PgWorker::stop_handle`]'s holders and signal forwarding; polled (at least
+pub struct Worker<'h> {
+    entries: Vec<(Queue, Box<dyn Handler + 'h>)>,
+    /// Driven by [`Worker::stop_handle`]'s holders and signal forwarding; polled (at least
     /// every 250 ms while idle), so it needs no notifier.
     stop: StopHandle,
     batch: usize,
@@ -214,16 +214,16 @@ pub struct PgWorker<'h> {
     memory_probe: Box<dyn FnMut() -> u64 + 'h>,
 }
 
-impl Default for PgWorker<'_> {
+impl Default for Worker<'_> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<'h> PgWorker<'h> {
+impl<'h> Worker<'h> {
     /// An empty worker.
     pub fn new() -> Self {
-        PgWorker {
+        Worker {
             entries: Vec::new(),
             stop: StopHandle::new(),
             batch: DEFAULT_BATCH,
@@ -235,7 +235,7 @@ impl<'h> PgWorker<'h> {
     }
 
     /// Adds a listener's queue and the handler that runs its tasks.
-    pub fn add(&mut self, queue: PgQueue, handler: Box<dyn Handler + 'h>) -> &mut Self {
+    pub fn add(&mut self, queue: Queue, handler: Box<dyn Handler + 'h>) -> &mut Self {
         self.entries.push((queue, handler));
         self
     }
@@ -356,7 +356,7 @@ impl<'h> PgWorker<'h> {
         result
     }
 
-    /// The loop of [`PgWorker::run`]. Kept in one piece (~110 lines): the limits, the wait for
+    /// The loop of [`Worker::run`]. Kept in one piece (~110 lines): the limits, the wait for
     /// a lost server to come back and the `LISTEN` wait share the same stop and deadline
     /// closures.
     fn run_inner(&mut self, options: &WorkerOptions, probe: &dyn Fn() -> u64) -> Result<RunStats> {

@@ -1,7 +1,7 @@
 //! A listener's queue on PostgreSQL as the admin calls see it: what is delayed, failed, due
 //! next, the counts of every listener (`status`) and the archive purge.
 
-use super::PgQueue;
+use super::Queue;
 use crate::error::{Error, Result};
 use crate::pg::{db, LOCK_CLASS};
 use postgres::Client;
@@ -33,7 +33,7 @@ pub struct PgStatusRow {
     pub oldest_due_ms: Option<u64>,
 }
 
-impl PgQueue {
+impl Queue {
     /// The earliest future due time of this listener's inbox (ms since the epoch), if any.
     pub fn next_due(&mut self) -> Result<Option<u64>> {
         let row = self

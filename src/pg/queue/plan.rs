@@ -1,7 +1,7 @@
 //! Where an outcome sends a claimed task on PostgreSQL: the same rules as the file backend's
 //! `Queue::settle` (docs/ARCHITECTURE.md, "The on-disk protocol", rule 3).
 
-use super::PgSettled;
+use super::Settled;
 use crate::clock;
 use crate::outcome::Outcome;
 use crate::task::Task;
@@ -15,7 +15,7 @@ pub(super) struct Plan {
     pub(super) retry_count: u64,
     pub(super) error: Option<String>,
     pub(super) due: Option<u64>,
-    pub(super) settled: PgSettled,
+    pub(super) settled: Settled,
 }
 
 pub(super) fn plan(
@@ -40,7 +40,7 @@ pub(super) fn plan(
         retry_count,
         error,
         due: None,
-        settled: PgSettled::Failed,
+        settled: Settled::Failed,
     };
     match outcome {
         Outcome::Success => Plan {
@@ -49,7 +49,7 @@ pub(super) fn plan(
             retry_count,
             error: None,
             due: None,
-            settled: PgSettled::Archived,
+            settled: Settled::Archived,
         },
         Outcome::Failure { reason, class } => failed(error(reason, class.as_deref(), attempts + 1)),
         Outcome::Invalid { reason } => failed(error(reason, None, attempts + 1)),
@@ -60,7 +60,7 @@ pub(super) fn plan(
             retry_count,
             error: None,
             due: None,
-            settled: PgSettled::Requeued,
+            settled: Settled::Requeued,
         },
         Outcome::Retry { delay } => {
             let attempts = attempts + 1;
@@ -76,7 +76,7 @@ pub(super) fn plan(
                         attempts,
                     ),
                     due: None,
-                    settled: PgSettled::Failed,
+                    settled: Settled::Failed,
                 };
             }
             let due = delay
@@ -90,8 +90,8 @@ pub(super) fn plan(
                 error: None,
                 due,
                 settled: match due {
-                    Some(d) => PgSettled::Delayed(d),
-                    None => PgSettled::Requeued,
+                    Some(d) => Settled::Delayed(d),
+                    None => Settled::Requeued,
                 },
             }
         }
