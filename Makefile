@@ -77,11 +77,11 @@ test-seams:
 	bash scripts/check-seams.sh
 
 # The core builds without its optional parts: file-only (`pg` off: no database client) with and
-# without the C ABI; without `pg` a postgresql:// root is refused clearly (src/pg/url.rs).
+# without the C ABI; without `pg` a postgresql:// root is refused clearly (src/open.rs).
 test-features:
 	$(CARGO) check -p hurah --no-default-features
 	$(CARGO) check -p hurah --no-default-features --features capi
-	$(CARGO) test -p hurah --no-default-features --lib pg::
+	$(CARGO) test -p hurah --no-default-features --lib open::
 
 test-rust:
 	$(CARGO) test -p hurah -p hurah-cli

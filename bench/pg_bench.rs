@@ -9,7 +9,7 @@
 //! The DSN (default `$HURAH_TEST_PG` or `postgresql://postgres@127.0.0.1:5432/postgres`) must
 //! allow `CREATE DATABASE`: the benchmark works in its own database and drops it.
 
-use hurah::pg::{self, PgDispatcher, PgQueue, PgWorker};
+use hurah::pg::{self, PgDispatcher, Queue as PgQueue, Worker as PgWorker};
 use hurah::{EventType, HandlerName, Level, Outcome, Task, WorkerOptions};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -218,7 +218,7 @@ pub fn dispatch_payload(data: &[u8]) {
                     .unwrap_or_else(|| panic!("dispatch accepted nesting deeper than {max}: {s:?}"))
                     .unwrap_or_else(|e| panic!("dispatch accepted invalid JSON ({e}): {s:?}"));
                 assert_eq!(r.deliveries.len(), 1);
-                let p = &r.deliveries[0].path;
+                let p = std::path::Path::new(&r.deliveries[0].location);
                 let bytes = std::fs::read(p).unwrap();
                 let doc = TaskDoc::parse(&bytes, p)
                     .unwrap_or_else(|e| panic!("published task does not parse: {e}"));

@@ -1,17 +1,19 @@
-//! The backend seam: one trait, [`Backend`], that every adapter (PHP, C, CLI) talks to, with
-//! two implementations: [`FileBackend`] (a directory: the embedded default) and
-//! [`crate::pg::PgBackend`] (a `postgresql://` URL: several machines sharing one queue).
+//! The backend seam: one trait, [`Backend`], that every adapter (PHP, C, CLI) talks to, and
+//! the types both implementations share. It names neither backend: the file backend (the
+//! `file` module, a directory: the embedded default) and the PostgreSQL backend (the `pg`
+//! module, a `postgresql://` URL: several machines sharing one queue) implement it, and
+//! [`open`](crate::open::open) picks one from the root the user gave (docs/ARCHITECTURE.md).
 //!
-//! [`open`] picks the implementation from the root the user gave, so an adapter never branches
-//! on the kind of root: it dispatches ([`Backend::dispatch`]), registers listeners
-//! ([`Backend::open_listener`] → a [`ListenerQueue`] whose [`ListenerQueue::handle_once`] is
-//! the original `handle()`), runs long-lived workers ([`Backend::worker`] → a [`WorkerLoop`]),
-//! cancels delayed tasks and inspects, retries and deletes failed ones, all with the same
-//! semantics on both backends (`tests/backend_behaviour.rs` runs one suite against both).
+//! An adapter never branches on the kind of root: it dispatches ([`Backend::dispatch`]),
+//! registers listeners ([`Backend::open_listener`] → a [`ListenerQueue`] whose
+//! [`ListenerQueue::handle_once`] is the original `handle()`), runs long-lived workers
+//! ([`Backend::worker`] → a [`WorkerLoop`]), cancels delayed tasks and inspects, retries and
+//! deletes failed ones, all with the same semantics on both backends
+//! (`tests/backend_behaviour.rs` runs one suite against both).
 //!
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
-//! use hurah::backend::{self, TaskState};
+//! use hurah::backend::{self, FailedAction, Pick, TaskState};
 //! use hurah::*;
 //! let b = backend::open(dir.path().to_str().unwrap(), FsyncPolicy::Never).unwrap();
 //! let (ty, name) = (EventType::parse("product").unwrap(), HandlerName::new("mailer").unwrap());
@@ -24,30 +26,140 @@
 //! let failed = b.tasks(&ty, &name, TaskState::Failed).unwrap();
 //! assert_eq!(failed[0].error.as_ref().unwrap().reason, "boom");
 //! let mut n = 0;
-//! b.retry_failed(&ty, &name, None, &mut n).unwrap();
+//! b.failed(&ty, &name, Pick::All, FailedAction::Retry, &mut |_, r| r.map(|()| n += 1))
+//!     .unwrap();
 //! assert_eq!(n, 1);
 //! ```
 
-use crate::delayed::{self, Cancelled};
-use crate::dispatcher::{DispatchOptions, Dispatcher, Receipt};
-use crate::durability::FsyncPolicy;
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
-use crate::failed::{self, FailedTask};
 use crate::handler::Handler;
 use crate::handler_name::HandlerName;
-use crate::layout::{
-    parse_delayed_file_name, parse_final_file_name, parse_task_file_name, Layout, Listener, State,
-};
-use crate::queue::Queue;
 use crate::task::TaskDoc;
-use crate::worker::{handle_once, RunStats, StopHandle, Worker, WorkerOptions};
 use std::any::Any;
 use std::fmt::Debug;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU8;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// When task data is forced to stable storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FsyncPolicy {
+    /// `fdatasync` every task file and `fsync` its directory before a call returns (default).
+    #[default]
+    Always,
+    /// Leave it to the kernel: for tmpfs, tests and throughput. Files are still never torn.
+    Never,
+}
+
+impl FsyncPolicy {
+    /// Parses `always` or `never`.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "always" => Ok(FsyncPolicy::Always),
+            "never" => Ok(FsyncPolicy::Never),
+            _ => Err(Error::InvalidOption {
+                name: "fsync".into(),
+                reason: format!("{value:?} is not one of: always, never"),
+            }),
+        }
+    }
+
+    /// The policy named by `HURAH_FSYNC`, or the default when unset.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("HURAH_FSYNC") {
+            Ok(v) if !v.is_empty() => Self::parse(&v).map_err(|_| Error::InvalidOption {
+                name: "HURAH_FSYNC".into(),
+                reason: format!("{v:?} is not one of: always, never"),
+            }),
+            _ => Ok(FsyncPolicy::default()),
+        }
+    }
+
+    /// The name of the policy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Never => "never",
+        }
+    }
+}
+
+/// What a cancel of a dispatch id did ([`Backend::cancel`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cancelled {
+    /// Delayed copies removed.
+    pub cancelled: u64,
+    /// Copies that matched but left `delayed/` before they could be removed.
+    pub too_late: u64,
+}
+
+/// When a dispatched task becomes due.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DispatchOptions {
+    /// Not before this time (ms since the epoch). `None` or a time in the past: due at once.
+    pub not_before_ms: Option<u64>,
+}
+
+/// Where one dispatch went.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    /// The dispatch id stored in every copy (`"id"`).
+    pub id: String,
+    /// One entry per listener reached.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One listener's copy of a dispatched task.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The listener.
+    pub listener: ListenerId,
+    /// Its sequence in that listener.
+    pub sequence: u64,
+    /// Where the copy is: the published file (`inbox/<seq>.json` or
+    /// `delayed/<due>-<seq>.json`), or `hurah.tasks/<listener id>/<seq>` on PostgreSQL.
+    pub location: String,
+}
+
+/// A listener, as both backends name it: an event type and a handler name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListenerId {
+    /// The event type it listens on (the root: no segments).
+    pub event_type: EventType,
+    /// The handler's name.
+    pub name: HandlerName,
+}
+
+impl ListenerId {
+    /// The listener `name` on `event_type`.
+    pub fn new(event_type: EventType, name: HandlerName) -> ListenerId {
+        ListenerId { event_type, name }
+    }
+
+    /// The event type it listens on.
+    pub fn event_type(&self) -> &EventType {
+        &self.event_type
+    }
+
+    /// The handler's name.
+    pub fn name(&self) -> &HandlerName {
+        &self.name
+    }
+}
+
+/// What one dead-worker recovery pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Tasks put back in the inbox.
+    pub requeued: usize,
+    /// Tasks failed for good because they used up their attempts.
+    pub failed: usize,
+}
+
+pub use crate::open::{is_database_url, open, open_existing};
+pub use crate::run::{RunStats, WorkerOptions};
+pub use crate::stop::StopHandle;
 
 /// Which tasks of a listener [`Backend::tasks`] lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,10 +200,28 @@ pub struct TaskEntry {
     /// The task document; `None` for a failed file stored as corrupt.
     pub doc: Option<TaskDoc>,
     /// Where it lives: a file path, or `<event type>:<handler>#<seq>` on PostgreSQL.
-    pub location: PathBuf,
+    pub location: String,
     /// When it entered its current state (ms since the epoch): the file's ctime, or the row's
     /// `updated_at`. What `--older-than` selections compare.
     pub changed_ms: u64,
+}
+
+/// Which failed tasks of a listener [`Backend::failed`] acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick<'a> {
+    /// Every failed task of the listener.
+    All,
+    /// These sequences (typically picked from [`Backend::tasks`]); duplicates count once.
+    Sequences(&'a [u64]),
+}
+
+/// What [`Backend::failed`] does with the failed tasks it picked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailedAction {
+    /// Back to the inbox for another run, attempts reset.
+    Retry,
+    /// Deleted for good.
+    Delete,
 }
 
 /// One listener's counts, as [`Backend::status`] reports them.
@@ -158,15 +288,7 @@ pub trait Backend: Send + Sync + Debug {
         &self,
         events: &[(EventType, String)],
         options: DispatchOptions,
-    ) -> Result<Vec<Receipt>> {
-        for (_, payload) in events {
-            crate::dispatcher::validate_payload(payload)?;
-        }
-        events
-            .iter()
-            .map(|(t, payload)| self.dispatch(t, payload, options))
-            .collect()
-    }
+    ) -> Result<Vec<Receipt>>;
 
     /// Removes the delayed copies of dispatch `id` that have not come due yet.
     fn cancel(&self, id: &str) -> Result<Cancelled>;
@@ -204,49 +326,22 @@ pub trait Backend: Send + Sync + Debug {
         state: TaskState,
     ) -> Result<Vec<TaskEntry>>;
 
-    /// Moves failed task `sequence` (or, with `None`, every failed task of the listener) back
-    /// to the inbox for another run, attempts reset. `done` counts the tasks moved, also when
-    /// an error stops the call half-way. [`Error::NotFound`] if `sequence` has no failed task.
-    /// With `None`, tasks stored as corrupt are skipped (they cannot run as they are).
-    fn retry_failed(
+    /// Retries (back to the inbox, attempts reset) or deletes the listener's failed tasks
+    /// `pick`: the one failed-task operation every adapter uses (`hurah failed`, the C ABI,
+    /// PHP). `each` gets every task's outcome: `Ok` once per task moved or deleted,
+    /// [`Error::NotFound`] for a picked sequence with no failed task (any more), or why that
+    /// task could not be acted on (e.g. [`Error::CorruptTask`]: a task stored as corrupt cannot
+    /// be retried as it is). `each` returns an error to stop the call there (that error is
+    /// returned); `Ok` goes on with the next task. One pass: one directory listing, or one
+    /// statement. With [`Pick::All`], a task that vanished meanwhile (another process acted on
+    /// it) is not reported.
+    fn failed(
         &self,
         event_type: &EventType,
         name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-    ) -> Result<()>;
-
-    /// Deletes failed task `sequence` (or every failed task of the listener). `done` and
-    /// errors as [`Backend::retry_failed`].
-    fn delete_failed(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-    ) -> Result<()>;
-
-    /// [`Backend::retry_failed`] for each of `sequences` (typically picked from
-    /// [`Backend::tasks`]) in one pass: one directory listing, or one statement. `each` gets
-    /// every outcome: `Ok` once per task moved, [`Error::NotFound`] for a sequence with no
-    /// failed task (any more), or why that task could not be moved (e.g. [`Error::CorruptTask`]),
-    /// and the others are still tried. The returned error is one that stopped the whole call.
-    fn retry_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) -> Result<()>;
-
-    /// [`Backend::delete_failed`] for each of `sequences` in one pass; `each` and errors as
-    /// [`Backend::retry_failed_each`].
-    fn delete_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
+        pick: Pick<'_>,
+        action: FailedAction,
+        each: &mut dyn FnMut(u64, Result<()>) -> Result<()>,
     ) -> Result<()>;
 
     /// Cancels the listener's delayed tasks `sequences` before they come due, as
@@ -312,605 +407,6 @@ pub trait WorkerLoop<'h> {
     fn run(&mut self, options: &WorkerOptions) -> Result<RunStats>;
 }
 
-/// True if `root` names a PostgreSQL database (`postgresql://` or `postgres://`) rather than
-/// a directory.
-pub fn is_database_url(root: &str) -> bool {
-    crate::pg::is_dsn(root)
-}
-
-/// The backend a root names: a `postgresql://`/`postgres://` URL opens [`crate::pg::PgBackend`]
-/// (connecting, creating or upgrading the schema if needed; `fsync` does not apply: the server's
-/// `synchronous_commit` does); anything else is a directory for [`FileBackend`] (created if
-/// missing; must be writable).
-pub fn open(root: &str, fsync: FsyncPolicy) -> Result<Box<dyn Backend>> {
-    if is_database_url(root) {
-        #[cfg(feature = "pg")]
-        return Ok(Box::new(crate::pg::PgBackend::open(root)?));
-        #[cfg(not(feature = "pg"))]
-        return Err(crate::pg::unsupported(root));
-    }
-    if root.is_empty() {
-        return Err(Error::InvalidOption {
-            name: "root".into(),
-            reason: "must not be empty".into(),
-        });
-    }
-    Ok(Box::new(FileBackend::open(root, fsync)?))
-}
-
-/// As [`open`], for tools that look before they touch: a directory root must exist already
-/// ([`Error::Io`], not found, otherwise) and is neither created nor required to be writable
-/// (operations that write fail when they do).
-pub fn open_existing(root: &str, fsync: FsyncPolicy) -> Result<Box<dyn Backend>> {
-    if is_database_url(root) || root.is_empty() {
-        return open(root, fsync);
-    }
-    Ok(Box::new(FileBackend::open_existing(root, fsync)?))
-}
-
-/// The file backend: a directory tree, one directory per task state (DESIGN.md §2).
-#[derive(Clone, Debug)]
-pub struct FileBackend {
-    layout: Layout,
-    fsync: FsyncPolicy,
-    /// Made by [`FileBackend::open`]; by the first dispatch after
-    /// [`FileBackend::open_existing`].
-    dispatcher: OnceLock<Dispatcher>,
-}
-
-impl FileBackend {
-    /// The backend on directory `root`, created if missing. Fails if it cannot be created or
-    /// is not writable.
-    pub fn open(root: impl AsRef<Path>, fsync: FsyncPolicy) -> Result<FileBackend> {
-        let d = Dispatcher::new(root.as_ref(), fsync)?;
-        Ok(FileBackend {
-            layout: d.layout().clone(),
-            fsync,
-            dispatcher: OnceLock::from(d),
-        })
-    }
-
-    /// The backend on directory `root`, which must exist ([`Error::Io`], not found,
-    /// otherwise). Neither creates it nor checks that it is writable, so listing and counting
-    /// work on a root the caller may only read.
-    pub fn open_existing(root: impl AsRef<Path>, fsync: FsyncPolicy) -> Result<FileBackend> {
-        let root = root.as_ref();
-        if !root.is_dir() {
-            return Err(Error::io(
-                "open",
-                root,
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no such queue root"),
-            ));
-        }
-        Ok(FileBackend {
-            layout: Layout::new(root),
-            fsync,
-            dispatcher: OnceLock::new(),
-        })
-    }
-
-    /// The root's layout.
-    pub fn layout(&self) -> &Layout {
-        &self.layout
-    }
-
-    /// The fsync policy.
-    pub fn fsync(&self) -> FsyncPolicy {
-        self.fsync
-    }
-
-    fn dispatcher(&self) -> Result<&Dispatcher> {
-        if let Some(d) = self.dispatcher.get() {
-            return Ok(d);
-        }
-        let d = Dispatcher::new(self.layout.root(), self.fsync)?;
-        Ok(self.dispatcher.get_or_init(|| d))
-    }
-
-    fn listener(&self, event_type: &EventType, name: &HandlerName) -> Listener {
-        self.layout().listener(event_type, name)
-    }
-
-    /// The failed files of a listener, narrowed to `sequence`; NotFound if it has none.
-    fn failed_files(&self, l: &Listener, sequence: Option<u64>) -> Result<Vec<PathBuf>> {
-        let mut files = failed::entries(l)?;
-        if let Some(seq) = sequence {
-            files.retain(|(s, _)| *s == seq);
-            if files.is_empty() {
-                return Err(Error::NotFound {
-                    what: format!(
-                        "failed task {seq} in {}",
-                        l.state_dir(State::Error).display()
-                    ),
-                });
-            }
-        }
-        Ok(files.into_iter().map(|(_, p)| p).collect())
-    }
-
-    fn no_failed_task(&self, l: &Listener, seq: u64) -> Error {
-        Error::NotFound {
-            what: format!(
-                "failed task {seq} in {}",
-                l.state_dir(State::Error).display()
-            ),
-        }
-    }
-}
-
-/// `sequences` (duplicates dropped, order kept), each with the files of `listed` (`(seq, path)`
-/// pairs, as a directory listing gives them) that have that sequence: none, one, or several
-/// (`<seq>.json` and `<seq>.<n>.json`).
-fn pick(listed: Vec<(u64, PathBuf)>, sequences: &[u64]) -> Vec<(u64, Vec<PathBuf>)> {
-    let mut by_seq: std::collections::HashMap<u64, Vec<PathBuf>> = std::collections::HashMap::new();
-    for (seq, path) in listed {
-        by_seq.entry(seq).or_default().push(path);
-    }
-    let mut seen = std::collections::HashSet::new();
-    sequences
-        .iter()
-        .filter(|s| seen.insert(**s))
-        .map(|s| (*s, by_seq.remove(s).unwrap_or_default()))
-        .collect()
-}
-
-impl Backend for FileBackend {
-    fn kind(&self) -> &'static str {
-        "files"
-    }
-
-    fn describe(&self) -> String {
-        self.layout().root().display().to_string()
-    }
-
-    fn dispatch(
-        &self,
-        event_type: &EventType,
-        payload: &str,
-        options: DispatchOptions,
-    ) -> Result<Receipt> {
-        self.dispatcher()?
-            .dispatch_with(event_type, payload, options)
-    }
-
-    fn cancel(&self, id: &str) -> Result<Cancelled> {
-        delayed::cancel_id(self.layout(), id)
-    }
-
-    fn open_listener(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-    ) -> Result<Box<dyn ListenerQueue>> {
-        let q = Queue::open(self.listener(event_type, name), self.fsync())?;
-        Ok(Box::new(FileListenerQueue {
-            event_type: event_type.clone(),
-            name: name.clone(),
-            queue: q,
-        }))
-    }
-
-    fn worker<'h>(&self) -> Box<dyn WorkerLoop<'h> + 'h> {
-        Box::new(Worker::new())
-    }
-
-    fn listeners(&self) -> Result<Vec<(EventType, HandlerName)>> {
-        let mut all: Vec<(EventType, HandlerName)> = self
-            .layout()
-            .all_listeners()?
-            .into_iter()
-            .map(|l| (l.event_type().clone(), l.name().clone()))
-            .collect();
-        all.sort_by_key(|(t, n)| (t.to_string(), n.as_str().to_string()));
-        Ok(all)
-    }
-
-    fn listeners_for(&self, event_type: &EventType) -> Result<Vec<(EventType, HandlerName)>> {
-        // The dispatcher's cached listing of each level (one stat per level, no tree walk).
-        Ok(self
-            .dispatcher()?
-            .listeners_for(event_type)?
-            .into_iter()
-            .map(|l| (l.event_type().clone(), l.name().clone()))
-            .collect())
-    }
-
-    fn tasks(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        state: TaskState,
-    ) -> Result<Vec<TaskEntry>> {
-        let l = self.listener(event_type, name);
-        let mut out = Vec::new();
-        match state {
-            TaskState::Inbox => {
-                for seq in crate::queue::inbox_sequences(&l)? {
-                    let path = l.inbox_file(seq);
-                    let Some((doc, changed_ms)) = read_task(&path) else {
-                        continue;
-                    };
-                    out.push(entry(seq, doc, None, path, changed_ms));
-                }
-            }
-            TaskState::Delayed => {
-                for e in delayed::entries(&l)? {
-                    let Some((doc, changed_ms)) = read_task(&e.path) else {
-                        continue;
-                    };
-                    out.push(entry(e.seq, doc, Some(e.due_ms), e.path, changed_ms));
-                }
-            }
-            TaskState::Failed => {
-                for (seq, path) in failed::entries(&l)? {
-                    let f = match FailedTask::load(&l, &path) {
-                        Ok(f) => f,
-                        Err(Error::NotFound { .. }) => continue, // retried meanwhile
-                        Err(e) => return Err(e),
-                    };
-                    let error = Some(TaskError {
-                        reason: f.reason(),
-                        class: f.class().map(str::to_string),
-                        at: f.failed_at().map(str::to_string),
-                    });
-                    out.push(TaskEntry {
-                        sequence: seq,
-                        id: f.id().map(str::to_string),
-                        attempts: f.attempts(),
-                        due_ms: None,
-                        error,
-                        doc: f.doc().cloned(),
-                        location: path,
-                        changed_ms: f.changed_ms(),
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn retry_failed(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-    ) -> Result<()> {
-        let l = self.listener(event_type, name);
-        for path in self.failed_files(&l, sequence)? {
-            match failed::retry(&l, &path, self.fsync()) {
-                Ok(_) => *done += 1,
-                Err(Error::NotFound { .. }) => {}
-                Err(Error::CorruptTask { .. }) if sequence.is_none() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    fn delete_failed(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-    ) -> Result<()> {
-        let l = self.listener(event_type, name);
-        for path in self.failed_files(&l, sequence)? {
-            match failed::delete(&l, &path) {
-                Ok(()) => *done += 1,
-                Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.fsync().sync_dir(&l.state_dir(State::Error))
-    }
-
-    fn retry_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) -> Result<()> {
-        let l = self.listener(event_type, name);
-        for (seq, paths) in pick(failed::entries(&l)?, sequences) {
-            if paths.is_empty() {
-                each(seq, Err(self.no_failed_task(&l, seq)));
-            }
-            for path in paths {
-                each(seq, failed::retry(&l, &path, self.fsync()).map(|_| ()));
-            }
-        }
-        Ok(())
-    }
-
-    fn delete_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) -> Result<()> {
-        let l = self.listener(event_type, name);
-        let mut deleted = false;
-        for (seq, paths) in pick(failed::entries(&l)?, sequences) {
-            if paths.is_empty() {
-                each(seq, Err(self.no_failed_task(&l, seq)));
-            }
-            for path in paths {
-                let r = failed::delete(&l, &path);
-                deleted |= r.is_ok();
-                each(seq, r);
-            }
-        }
-        if deleted {
-            self.fsync().sync_dir(&l.state_dir(State::Error))?;
-        }
-        Ok(())
-    }
-
-    fn cancel_delayed(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-    ) -> Result<Cancelled> {
-        let l = self.listener(event_type, name);
-        let listed = delayed::entries(&l)?
-            .into_iter()
-            .map(|e| (e.seq, e.path))
-            .collect();
-        let mut c = Cancelled::default();
-        for (_, paths) in pick(listed, sequences) {
-            if paths.is_empty() {
-                c.too_late += 1;
-            }
-            for path in paths {
-                // false: promoted to inbox/ by a worker meanwhile (or cancelled by someone else).
-                if delayed::cancel(&path)? {
-                    c.cancelled += 1;
-                } else {
-                    c.too_late += 1;
-                }
-            }
-        }
-        if c.cancelled > 0 {
-            self.fsync().sync_dir(&l.state_dir(State::Delayed))?;
-        }
-        Ok(c)
-    }
-
-    fn status(&self) -> Result<Vec<ListenerStatus>> {
-        let now = crate::clock::now_ms();
-        let mut all = self.layout().all_listeners()?;
-        all.sort_by_key(|l| (l.event_type().to_string(), l.name().as_str().to_string()));
-        Ok(all.iter().map(|l| listener_status(l, now)).collect())
-    }
-
-    fn purge_archive(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        older_than: Duration,
-        dry_run: bool,
-    ) -> Result<Purged> {
-        let l = self.listener(event_type, name);
-        let dir = l.state_dir(State::Archive);
-        let cutoff_ms = crate::clock::now_ms().saturating_sub(older_than.as_millis() as u64);
-        let list = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Purged::default()),
-            Err(e) => return Err(Error::io("read directory", &dir, e)),
-        };
-        let mut p = Purged::default();
-        for e in list.flatten() {
-            if e.file_name()
-                .to_str()
-                .and_then(parse_final_file_name)
-                .is_none()
-            {
-                continue;
-            }
-            let path = e.path();
-            // Its ctime: when it was renamed into archive/.
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if ctime_ms(&meta) > cutoff_ms {
-                p.kept += 1;
-                continue;
-            }
-            if !dry_run {
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(Error::io("remove", &path, e)),
-                }
-            }
-            p.purged += 1;
-        }
-        Ok(p)
-    }
-}
-
-fn entry(
-    seq: u64,
-    doc: TaskDoc,
-    due_ms: Option<u64>,
-    location: PathBuf,
-    changed_ms: u64,
-) -> TaskEntry {
-    TaskEntry {
-        sequence: seq,
-        id: doc.id().map(str::to_string),
-        attempts: doc.attempts(),
-        due_ms,
-        error: None,
-        doc: Some(doc),
-        location,
-        changed_ms,
-    }
-}
-
-/// A task file, parsed, with its ctime in ms (`None` if gone, unreadable or not a regular
-/// file: a link is never followed, a FIFO never blocks). One open: the metadata comes from
-/// the descriptor `read` needs anyway.
-fn read_task(path: &Path) -> Option<(TaskDoc, u64)> {
-    use std::io::Read;
-    let crate::durability::Entry::File(mut f, meta) = crate::durability::open_regular(path).ok()?
-    else {
-        return None;
-    };
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.read_to_end(&mut bytes).ok()?;
-    let doc = TaskDoc::parse(&bytes, path).ok()?;
-    Some((doc, ctime_ms(&meta)))
-}
-
-fn ctime_ms(meta: &std::fs::Metadata) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    (meta.ctime().max(0) as u64) * 1000 + meta.ctime_nsec().max(0) as u64 / 1_000_000
-}
-
-/// Task files in `dir` whose names `parse` accepts: regular files only (the type comes with
-/// the listing; nothing is followed or opened).
-fn count_files(dir: &Path, parse: fn(&str) -> Option<u64>) -> u64 {
-    std::fs::read_dir(dir).map_or(0, |es| {
-        es.flatten()
-            .filter(|e| e.file_name().to_str().and_then(parse).is_some())
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .count() as u64
-    })
-}
-
-/// True if nobody holds the claim directory's lock (its worker is dead). Takes the lock for an
-/// instant only.
-fn claim_dir_is_dead(dir: &Path) -> bool {
-    use std::os::unix::io::AsRawFd;
-    let Ok(f) = crate::queue::open_dir_nofollow(dir) else {
-        return false;
-    };
-    // SAFETY: f's fd is valid for the call; the lock is released when f is closed.
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
-}
-
-/// How long the longest-waiting inbox task has been due: since it arrived (mtime) or came due
-/// (`not_before`), whichever is later. Not the lowest sequence: a retried task keeps its
-/// sequence but arrives anew. Files are visited oldest mtime first, and only until no later one
-/// can have been due longer (a task's due time is never before its mtime), so usually one is
-/// read. Symlinks and other non-regular files are skipped.
-fn oldest_due(l: &Listener, now: u64) -> Option<u64> {
-    let dir = l.state_dir(State::Inbox);
-    let mut files: Vec<(u64, u64)> = std::fs::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            let seq = e.file_name().to_str().and_then(parse_task_file_name)?;
-            // DirEntry::metadata does not follow a symlink.
-            let m = e.metadata().ok().filter(|m| m.file_type().is_file())?;
-            let mtime = m
-                .modified()
-                .ok()?
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()?
-                .as_millis() as u64;
-            Some((mtime, seq))
-        })
-        .collect();
-    files.sort_unstable();
-    let mut due: Option<u64> = None;
-    for (mtime, seq) in files {
-        if due.is_some_and(|d| mtime >= d) {
-            break;
-        }
-        let path = l.inbox_file(seq);
-        // Not followed, not blocking: an entry swapped for a link or FIFO is not read.
-        let not_before = match crate::durability::open_regular(&path) {
-            Ok(crate::durability::Entry::File(mut f, _)) => {
-                use std::io::Read;
-                let mut b = Vec::new();
-                f.read_to_end(&mut b)
-                    .ok()
-                    .and_then(|_| TaskDoc::parse(&b, &path).ok())
-                    .and_then(|d| d.not_before())
-                    .unwrap_or(0)
-            }
-            _ => continue,
-        };
-        let d = mtime.max(not_before);
-        due = Some(due.map_or(d, |best| best.min(d)));
-    }
-    due.map(|d| now.saturating_sub(d))
-}
-
-/// The counts of one listener's directories (`ls` is the truth).
-fn listener_status(l: &Listener, now: u64) -> ListenerStatus {
-    let mut r = ListenerStatus {
-        event_type: l.event_type().clone(),
-        name: l.name().clone(),
-        inbox: count_files(&l.state_dir(State::Inbox), parse_task_file_name),
-        delayed: count_files(&l.state_dir(State::Delayed), |n| {
-            parse_delayed_file_name(n).map(|(_, s)| s)
-        }),
-        claimed: 0,
-        live_workers: 0,
-        dead_workers: 0,
-        error: count_files(&l.state_dir(State::Error), parse_final_file_name),
-        archive: count_files(&l.state_dir(State::Archive), parse_final_file_name),
-        oldest_due_ms: oldest_due(l, now),
-    };
-    if let Ok(workers) = std::fs::read_dir(l.state_dir(State::Claimed)) {
-        for w in workers.flatten() {
-            if !w.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            r.claimed += count_files(&w.path(), |n| {
-                crate::layout::parse_claimed_file_name(n).map(|(s, _)| s)
-            });
-            if claim_dir_is_dead(&w.path()) {
-                r.dead_workers += 1;
-            } else {
-                r.live_workers += 1;
-            }
-        }
-    }
-    r
-}
-
-/// A listener's queue on the file backend.
-#[derive(Debug)]
-pub struct FileListenerQueue {
-    event_type: EventType,
-    name: HandlerName,
-    queue: Queue,
-}
-
-impl FileListenerQueue {
-    /// The underlying [`Queue`].
-    pub fn queue(&self) -> &Queue {
-        &self.queue
-    }
-}
-
-impl ListenerQueue for FileListenerQueue {
-    fn event_type(&self) -> &EventType {
-        &self.event_type
-    }
-
-    fn name(&self) -> &HandlerName {
-        &self.name
-    }
-
-    fn handle_once(&mut self, handler: &mut dyn Handler) -> Result<RunStats> {
-        handle_once(&mut self.queue, handler)
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
-}
-
 /// Error for a queue handed to a worker of another backend.
 pub(crate) fn foreign_queue(worker: &str) -> Error {
     Error::InvalidOption {
@@ -919,32 +415,5 @@ pub(crate) fn foreign_queue(worker: &str) -> Error {
             "this listener's root is not on the {worker} backend: handlers on a directory and \
              on PostgreSQL cannot share one worker"
         ),
-    }
-}
-
-impl<'h> WorkerLoop<'h> for Worker<'h> {
-    fn add(&mut self, queue: Box<dyn ListenerQueue>, handler: Box<dyn Handler + 'h>) -> Result<()> {
-        let q = queue
-            .into_any()
-            .downcast::<FileListenerQueue>()
-            .map_err(|_| foreign_queue("file"))?;
-        Worker::add(self, q.queue, handler);
-        Ok(())
-    }
-
-    fn stop_handle(&self) -> StopHandle {
-        Worker::stop_handle(self)
-    }
-
-    fn verbosity(&self) -> Arc<AtomicU8> {
-        Worker::verbosity(self)
-    }
-
-    fn set_memory_probe(&mut self, probe: Box<dyn FnMut() -> u64 + 'h>) {
-        Worker::set_memory_probe(self, probe)
-    }
-
-    fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
-        Worker::run(self, options)
     }
 }

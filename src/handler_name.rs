@@ -54,7 +54,7 @@ impl HandlerName {
         if value.contains('/') || value.contains('\0') {
             return Err(bad("must not contain / or NUL"));
         }
-        if value.len() + crate::layout::LISTENER_SUFFIX.len() > 255 {
+        if value.len() + crate::file::layout::LISTENER_SUFFIX.len() > 255 {
             return Err(bad("is too long for a directory name"));
         }
         Ok(HandlerName(value.to_string()))

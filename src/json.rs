@@ -109,6 +109,70 @@ pub fn raw_from_str(text: &str, max: usize) -> Result<&RawValue, ParseError> {
     Ok(v)
 }
 
+/// True when serde_json reads `text` into a `Value` exactly when it reads it as a `RawValue`:
+/// no backslash (a `\\u` escape with a lone surrogate fails only the former), no number with
+/// an exponent or 300 digits in a row (one out of the f64 range fails only the former), and at
+/// most [`MAX_PAYLOAD_DEPTH`] `[`/`{` (neither the recursion limit nor the depth check can
+/// apply). Strings are skipped (they hold no backslash, so a quote always ends them).
+pub(crate) fn plain_json(text: &str) -> bool {
+    let mut in_string = false;
+    let mut openers = 0;
+    let mut digits = 0;
+    for &b in text.as_bytes() {
+        if in_string {
+            match b {
+                b'"' => in_string = false,
+                b'\\' => return false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'\\' => return false,
+            b'[' | b'{' => {
+                openers += 1;
+                if openers > MAX_PAYLOAD_DEPTH {
+                    return false;
+                }
+            }
+            b'e' | b'E' if digits > 0 => return false,
+            _ => {}
+        }
+        if b.is_ascii_digit() {
+            digits += 1;
+            if digits >= 300 {
+                return false;
+            }
+        } else {
+            digits = 0;
+        }
+    }
+    true
+}
+
+/// Checks that `payload` is JSON text the worker can read back, as dispatch does on every
+/// backend: the syntax, numbers in range (1e400 is refused: the reader would fail on it) and
+/// at most [`MAX_PAYLOAD_DEPTH`] levels of nesting (the error names the depth). Returns it as a
+/// [`RawValue`] (its text kept as given).
+pub(crate) fn validate_payload(payload: &str) -> crate::error::Result<&RawValue> {
+    // Parse as the worker will (TaskDoc::parse, into a serde_json Value): a RawValue only
+    // checks the syntax, so a number out of range (1e400) would be accepted and the task
+    // unreadable. A payload without escapes, exponents, very long numbers or deep nesting
+    // cannot tell the two apart, so for it the RawValue parse alone decides; anything else
+    // (and any error, so that its message is the Value parser's) takes the Value parse.
+    let invalid = |e: ParseError| crate::error::Error::InvalidPayload {
+        reason: e.to_string(),
+    };
+    if plain_json(payload) {
+        if let Ok(raw) = serde_json::from_str::<&RawValue>(payload) {
+            return Ok(raw);
+        }
+    }
+    from_str(payload, MAX_PAYLOAD_DEPTH).map_err(invalid)?;
+    raw_from_str(payload, MAX_PAYLOAD_DEPTH).map_err(invalid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,9 @@
 //! loop. The PHP extension (`php/`), the C ABI ([`capi`], feature `capi`) and the `hurah` CLI
 //! are thin adapters over this crate: they open the root a user gives them with
 //! [`backend::open`] and talk only to the [`backend::Backend`] trait, which the file backend
-//! ([`backend::FileBackend`]) and PostgreSQL ([`pg::PgBackend`]) implement.
+//! ([`file::FileBackend`], `src/file/`) and PostgreSQL (`pg::PgBackend`, `src/pg/`) implement.
+//! The parts, the seam, the on-disk protocol and the schema: docs/ARCHITECTURE.md. This file
+//! mostly re-exports: the file backend's types keep their short names (`hurah::Queue`, ...).
 //!
 //! ```
 //! # let dir = tempfile::tempdir().unwrap();
@@ -29,56 +31,48 @@
 pub mod backend;
 mod backoff;
 pub mod clock;
-pub mod delayed;
-mod dispatcher;
-mod durability;
 mod error;
 mod event_type;
-pub mod failed;
 mod fault;
+pub mod file;
 mod handler;
 mod handler_name;
 mod id;
-mod inotify_wake;
 pub mod json;
-mod layout;
+pub mod open;
 mod outcome;
 #[cfg(feature = "pg")]
 pub mod pg;
-// Without the PostgreSQL backend the core still knows its URLs, to refuse them clearly.
-#[cfg(not(feature = "pg"))]
-#[path = "pg/url.rs"]
-mod pg;
-mod queue;
+mod run;
 mod signals;
+mod stop;
 mod task;
-mod tracking;
-mod watch;
-mod worker;
+mod url;
 
 #[cfg(feature = "capi")]
 pub mod capi;
 
+pub use backend::{
+    Cancelled, Delivery, DispatchOptions, FsyncPolicy, ListenerId, Receipt, Recovery,
+};
 pub use backoff::Backoff;
-pub use dispatcher::{Delivery, DispatchOptions, Dispatcher, Receipt};
-pub use durability::FsyncPolicy;
 pub use error::{Error, ErrorKind, Result};
 pub use event_type::EventType;
+pub use file::{delayed, failed};
+pub use file::{
+    delayed_file_name, handle_once, parse_claimed_file_name, parse_delayed_file_name,
+    parse_final_file_name, parse_task_file_name, running_file_name, task_file_name, Claim,
+    Dispatcher, InotifyWake, Layout, Listener, NotifyWake, NullWake, Queue, Settled, State, Wake,
+    WakeSource, Waker, Worker, MAX_SEQUENCE,
+};
 pub use handler::{Handler, Level};
 pub use handler_name::HandlerName;
 pub use id::{new_task_id, new_worker_id};
-pub use inotify_wake::InotifyWake;
-pub use layout::{
-    delayed_file_name, parse_claimed_file_name, parse_delayed_file_name, parse_final_file_name,
-    parse_task_file_name, running_file_name, task_file_name, Layout, Listener, State,
-};
 pub use outcome::{code, Outcome};
-pub use queue::{Claim, Queue, Recovery, Settled};
+pub use run::{resident_memory, RunStats, WorkerOptions};
 pub use signals::{install_signal_handlers, signal_name, SignalGuard, HANDLED_SIGNALS};
+pub use stop::{Notice, Notifier, StopHandle};
 pub use task::{keys, php_json, Task, TaskDoc};
-pub use tracking::MAX_SEQUENCE;
-pub use watch::{NotifyWake, NullWake, Wake, WakeSource, Waker};
-pub use worker::{handle_once, resident_memory, RunStats, StopHandle, Worker, WorkerOptions};
 
 /// The crate version, as reported by `phpversion("hurah")`, `hurah --version` and `hurah_version()`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -7,8 +7,8 @@
 #[macro_use]
 mod support;
 
-use hurah::backend::{self, Backend, ListenerQueue, TaskState};
-use hurah::pg::PgQueue;
+use hurah::backend::{self, Backend, FailedAction, ListenerQueue, Pick, TaskState};
+use hurah::pg::Queue as PgQueue;
 use hurah::*;
 use serde_json::Value;
 use std::time::Duration;
@@ -170,6 +170,121 @@ impl Fixture {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// The failed-task calls this suite was written against, as thin forms of the one operation
+/// [`Backend::failed`]: `sequence` or all (`None`; tasks stored as corrupt skipped by a retry),
+/// counting in `done`; or each of `sequences`, every outcome to `each`.
+trait FailedOps {
+    fn retry_failed(
+        &self,
+        t: &EventType,
+        n: &HandlerName,
+        seq: Option<u64>,
+        done: &mut u64,
+    ) -> Result<()>;
+    fn delete_failed(
+        &self,
+        t: &EventType,
+        n: &HandlerName,
+        seq: Option<u64>,
+        done: &mut u64,
+    ) -> Result<()>;
+    fn retry_failed_each(
+        &self,
+        t: &EventType,
+        n: &HandlerName,
+        seqs: &[u64],
+        each: &mut dyn FnMut(u64, Result<()>),
+    ) -> Result<()>;
+    fn delete_failed_each(
+        &self,
+        t: &EventType,
+        n: &HandlerName,
+        seqs: &[u64],
+        each: &mut dyn FnMut(u64, Result<()>),
+    ) -> Result<()>;
+}
+
+fn counted(
+    b: &dyn Backend,
+    t: &EventType,
+    n: &HandlerName,
+    seq: Option<u64>,
+    action: FailedAction,
+    done: &mut u64,
+) -> Result<()> {
+    let one: Vec<u64> = seq.into_iter().collect();
+    let pick = if seq.is_some() {
+        Pick::Sequences(&one)
+    } else {
+        Pick::All
+    };
+    b.failed(t, n, pick, action, &mut |_, r| match r {
+        Ok(()) => {
+            *done += 1;
+            Ok(())
+        }
+        Err(Error::CorruptTask { .. }) if seq.is_none() && action == FailedAction::Retry => Ok(()),
+        Err(e) => Err(e),
+    })
+}
+
+impl FailedOps for Box<dyn Backend> {
+    fn retry_failed(
+        &self,
+        t: &EventType,
+        n: &HandlerName,
+        seq: Option<u64>,
+        done: &mut u64,
+    ) -> Result<()> {
+        counted(self.as_ref(), t, n, seq, FailedAction::Retry, done)
+    }
+    fn delete_failed(
+        &self,
+        t: &EventType,
+        n: &HandlerName,
+        seq: Option<u64>,
+        done: &mut u64,
+    ) -> Result<()> {
+        counted(self.as_ref(), t, n, seq, FailedAction::Delete, done)
+    }
+    fn retry_failed_each(
+        &self,
+        t: &EventType,
+        n: &HandlerName,
+        seqs: &[u64],
+        each: &mut dyn FnMut(u64, Result<()>),
+    ) -> Result<()> {
+        self.failed(
+            t,
+            n,
+            Pick::Sequences(seqs),
+            FailedAction::Retry,
+            &mut |s, r| {
+                each(s, r);
+                Ok(())
+            },
+        )
+    }
+    fn delete_failed_each(
+        &self,
+        t: &EventType,
+        n: &HandlerName,
+        seqs: &[u64],
+        each: &mut dyn FnMut(u64, Result<()>),
+    ) -> Result<()> {
+        self.failed(
+            t,
+            n,
+            Pick::Sequences(seqs),
+            FailedAction::Delete,
+            &mut |s, r| {
+                each(s, r);
+                Ok(())
+            },
+        )
     }
 }
 

@@ -233,8 +233,7 @@ fn delayed_dispatch_goes_to_delayed_with_due_time_in_name() {
         .unwrap();
     assert_eq!(q.due().unwrap().len(), 0);
     assert_eq!(q.delayed().unwrap(), vec![(due, 1)]);
-    assert!(r.deliveries[0]
-        .path
+    assert!(std::path::Path::new(&r.deliveries[0].location)
         .starts_with(q.listener().state_dir(State::Delayed)));
     // A due time in the past is due at once.
     disp.dispatch_with(

@@ -214,12 +214,12 @@ fn burst_with_lost_wakeups_is_caught_by_rescans() {
         for i in 0..N {
             disp.dispatch(&ty, "0").unwrap();
             if i % 10_000 == 0 {
-                stop.waker().wake(Wake::Rescan); // "overflow"
+                stop.notify(Notice::Rescan); // "overflow"
             }
         }
         let deadline = Instant::now() + Duration::from_secs(120);
         while c3.load(std::sync::atomic::Ordering::Relaxed) < N && Instant::now() < deadline {
-            stop.waker().wake(Wake::Rescan);
+            stop.notify(Notice::Rescan);
             std::thread::sleep(Duration::from_millis(50));
         }
         stop.stop();

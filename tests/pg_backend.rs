@@ -4,7 +4,9 @@
 
 mod pg_support;
 
-use hurah::pg::{self, pg_handle_once, PgDispatcher, PgQueue, PgWorker};
+use hurah::pg::{
+    self, handle_once as pg_handle_once, PgDispatcher, Queue as PgQueue, Worker as PgWorker,
+};
 use hurah::*;
 use pg_support::TestDb;
 use std::collections::HashSet;
@@ -32,10 +34,7 @@ fn spawn<F: FnMut(&Task) -> Outcome + Send + 'static>(
     f: F,
     batch: usize,
     opts: WorkerOptions,
-) -> (
-    hurah::pg::PgStopHandle,
-    std::thread::JoinHandle<Result<RunStats>>,
-) {
+) -> (hurah::StopHandle, std::thread::JoinHandle<Result<RunStats>>) {
     let (tx, rx) = std::sync::mpsc::channel();
     let t = std::thread::spawn(move || {
         let mut w = PgWorker::new();

@@ -3,7 +3,7 @@
 //! nothing is lost, the worker reconnects with backoff and runs what was dispatched after the
 //! restart. Needs root and Debian's PostgreSQL binaries; prints SKIPPED otherwise.
 
-use hurah::pg::{PgDispatcher, PgQueue, PgWorker};
+use hurah::pg::{PgDispatcher, Queue as PgQueue, Worker as PgWorker};
 use hurah::{EventType, HandlerName, Level, Outcome, Task, WorkerOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;

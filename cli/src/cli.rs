@@ -3,7 +3,7 @@
 
 use crate::Selection;
 use hurah::backend::{self, Backend, TaskEntry, TaskState};
-use hurah::{Error, ErrorKind, EventType, FsyncPolicy, HandlerName, Listener};
+use hurah::{Error, ErrorKind, EventType, FsyncPolicy, HandlerName};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -139,11 +139,6 @@ pub fn parse_listener(s: &str) -> Result<ListenerArg, String> {
         event_type: EventType::parse(t).map_err(|e| e.to_string())?,
         handler: HandlerName::new(h).map_err(|e| e.to_string())?,
     })
-}
-
-/// `product/created:mailer` (`:mailer` at the root).
-pub fn listener_label(l: &Listener) -> String {
-    label(l.event_type(), l.name())
 }
 
 /// `product/created:mailer` (`:mailer` at the root).

@@ -5,7 +5,7 @@ use crate::cli::{self, CliError, IdFilter};
 use crate::Selection;
 use clap::Subcommand;
 use hurah::backend::{Backend, TaskState};
-use hurah::delayed::Cancelled;
+use hurah::Cancelled;
 use hurah::FsyncPolicy;
 use serde_json::json;
 

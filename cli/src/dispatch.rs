@@ -62,9 +62,9 @@ pub fn run(a: DispatchArgs) -> Result<(), CliError> {
             .iter()
             .map(|d| {
                 json!({
-                    "listener": cli::listener_label(&d.listener),
+                    "listener": cli::label(d.listener.event_type(), d.listener.name()),
                     "sequence": d.sequence,
-                    "path": d.path,
+                    "path": d.location,
                 })
             })
             .collect();
@@ -77,9 +77,9 @@ pub fn run(a: DispatchArgs) -> Result<(), CliError> {
         for d in &receipt.deliveries {
             println!(
                 "{}\t{}\t{}",
-                cli::listener_label(&d.listener),
+                cli::label(d.listener.event_type(), d.listener.name()),
                 d.sequence,
-                d.path.display()
+                d.location
             );
         }
         if receipt.deliveries.is_empty() {

@@ -4,7 +4,7 @@
 use crate::cli::{self, CliError, Picked, Progress};
 use crate::Selection;
 use clap::{Args, Subcommand};
-use hurah::backend::{Backend, TaskState};
+use hurah::backend::{Backend, FailedAction, Pick, TaskState};
 use hurah::{Error, ErrorKind, FsyncPolicy};
 use serde_json::{json, Value};
 
@@ -80,7 +80,7 @@ fn document(p: &Picked) -> Value {
         }
         // A file in error/ that does not parse (damaged, or left so by the original library):
         // its bytes as they are, as text (never read through a link or from a FIFO).
-        None => hurah::failed::read_raw(&p.task.location)
+        None => hurah::failed::read_raw(std::path::Path::new(&p.task.location))
             .map(|b| Value::from(String::from_utf8_lossy(&b).into_owned()))
             .unwrap_or(Value::Null),
     }
@@ -103,7 +103,7 @@ fn show(b: &dyn Backend, sel: &Selection) -> Result<(), CliError> {
         );
     } else {
         for p in &failed {
-            println!("# {} ({})", p.task.location.display(), p.label());
+            println!("# {} ({})", p.task.location, p.label());
             println!(
                 "{}",
                 serde_json::to_string_pretty(&document(p)).expect("JSON values always serialize")
@@ -139,12 +139,14 @@ fn bulk(b: &dyn Backend, sel: &Selection, retry: bool) -> Result<(), CliError> {
             }
             seen += 1;
             progress.tick(seen, Some(total));
+            Ok(())
         };
-        if retry {
-            b.retry_failed_each(t, n, &seqs, &mut each)?;
+        let action = if retry {
+            FailedAction::Retry
         } else {
-            b.delete_failed_each(t, n, &seqs, &mut each)?;
-        }
+            FailedAction::Delete
+        };
+        b.failed(t, n, Pick::Sequences(&seqs), action, &mut each)?;
     }
     progress.finish();
     if sel.json {

@@ -205,7 +205,7 @@ pub unsafe extern "C" fn hurah_dispatcher_dispatch_many(
             let payload =
                 unsafe { payload_text(e.json, e.json_len, &format!("event #{i}: payload")) }?;
             let event_type = EventType::parse(event_type).map_err(|x| in_event(i, x))?;
-            crate::dispatcher::validate_payload(payload).map_err(|x| in_event(i, x))?;
+            crate::json::validate_payload(payload).map_err(|x| in_event(i, x))?;
             batch.push((event_type, payload.to_string()));
         }
         let not_before_ms = (delay_ms > 0).then(|| clock::now_ms().saturating_add(delay_ms));

@@ -13,8 +13,8 @@
 use super::handler::hurah_handler;
 use super::status::{boundary, hurah_error, hurah_status, Failure};
 use super::strings::{put_out, to_c_string};
-use crate::backend::{TaskEntry, TaskState};
-use crate::error::Error;
+use crate::backend::{FailedAction, Pick, TaskEntry, TaskState};
+use crate::error::{Error, Result};
 use std::ffi::c_char;
 
 /// Pass as `sequence` to `hurah_handler_failed_retry()` / `hurah_handler_failed_delete()` to
@@ -30,8 +30,27 @@ fn failed_tasks(h: &hurah_handler) -> Result<Vec<TaskEntry>, Failure> {
 }
 
 /// `sequence` as the backend takes it: `None` for `HURAH_ALL_TASKS`.
-fn selection(sequence: u64) -> Option<u64> {
-    (sequence != HURAH_ALL_TASKS).then_some(sequence)
+/// Retries or deletes failed task `sequence` (every failed task with `HURAH_ALL_TASKS`),
+/// counting the tasks acted on in `n`, also when an error stops the call half-way. For one task
+/// its error is the call's; for all, tasks stored as corrupt are skipped by a retry (they
+/// cannot run as they are) and any other error stops the call.
+fn act(h: &hurah_handler, sequence: u64, action: FailedAction, n: &mut u64) -> Result<()> {
+    let one = [sequence];
+    let all = sequence == HURAH_ALL_TASKS;
+    let pick = if all {
+        Pick::All
+    } else {
+        Pick::Sequences(&one)
+    };
+    h.backend
+        .failed(&h.event_type, &h.name, pick, action, &mut |_, r| match r {
+            Ok(()) => {
+                *n += 1;
+                Ok(())
+            }
+            Err(Error::CorruptTask { .. }) if all && action == FailedAction::Retry => Ok(()),
+            Err(e) => Err(e),
+        })
 }
 
 unsafe fn handler_ref<'a>(h: *const hurah_handler) -> Result<&'a hurah_handler, Failure> {
@@ -151,7 +170,7 @@ pub unsafe extern "C" fn hurah_handler_failed_reason(
         let Some(doc) = &task.doc else {
             // Stored as corrupt: the entry's error says why it cannot be read.
             return Err(Error::CorruptTask {
-                path: task.location,
+                path: task.location.into(),
                 reason: task.error.map(|e| e.reason).unwrap_or_default(),
             }
             .into());
@@ -198,9 +217,7 @@ pub unsafe extern "C" fn hurah_handler_failed_retry(
         // SAFETY: forwarded contract.
         let h = unsafe { handler_ref(h) }?;
         let mut n = 0u64;
-        let r = h
-            .backend
-            .retry_failed(&h.event_type, &h.name, selection(sequence), &mut n);
+        let r = act(h, sequence, FailedAction::Retry, &mut n);
         // SAFETY: as above.
         unsafe { put_out(retried, n) };
         Ok(r?)
@@ -232,9 +249,7 @@ pub unsafe extern "C" fn hurah_handler_failed_delete(
         // SAFETY: forwarded contract.
         let h = unsafe { handler_ref(h) }?;
         let mut n = 0u64;
-        let r = h
-            .backend
-            .delete_failed(&h.event_type, &h.name, selection(sequence), &mut n);
+        let r = act(h, sequence, FailedAction::Delete, &mut n);
         // SAFETY: as above.
         unsafe { put_out(deleted, n) };
         Ok(r?)

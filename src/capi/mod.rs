@@ -26,7 +26,8 @@ pub mod task;
 
 mod strings;
 
-use crate::backend::{self, Backend, FileBackend};
+use crate::backend::{self, Backend};
+use crate::file::FileBackend;
 use crate::{FsyncPolicy, Result};
 use std::ffi::c_char;
 use std::path::Path;

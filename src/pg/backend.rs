@@ -2,22 +2,20 @@
 //! given a `postgresql://` root use the same calls as on a directory.
 
 use super::admin::{self, PgSelection, PgTaskRow};
-use super::{connect, migrate, redact, PgDispatcher, PgQueue, PgWorker};
+use super::{connect, migrate, redact, PgDispatcher, Queue, Worker};
 use crate::backend::{
-    foreign_queue, Backend, ListenerQueue, ListenerStatus, Purged, TaskEntry, TaskError, TaskState,
-    WorkerLoop,
+    foreign_queue, Backend, Cancelled, DispatchOptions, FailedAction, ListenerQueue,
+    ListenerStatus, Pick, Purged, Receipt, RunStats, StopHandle, TaskEntry, TaskError, TaskState,
+    WorkerLoop, WorkerOptions,
 };
-use crate::delayed::Cancelled;
-use crate::dispatcher::{DispatchOptions, Receipt};
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
 use crate::handler::Handler;
 use crate::handler_name::HandlerName;
 use crate::task::TaskDoc;
-use crate::worker::{RunStats, StopHandle, WorkerOptions};
 use postgres::Client;
 use std::any::Any;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::AtomicU8;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -106,39 +104,6 @@ impl PgBackend {
 
     /// Retry or delete (`op`) failed task `sequence` or all of the listener's; counts into
     /// `done`; NotFound when a given sequence had none.
-    fn on_failed(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-        op: fn(&mut Client, &PgSelection) -> Result<u64>,
-    ) -> Result<()> {
-        let sel = Self::selection(event_type, name, sequence);
-        let n = self.admin(|c| op(c, &sel))?;
-        *done += n;
-        match sequence {
-            Some(seq) if n == 0 => Err(Self::not_found(event_type, name, seq)),
-            _ => Ok(()),
-        }
-    }
-
-    /// Retry or delete (`op`, returning the sequences it acted on) the failed tasks
-    /// `sequences`, reporting each to `each`.
-    fn on_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-        op: fn(&mut Client, &PgSelection) -> Result<Vec<u64>>,
-    ) -> Result<()> {
-        let sel = Self::picked(event_type, name, sequences);
-        let acted = self.admin(|c| op(c, &sel))?;
-        Self::report(event_type, name, sequences, &acted, each);
-        Ok(())
-    }
-
     fn selection(event_type: &EventType, name: &HandlerName, seq: Option<u64>) -> PgSelection {
         PgSelection {
             listener: Some((event_type.to_string(), name.to_string())),
@@ -162,8 +127,8 @@ impl PgBackend {
         name: &HandlerName,
         sequences: &[u64],
         done: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) {
+        each: &mut dyn FnMut(u64, Result<()>) -> Result<()>,
+    ) -> Result<()> {
         let done: std::collections::HashSet<u64> = done.iter().copied().collect();
         let mut seen = std::collections::HashSet::new();
         for &seq in sequences.iter().filter(|s| seen.insert(**s)) {
@@ -174,8 +139,9 @@ impl PgBackend {
                 } else {
                     Err(Self::not_found(event_type, name, seq))
                 },
-            );
+            )?;
         }
+        Ok(())
     }
 
     fn not_found(event_type: &EventType, name: &HandlerName, seq: u64) -> Error {
@@ -185,34 +151,9 @@ impl PgBackend {
     }
 }
 
-/// A PostgreSQL receipt in the file backend's shape: the listener as a layout under the URL
-/// would name it, the location `hurah.tasks/<listener id>/<seq>` (as `Task::path()`).
-fn receipt(dsn: &str, r: super::PgReceipt) -> Receipt {
-    let layout = crate::layout::Layout::new(dsn);
-    Receipt {
-        id: r.id,
-        deliveries: r
-            .deliveries
-            .into_iter()
-            .filter_map(|d| {
-                let et = EventType::parse(&d.event_type).ok()?;
-                let name = HandlerName::new(&d.handler_name).ok()?;
-                Some(crate::dispatcher::Delivery {
-                    listener: layout.listener(&et, &name),
-                    sequence: d.sequence,
-                    path: PathBuf::from(format!("hurah.tasks/{}/{}", d.listener_id, d.sequence)),
-                })
-            })
-            .collect(),
-    }
-}
-
 fn entry(r: PgTaskRow, state: TaskState) -> TaskEntry {
-    let location = PathBuf::from(format!(
-        "{}:{}#{}",
-        r.event_type, r.handler_name, r.sequence
-    ));
-    let doc = TaskDoc::parse(r.task.to_string().as_bytes(), &location).ok();
+    let location = format!("{}:{}#{}", r.event_type, r.handler_name, r.sequence);
+    let doc = TaskDoc::parse(r.task.to_string().as_bytes(), Path::new(&location)).ok();
     let error = r.error.as_ref().map(|e| TaskError {
         reason: e
             .get("reason")
@@ -263,8 +204,7 @@ impl Backend for PgBackend {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        let r = self.pg()?.dispatch_with(event_type, payload, options)?;
-        Ok(receipt(&self.dsn, r))
+        self.pg()?.dispatch_with(event_type, payload, options)
     }
 
     fn dispatch_many(
@@ -272,8 +212,7 @@ impl Backend for PgBackend {
         events: &[(EventType, String)],
         options: DispatchOptions,
     ) -> Result<Vec<Receipt>> {
-        let rs = self.pg()?.dispatch_many_with(events, options)?;
-        Ok(rs.into_iter().map(|r| receipt(&self.dsn, r)).collect())
+        self.pg()?.dispatch_many_with(events, options)
     }
 
     fn cancel(&self, id: &str) -> Result<Cancelled> {
@@ -296,7 +235,7 @@ impl Backend for PgBackend {
         event_type: &EventType,
         name: &HandlerName,
     ) -> Result<Box<dyn ListenerQueue>> {
-        Ok(Box::new(PgQueue::open_on(
+        Ok(Box::new(Queue::open_on(
             &self.dsn,
             self.connection()?,
             event_type,
@@ -305,7 +244,7 @@ impl Backend for PgBackend {
     }
 
     fn worker<'h>(&self) -> Box<dyn WorkerLoop<'h> + 'h> {
-        Box::new(PgWorker::new())
+        Box::new(Worker::new())
     }
 
     fn listeners(&self) -> Result<Vec<(EventType, HandlerName)>> {
@@ -343,44 +282,30 @@ impl Backend for PgBackend {
         Ok(rows.into_iter().map(|r| entry(r, state)).collect())
     }
 
-    fn retry_failed(
+    fn failed(
         &self,
         event_type: &EventType,
         name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
+        pick: Pick<'_>,
+        action: FailedAction,
+        each: &mut dyn FnMut(u64, Result<()>) -> Result<()>,
     ) -> Result<()> {
-        self.on_failed(event_type, name, sequence, done, admin::retry_failed)
-    }
-
-    fn delete_failed(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequence: Option<u64>,
-        done: &mut u64,
-    ) -> Result<()> {
-        self.on_failed(event_type, name, sequence, done, admin::delete_failed)
-    }
-
-    fn retry_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) -> Result<()> {
-        self.on_failed_each(event_type, name, sequences, each, admin::retry_failed_seqs)
-    }
-
-    fn delete_failed_each(
-        &self,
-        event_type: &EventType,
-        name: &HandlerName,
-        sequences: &[u64],
-        each: &mut dyn FnMut(u64, Result<()>),
-    ) -> Result<()> {
-        self.on_failed_each(event_type, name, sequences, each, admin::delete_failed_seqs)
+        let op = match action {
+            FailedAction::Retry => admin::retry_failed_seqs,
+            FailedAction::Delete => admin::delete_failed_seqs,
+        };
+        match pick {
+            Pick::All => {
+                let sel = Self::selection(event_type, name, None);
+                let acted = self.admin(|c| op(c, &sel))?;
+                acted.into_iter().try_for_each(|seq| each(seq, Ok(())))
+            }
+            Pick::Sequences(sequences) => {
+                let sel = Self::picked(event_type, name, sequences);
+                let acted = self.admin(|c| op(c, &sel))?;
+                Self::report(event_type, name, sequences, &acted, each)
+            }
+        }
     }
 
     fn cancel_delayed(
@@ -402,7 +327,7 @@ impl Backend for PgBackend {
     }
 
     fn status(&self) -> Result<Vec<ListenerStatus>> {
-        let rows = self.admin(PgQueue::status)?;
+        let rows = self.admin(Queue::status)?;
         // Rows written by hand with names the core would refuse are skipped, as in listeners().
         Ok(rows
             .into_iter()
@@ -439,17 +364,17 @@ impl Backend for PgBackend {
     }
 }
 
-impl ListenerQueue for PgQueue {
+impl ListenerQueue for Queue {
     fn event_type(&self) -> &EventType {
-        PgQueue::event_type(self)
+        Queue::event_type(self)
     }
 
     fn name(&self) -> &HandlerName {
-        PgQueue::name(self)
+        Queue::name(self)
     }
 
     fn handle_once(&mut self, handler: &mut dyn Handler) -> Result<RunStats> {
-        super::pg_handle_once(self, handler)
+        super::handle_once(self, handler)
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -457,29 +382,29 @@ impl ListenerQueue for PgQueue {
     }
 }
 
-impl<'h> WorkerLoop<'h> for PgWorker<'h> {
+impl<'h> WorkerLoop<'h> for Worker<'h> {
     fn add(&mut self, queue: Box<dyn ListenerQueue>, handler: Box<dyn Handler + 'h>) -> Result<()> {
         let q = queue
             .into_any()
-            .downcast::<PgQueue>()
+            .downcast::<Queue>()
             .map_err(|_| foreign_queue("PostgreSQL"))?;
-        PgWorker::add(self, *q, handler);
+        Worker::add(self, *q, handler);
         Ok(())
     }
 
     fn stop_handle(&self) -> StopHandle {
-        self.core_stop_handle()
+        Worker::stop_handle(self)
     }
 
     fn verbosity(&self) -> Arc<AtomicU8> {
-        PgWorker::verbosity(self)
+        Worker::verbosity(self)
     }
 
     fn set_memory_probe(&mut self, probe: Box<dyn FnMut() -> u64 + 'h>) {
-        PgWorker::set_memory_probe(self, probe);
+        Worker::set_memory_probe(self, probe);
     }
 
     fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
-        PgWorker::run(self, options)
+        Worker::run(self, options)
     }
 }

@@ -3,9 +3,10 @@
 //! applications can also call from their own transactions.
 
 use super::{connect, db, migrate};
-use crate::dispatcher::DispatchOptions;
+use crate::backend::{Cancelled, Delivery, DispatchOptions, ListenerId, Receipt};
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
+use crate::handler_name::HandlerName;
 use postgres::{Client, Statement};
 use std::sync::{Arc, Mutex};
 
@@ -41,28 +42,6 @@ impl Conn {
         };
         f(&mut self.client, &st)
     }
-}
-
-/// One listener's copy of a dispatched task.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PgDelivery {
-    /// The listener's id in `hurah.listeners`.
-    pub listener_id: i64,
-    /// The listener's event type (`""` for a root listener).
-    pub event_type: String,
-    /// The listener's handler name.
-    pub handler_name: String,
-    /// The task's sequence in that listener.
-    pub sequence: u64,
-}
-
-/// Where one dispatch went.
-#[derive(Clone, Debug)]
-pub struct PgReceipt {
-    /// The dispatch id stored in every copy.
-    pub id: String,
-    /// One entry per listener reached.
-    pub deliveries: Vec<PgDelivery>,
 }
 
 /// Writes tasks into `hurah.tasks`. Cloning shares the connection; calls are serialized on it.
@@ -136,7 +115,7 @@ impl PgDispatcher {
     }
 
     /// Dispatches `payload` (JSON text) now.
-    pub fn dispatch(&self, event_type: &EventType, payload: &str) -> Result<PgReceipt> {
+    pub fn dispatch(&self, event_type: &EventType, payload: &str) -> Result<Receipt> {
         self.dispatch_with(event_type, payload, DispatchOptions::default())
     }
 
@@ -147,8 +126,8 @@ impl PgDispatcher {
         event_type: &EventType,
         payload: &str,
         options: DispatchOptions,
-    ) -> Result<PgReceipt> {
-        crate::dispatcher::validate_payload(payload)?;
+    ) -> Result<Receipt> {
+        crate::json::validate_payload(payload)?;
         let id = crate::id::new_task_id();
         let not_before = options.not_before_ms.map(|t| t as i64);
         let et = event_type.to_string();
@@ -162,7 +141,7 @@ impl PgDispatcher {
 
     /// Dispatches many events in one transaction (one commit, one round trip per event):
     /// the batched form for producers that emit in bulk. All or nothing.
-    pub fn dispatch_many(&self, events: &[(EventType, String)]) -> Result<Vec<PgReceipt>> {
+    pub fn dispatch_many(&self, events: &[(EventType, String)]) -> Result<Vec<Receipt>> {
         self.dispatch_many_with(events, DispatchOptions::default())
     }
 
@@ -172,9 +151,9 @@ impl PgDispatcher {
         &self,
         events: &[(EventType, String)],
         options: DispatchOptions,
-    ) -> Result<Vec<PgReceipt>> {
+    ) -> Result<Vec<Receipt>> {
         for (_, p) in events {
-            crate::dispatcher::validate_payload(p)?;
+            crate::json::validate_payload(p)?;
         }
         let not_before = options.not_before_ms.map(|t| t as i64);
         self.with_client(|c, stmt| {
@@ -196,7 +175,7 @@ impl PgDispatcher {
 /// Cancels the delayed copies of dispatch `id` (not yet due; delayed retries included) in every
 /// listener of the database at `dsn`. Copies already due, running or done are left alone, as
 /// the file backend leaves tasks already promoted to `inbox/`.
-pub fn cancel_id(dsn: &str, id: &str) -> Result<crate::delayed::Cancelled> {
+pub fn cancel_id(dsn: &str, id: &str) -> Result<Cancelled> {
     let mut c = connect(dsn)?;
     migrate(&mut c)?;
     let n = c
@@ -206,22 +185,31 @@ pub fn cancel_id(dsn: &str, id: &str) -> Result<crate::delayed::Cancelled> {
             &[&id],
         )
         .map_err(db("cancel"))?;
-    Ok(crate::delayed::Cancelled {
+    Ok(Cancelled {
         cancelled: n,
         too_late: 0,
     })
 }
 
-fn receipt(id: String, rows: Vec<postgres::Row>) -> PgReceipt {
-    PgReceipt {
+/// The receipt of one dispatch from the rows `hurah.dispatch()` returned (listener id, event
+/// type, handler name, sequence): each delivery's location is `hurah.tasks/<listener id>/<seq>`
+/// (as `Task::path()`).
+fn receipt(id: String, rows: Vec<postgres::Row>) -> Receipt {
+    Receipt {
         id,
         deliveries: rows
             .iter()
-            .map(|r| PgDelivery {
-                listener_id: r.get(0),
-                event_type: r.get(1),
-                handler_name: r.get(2),
-                sequence: r.get::<_, i64>(3) as u64,
+            .filter_map(|r| {
+                let listener_id: i64 = r.get(0);
+                let sequence = r.get::<_, i64>(3) as u64;
+                Some(Delivery {
+                    listener: ListenerId::new(
+                        EventType::parse(r.get(1)).ok()?,
+                        HandlerName::new(r.get(2)).ok()?,
+                    ),
+                    sequence,
+                    location: format!("hurah.tasks/{listener_id}/{sequence}"),
+                })
             })
             .collect(),
     }

@@ -2,25 +2,27 @@
 //! `FOR UPDATE SKIP LOCKED`, settle outcomes exactly like the file backend's `Queue::settle`,
 //! and return the claims of dead workers (their advisory lock is free).
 
+mod inspect;
+mod plan;
+
 use super::{connect, db, migrate, LOCK_CLASS};
+use crate::backend::Recovery;
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
 use crate::handler_name::HandlerName;
 use crate::outcome::Outcome;
-use crate::queue::Recovery;
 use crate::task::{Task, TaskDoc};
+pub use inspect::PgStatusRow;
+use plan::{plan, Plan};
 use postgres::Client;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A claimed task (the same [`Task`] the file backend hands to handlers).
-pub type PgClaim = Task;
-
 /// What became of a settled task.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PgSettled {
+pub enum Settled {
     /// SUCCESS: kept in state `archive`.
     Archived,
     /// SUCCESS with the archive off: the row was deleted.
@@ -36,34 +38,9 @@ pub enum PgSettled {
     Lost,
 }
 
-/// One listener's counts, for `status`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PgStatusRow {
-    /// Event type (`""` for the root).
-    pub event_type: String,
-    /// Handler name.
-    pub handler_name: String,
-    /// Due and unclaimed.
-    pub inbox: u64,
-    /// Not yet due.
-    pub delayed: u64,
-    /// Being run.
-    pub claimed: u64,
-    /// Succeeded (archive kept).
-    pub archive: u64,
-    /// Failed for good.
-    pub error: u64,
-    /// Workers holding claims that are alive.
-    pub live_workers: u64,
-    /// Workers holding claims that are dead (recovered at the next recovery of any worker).
-    pub dead_workers: u64,
-    /// How long the next due task has been due (ms), if any.
-    pub oldest_due_ms: Option<u64>,
-}
-
 /// A worker's handle on one listener's queue: its own connection, holding the worker's
 /// advisory lock for as long as it is open.
-pub struct PgQueue {
+pub struct Queue {
     dsn: String,
     client: Client,
     listener_id: i64,
@@ -77,9 +54,9 @@ pub struct PgQueue {
     stmts: std::collections::HashMap<&'static str, postgres::Statement>,
 }
 
-impl std::fmt::Debug for PgQueue {
+impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgQueue")
+        f.debug_struct("Queue")
             .field("listener_id", &self.listener_id)
             .field("event_type", &self.event_type)
             .field("name", &self.name)
@@ -160,7 +137,7 @@ const SETTLE_MANY_SQL: &str = "WITH v AS (
    RETURNING seq)
  SELECT seq FROM u UNION ALL SELECT seq FROM d";
 
-impl PgQueue {
+impl Queue {
     /// Connects, creates or upgrades the schema if needed, registers the listener of handler
     /// `name` on `event_type` (so dispatches reach it from now on) and takes this worker's
     /// advisory lock.
@@ -170,7 +147,7 @@ impl PgQueue {
         Self::open_on(dsn, client, event_type, name)
     }
 
-    /// [`PgQueue::open`] on `client`, a fresh connection to `dsn` whose schema is up to date.
+    /// [`Queue::open`] on `client`, a fresh connection to `dsn` whose schema is up to date.
     pub(crate) fn open_on(
         dsn: &str,
         mut client: Client,
@@ -186,7 +163,7 @@ impl PgQueue {
             .get(0);
         let worker_key = take_worker_lock(&mut client)?;
         let async_commit = async_commit(&mut client)?;
-        Ok(PgQueue {
+        Ok(Queue {
             dsn: dsn.to_string(),
             client,
             listener_id,
@@ -275,8 +252,8 @@ impl PgQueue {
 
     /// Claims up to `max` due tasks, in run order (due time, then sequence), skipping rows
     /// other workers hold and the sequences in `skip`. None is marked started: the worker marks
-    /// each right before its handler is entered ([`PgQueue::mark_started`], or the previous
-    /// task's [`PgQueue::settle`]), so a worker that dies before that spends no attempt.
+    /// each right before its handler is entered ([`Queue::mark_started`], or the previous
+    /// task's [`Queue::settle`]), so a worker that dies before that spends no attempt.
     pub fn claim(&mut self, max: usize, skip: &[i64]) -> Result<Vec<Task>> {
         let st = self.stmt(CLAIM_SQL)?;
         let rows = self
@@ -371,7 +348,7 @@ impl PgQueue {
         max_attempts: u64,
         backoff: Option<Duration>,
         next: Option<u64>,
-    ) -> Result<PgSettled> {
+    ) -> Result<Settled> {
         let seq = task.seq as i64;
         let next = next.map(|n| n as i64).unwrap_or(-1);
         if matches!(outcome, Outcome::Success) && !self.keep_archive {
@@ -381,9 +358,9 @@ impl PgQueue {
                 .query_one(&st, &[&self.listener_id, &seq, &self.worker_key, &next])
                 .map_err(db("settle"))?;
             return Ok(if row.get::<_, i64>(0) == 1 {
-                PgSettled::Deleted
+                Settled::Deleted
             } else {
-                PgSettled::Lost
+                Settled::Lost
             });
         }
         let Plan {
@@ -416,7 +393,7 @@ impl PgQueue {
         Ok(if row.get::<_, i64>(0) == 1 {
             settled
         } else {
-            PgSettled::Lost
+            Settled::Lost
         })
     }
 
@@ -449,12 +426,12 @@ impl PgQueue {
     }
 
     /// Settles several claimed tasks in one statement (one commit): the group-commit form of
-    /// [`PgQueue::settle`], same outcomes. `items` are `(task, outcome, max_attempts,
+    /// [`Queue::settle`], same outcomes. `items` are `(task, outcome, max_attempts,
     /// backoff)`; the result is in the same order.
     pub fn settle_many(
         &mut self,
         items: &[(&Task, &Outcome, u64, Option<Duration>)],
-    ) -> Result<Vec<PgSettled>> {
+    ) -> Result<Vec<Settled>> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -471,7 +448,7 @@ impl PgQueue {
             let seq = task.seq as i64;
             if matches!(outcome, Outcome::Success) && !self.keep_archive {
                 deletes.push(seq);
-                results.push((seq, PgSettled::Deleted));
+                results.push((seq, Settled::Deleted));
                 continue;
             }
             let p = plan(task, outcome, *max, *backoff, now);
@@ -508,7 +485,7 @@ impl PgQueue {
                 if done.contains(&seq) {
                     s
                 } else {
-                    PgSettled::Lost
+                    Settled::Lost
                 }
             })
             .collect())
@@ -594,238 +571,6 @@ impl PgQueue {
             result?;
         }
         Ok(rec)
-    }
-
-    /// The earliest future due time of this listener's inbox (ms since the epoch), if any.
-    pub fn next_due(&mut self) -> Result<Option<u64>> {
-        let row = self
-            .client
-            .query_one(
-                "SELECT (extract(epoch FROM min(due)) * 1000)::int8 FROM hurah.tasks \
-                 WHERE listener_id = $1 AND state = 'inbox' AND due > clock_timestamp()",
-                &[&self.listener_id],
-            )
-            .map_err(db("next due"))?;
-        Ok(row.get::<_, Option<i64>>(0).map(|v| v.max(0) as u64))
-    }
-
-    /// Delayed tasks as `(due_ms, seq)`, earliest first.
-    pub fn delayed(&mut self) -> Result<Vec<(u64, u64)>> {
-        Ok(self
-            .client
-            .query(
-                "SELECT (extract(epoch FROM due) * 1000)::int8, seq FROM hurah.tasks \
-                 WHERE listener_id = $1 AND state = 'inbox' AND due > clock_timestamp() \
-                 ORDER BY due, seq",
-                &[&self.listener_id],
-            )
-            .map_err(db("list delayed"))?
-            .iter()
-            .map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64))
-            .collect())
-    }
-
-    /// This listener's failed tasks as `(seq, error, payload text)`, by sequence.
-    pub fn failed(&mut self) -> Result<Vec<(u64, Value, String)>> {
-        Ok(self
-            .client
-            .query(
-                "SELECT seq, coalesce(error, 'null'::jsonb)::text, payload::text \
-                 FROM hurah.tasks WHERE listener_id = $1 AND state = 'error' ORDER BY seq",
-                &[&self.listener_id],
-            )
-            .map_err(db("list failed"))?
-            .iter()
-            .map(|r| {
-                let e: String = r.get(1);
-                (
-                    r.get::<_, i64>(0) as u64,
-                    serde_json::from_str(&e).unwrap_or(Value::Null),
-                    r.get::<_, String>(2),
-                )
-            })
-            .collect())
-    }
-
-    /// Moves a failed task back to the inbox for another run under its own sequence (error
-    /// cleared, attempts and retry_count reset, as `hurah failed retry`).
-    pub fn retry_failed(&mut self, seq: u64) -> Result<()> {
-        let n = self
-            .client
-            .execute(
-                "UPDATE hurah.tasks SET state = 'inbox', error = NULL, attempts = 0, \
-                 retry_count = 0, due = least(due, clock_timestamp()), delayed = false, \
-                 updated_at = clock_timestamp() \
-                 WHERE listener_id = $1 AND seq = $2 AND state = 'error'",
-                &[&self.listener_id, &(seq as i64)],
-            )
-            .map_err(db("retry failed task"))?;
-        if n == 0 {
-            return Err(Error::NotFound {
-                what: format!("failed task {seq}"),
-            });
-        }
-        let _ = self
-            .client
-            .execute(&format!("NOTIFY {}", self.channel()), &[]);
-        Ok(())
-    }
-
-    /// Counts per state for every listener of the database, with the workers holding claims
-    /// (live, or dead: their advisory lock is free) and how long the next task has been due.
-    pub fn status(client: &mut Client) -> Result<Vec<PgStatusRow>> {
-        let rows = client
-            .query(
-                "SELECT l.event_type, l.handler_name, \
-                   count(*) FILTER (WHERE t.state = 'inbox' AND t.due <= clock_timestamp()), \
-                   count(*) FILTER (WHERE t.state = 'inbox' AND t.due > clock_timestamp()), \
-                   count(*) FILTER (WHERE t.state = 'claimed'), \
-                   count(*) FILTER (WHERE t.state = 'archive'), \
-                   count(*) FILTER (WHERE t.state = 'error'), \
-                   coalesce(array_agg(DISTINCT t.claimed_by) \
-                            FILTER (WHERE t.state = 'claimed'), '{}'), \
-                   (extract(epoch FROM clock_timestamp() - min(t.due) \
-                      FILTER (WHERE t.state = 'inbox' AND t.due <= clock_timestamp())) \
-                    * 1000)::int8 \
-                 FROM hurah.listeners l LEFT JOIN hurah.tasks t ON t.listener_id = l.id \
-                 GROUP BY l.id ORDER BY l.event_type, l.handler_name",
-                &[],
-            )
-            .map_err(db("status"))?;
-        let mut keys: Vec<i32> = rows.iter().flat_map(|r| r.get::<_, Vec<i32>>(7)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut dead = std::collections::HashSet::new();
-        for k in keys {
-            let free: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_CLASS, &k])
-                .map_err(db("status"))?
-                .get(0);
-            if free {
-                dead.insert(k);
-                let _ = client.execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_CLASS, &k]);
-            }
-        }
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let workers: Vec<i32> = r.get(7);
-                let d = workers.iter().filter(|k| dead.contains(k)).count() as u64;
-                PgStatusRow {
-                    event_type: r.get(0),
-                    handler_name: r.get(1),
-                    inbox: r.get::<_, i64>(2) as u64,
-                    delayed: r.get::<_, i64>(3) as u64,
-                    claimed: r.get::<_, i64>(4) as u64,
-                    archive: r.get::<_, i64>(5) as u64,
-                    error: r.get::<_, i64>(6) as u64,
-                    live_workers: workers.len() as u64 - d,
-                    dead_workers: d,
-                    oldest_due_ms: r.get::<_, Option<i64>>(8).map(|v| v.max(0) as u64),
-                }
-            })
-            .collect())
-    }
-
-    /// Deletes archived tasks older than `older_than`; returns how many.
-    pub fn purge_archive(client: &mut Client, older_than: Duration) -> Result<u64> {
-        client
-            .execute(
-                "DELETE FROM hurah.tasks WHERE state = 'archive' \
-                 AND updated_at < clock_timestamp() - make_interval(secs => $1)",
-                &[&older_than.as_secs_f64()],
-            )
-            .map_err(db("purge"))
-    }
-}
-
-/// Where an outcome sends a task: the same rules as the file backend's `Queue::settle`.
-struct Plan {
-    state: &'static str,
-    attempts: u64,
-    retry_count: u64,
-    error: Option<String>,
-    due: Option<u64>,
-    settled: PgSettled,
-}
-
-fn plan(
-    task: &Task,
-    outcome: &Outcome,
-    max_attempts: u64,
-    backoff: Option<Duration>,
-    now: u64,
-) -> Plan {
-    let doc = &task.doc;
-    let attempts = doc.attempts();
-    let retry_count = doc.retry_count();
-    let error = |reason: &str, class: Option<&str>, n: u64| {
-        Some(
-            json!({"reason": reason, "class": class, "at": clock::iso8601(now), "attempts": n})
-                .to_string(),
-        )
-    };
-    let failed = |error| Plan {
-        state: "error",
-        attempts,
-        retry_count,
-        error,
-        due: None,
-        settled: PgSettled::Failed,
-    };
-    match outcome {
-        Outcome::Success => Plan {
-            state: "archive",
-            attempts,
-            retry_count,
-            error: None,
-            due: None,
-            settled: PgSettled::Archived,
-        },
-        Outcome::Failure { reason, class } => failed(error(reason, class.as_deref(), attempts + 1)),
-        Outcome::Invalid { reason } => failed(error(reason, None, attempts + 1)),
-        // Not run at all: back as it was, no attempt spent.
-        Outcome::Release { .. } => Plan {
-            state: "inbox",
-            attempts,
-            retry_count,
-            error: None,
-            due: None,
-            settled: PgSettled::Requeued,
-        },
-        Outcome::Retry { delay } => {
-            let attempts = attempts + 1;
-            let retry_count = retry_count + 1;
-            if attempts > max_attempts {
-                return Plan {
-                    state: "error",
-                    attempts,
-                    retry_count,
-                    error: error(
-                        &Outcome::retry_limit_reason(max_attempts, task.said_why().as_deref()),
-                        None,
-                        attempts,
-                    ),
-                    due: None,
-                    settled: PgSettled::Failed,
-                };
-            }
-            let due = delay
-                .or(backoff)
-                .filter(|d| !d.is_zero())
-                .map(|d| now + d.as_millis() as u64);
-            Plan {
-                state: "inbox",
-                attempts,
-                retry_count,
-                error: None,
-                due,
-                settled: match due {
-                    Some(d) => PgSettled::Delayed(d),
-                    None => PgSettled::Requeued,
-                },
-            }
-        }
     }
 }
 

@@ -1,18 +1,19 @@
-//! Workers on PostgreSQL: [`pg_handle_once`] (the original `handle()`: everything due, once) and
-//! [`PgWorker`], the long-running loop that sleeps on `LISTEN` until tasks arrive, with a
+//! Workers on PostgreSQL: [`handle_once`] (the original `handle()`: everything due, once) and
+//! [`Worker`], the long-running loop that sleeps on `LISTEN` until tasks arrive, with a
 //! precise timer for the next delayed task and a slow safety poll.
 
-use super::queue::{PgQueue, PgSettled};
+use super::queue::{Queue, Settled};
 use super::{connect, db};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::handler::{Handler, Level};
 use crate::outcome::Outcome;
+use crate::run::{log, run_task, Ran, RunStats, WorkerOptions};
+use crate::stop::StopHandle;
 use crate::task::Task;
-use crate::worker::{log, log_outcome, RunStats, WorkerOptions};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::Client;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,7 @@ const STOP_CHECK: Duration = Duration::from_millis(250);
 /// claim and the handler spends no attempt. Returns early, releasing the unstarted rest,
 /// when `stop` says so between tasks.
 fn run_batch(
-    queue: &mut PgQueue,
+    queue: &mut Queue,
     handler: &mut dyn Handler,
     batch: Vec<Task>,
     verbosity: Level,
@@ -43,15 +44,12 @@ fn run_batch(
             queue.mark_started(None, task.sequence())?;
             crate::fault::point("worker-after-start");
         }
-        let outcome = handler.handle_task(task);
-        stats.handled += 1;
-        let max = handler.max_attempts();
-        let backoff = match &outcome {
-            Outcome::Retry { delay: None } => handler.retry_delay(task.attempt()),
-            _ => None,
-        };
         let seq = task.sequence();
-        log_outcome(handler, verbosity, seq, &outcome);
+        let Ran {
+            outcome,
+            max_attempts: max,
+            backoff,
+        } = run_task(handler, verbosity, task, stats);
         let stopping = stop(stats) || handler.stop_requested();
         let next = if stopping {
             None
@@ -75,7 +73,7 @@ fn run_batch(
 /// If the worker dies mid-batch, the tasks that had finished but were not settled yet run
 /// again (at-least-once), without an attempt counted; the running one counts its attempt.
 fn run_batch_grouped(
-    queue: &mut PgQueue,
+    queue: &mut Queue,
     handler: &mut dyn Handler,
     batch: Vec<Task>,
     verbosity: Level,
@@ -94,15 +92,8 @@ fn run_batch_grouped(
         if i == 0 {
             crate::fault::point("worker-after-start");
         }
-        let outcome = handler.handle_task(task);
-        stats.handled += 1;
-        let max = handler.max_attempts();
-        let backoff = match &outcome {
-            Outcome::Retry { delay: None } => handler.retry_delay(task.attempt()),
-            _ => None,
-        };
-        log_outcome(handler, verbosity, task.sequence(), &outcome);
-        done.push((i, outcome, max, backoff));
+        let ran = run_task(handler, verbosity, task, stats);
+        done.push((i, ran.outcome, ran.max_attempts, ran.backoff));
         if (stop(stats) || handler.stop_requested()) && i + 1 < n {
             stopped = true;
             break;
@@ -138,13 +129,13 @@ fn count(
     seq: u64,
     outcome: &Outcome,
     max: u64,
-    settled: PgSettled,
+    settled: Settled,
     retried: &mut Vec<i64>,
     stats: &mut RunStats,
 ) {
     match settled {
-        PgSettled::Archived | PgSettled::Deleted => stats.succeeded += 1,
-        PgSettled::Failed => {
+        Settled::Archived | Settled::Deleted => stats.succeeded += 1,
+        Settled::Failed => {
             if matches!(outcome, Outcome::Retry { .. }) {
                 log(
                     handler,
@@ -155,12 +146,12 @@ fn count(
             }
             stats.failed += 1
         }
-        PgSettled::Requeued => {
+        Settled::Requeued => {
             retried.push(seq as i64);
             stats.retried += 1
         }
-        PgSettled::Delayed(_) => stats.retried += 1,
-        PgSettled::Lost => log(
+        Settled::Delayed(_) => stats.retried += 1,
+        Settled::Lost => log(
             handler,
             verbosity,
             Level::Warning,
@@ -173,7 +164,7 @@ fn count(
 /// `AbstractHandler::handle()`), claiming in batches of `DEFAULT_BATCH`. Dead workers' claims
 /// are recovered first. A RETRY without backoff waits for the next call, as in the file
 /// backend.
-pub fn pg_handle_once(queue: &mut PgQueue, handler: &mut dyn Handler) -> Result<RunStats> {
+pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunStats> {
     let verbosity = Level::from_env();
     let mut stats = RunStats::default();
     let rec = queue.recover_dead_workers(handler.max_attempts())?;
@@ -208,61 +199,43 @@ pub fn pg_handle_once(queue: &mut PgQueue, handler: &mut dyn Handler) -> Result<
     Ok(stats)
 }
 
-/// Stops a running [`PgWorker`] from any thread: the current task finishes, unstarted claims
-/// go back, and `run` returns (within 250 ms when idle).
-#[derive(Clone, Debug, Default)]
-pub struct PgStopHandle(Arc<AtomicBool>);
-
-impl PgStopHandle {
-    /// Asks the worker to stop after the current task.
-    pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// True once [`PgStopHandle::stop`] was called.
-    pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
 /// A long-running worker serving one or more listeners on PostgreSQL in one thread. Each
 /// queue has its own connection (holding its worker lock); one more connection `LISTEN`s.
-pub struct PgWorker<'h> {
-    entries: Vec<(PgQueue, Box<dyn Handler + 'h>)>,
-    stop: PgStopHandle,
+pub struct Worker<'h> {
+    entries: Vec<(Queue, Box<dyn Handler + 'h>)>,
+    /// Driven by [`Worker::stop_handle`]'s holders and signal forwarding; polled (at least
+    /// every 250 ms while idle), so it needs no notifier.
+    stop: StopHandle,
     batch: usize,
     group_commit: bool,
     listen: Option<Client>,
-    /// The core stop handle (driven by signal forwarding and [`crate::backend::WorkerLoop`]).
-    also_stop_on: crate::worker::StopHandle,
     /// A [`Level`] as u8, read at every round: SIGUSR1/SIGUSR2 change it while running.
     verbosity: Arc<AtomicU8>,
     memory_probe: Box<dyn FnMut() -> u64 + 'h>,
 }
 
-impl Default for PgWorker<'_> {
+impl Default for Worker<'_> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<'h> PgWorker<'h> {
+impl<'h> Worker<'h> {
     /// An empty worker.
     pub fn new() -> Self {
-        PgWorker {
+        Worker {
             entries: Vec::new(),
-            stop: PgStopHandle::default(),
+            stop: StopHandle::new(),
             batch: DEFAULT_BATCH,
             group_commit: false,
             listen: None,
-            also_stop_on: crate::worker::StopHandle::detached(),
             verbosity: Arc::new(AtomicU8::new(Level::from_env() as u8)),
-            memory_probe: Box::new(crate::worker::resident_memory),
+            memory_probe: Box::new(crate::run::resident_memory),
         }
     }
 
     /// Adds a listener's queue and the handler that runs its tasks.
-    pub fn add(&mut self, queue: PgQueue, handler: Box<dyn Handler + 'h>) -> &mut Self {
+    pub fn add(&mut self, queue: Queue, handler: Box<dyn Handler + 'h>) -> &mut Self {
         self.entries.push((queue, handler));
         self
     }
@@ -279,13 +252,6 @@ impl<'h> PgWorker<'h> {
     /// counted for them). Attempt counting for the task that was running stays exact.
     pub fn set_group_commit(&mut self, on: bool) -> &mut Self {
         self.group_commit = on;
-        self
-    }
-
-    /// Also stop when `stop` (a file-backend [`crate::StopHandle`], e.g. the one
-    /// [`crate::install_signal_handlers`] drives on SIGTERM/SIGINT) is stopped.
-    pub fn also_stop_on(&mut self, stop: crate::worker::StopHandle) -> &mut Self {
-        self.also_stop_on = stop;
         self
     }
 
@@ -307,15 +273,10 @@ impl<'h> PgWorker<'h> {
         Arc::clone(&self.verbosity)
     }
 
-    /// A handle that stops this worker from another thread.
-    pub fn stop_handle(&self) -> PgStopHandle {
+    /// A handle that stops this worker from another thread or a signal forwarder
+    /// ([`crate::install_signal_handlers`]).
+    pub fn stop_handle(&self) -> StopHandle {
         self.stop.clone()
-    }
-
-    /// The core [`crate::StopHandle`] this worker also obeys (the one [`PgWorker::also_stop_on`]
-    /// set, else its own): what signal forwarding and the backend seam drive.
-    pub fn core_stop_handle(&self) -> crate::worker::StopHandle {
-        self.also_stop_on.clone()
     }
 
     fn listen(&mut self) -> Result<()> {
@@ -395,6 +356,9 @@ impl<'h> PgWorker<'h> {
         result
     }
 
+    /// The loop of [`Worker::run`]. Kept in one piece (~110 lines): the limits, the wait for
+    /// a lost server to come back and the `LISTEN` wait share the same stop and deadline
+    /// closures.
     fn run_inner(&mut self, options: &WorkerOptions, probe: &dyn Fn() -> u64) -> Result<RunStats> {
         let shared = Arc::clone(&self.verbosity);
         let level = || Level::from_u8(shared.load(Ordering::SeqCst));
@@ -407,13 +371,7 @@ impl<'h> PgWorker<'h> {
         self.listen()?;
         let mut last_poll = Instant::now() - options.rescan_interval;
         let stop = self.stop.clone();
-        let other = self.also_stop_on.clone();
-        let stopped = || {
-            if other.is_stopped() {
-                stop.stop();
-            }
-            stop.is_stopped()
-        };
+        let stopped = || stop.is_stopped();
         let limit_hit = |s: &RunStats| {
             stopped()
                 || options.max_jobs.is_some_and(|m| s.handled >= m)
@@ -482,7 +440,7 @@ impl<'h> PgWorker<'h> {
             }
             loop {
                 let left = wake_at.saturating_duration_since(Instant::now());
-                if left.is_zero() || stopped() || other.has_signal_notes() {
+                if left.is_zero() || stopped() || stop.has_signal_notes() {
                     break;
                 }
                 let Some(listen) = self.listen.as_mut() else {
@@ -516,7 +474,7 @@ impl<'h> PgWorker<'h> {
     /// Logs the signals taken since the last call (through the first handler, whatever the
     /// verbosity: they are the operator's own requests).
     fn log_signal_notes(&mut self) {
-        let notes = self.also_stop_on.take_signal_notes();
+        let notes = self.stop.take_signal_notes();
         if let Some((_, h)) = self.entries.first_mut() {
             for line in notes {
                 h.log(Level::Info, &line);

@@ -3,43 +3,20 @@
 
 use crate::clock;
 use crate::error::Result;
+use crate::file::layout::{parse_delayed_file_name, parse_task_file_name, State};
+use crate::file::queue::{Claim, Queue, Settled};
+use crate::file::watch::{NotifyWake, Wake, WakeSource, Waker};
 use crate::handler::{Handler, Level};
-use crate::layout::{parse_delayed_file_name, parse_task_file_name, State};
 use crate::outcome::Outcome;
-use crate::queue::{Claim, Queue, Settled};
-use crate::watch::{NotifyWake, Wake, WakeSource, Waker};
+use crate::run::{log, run_task, Ran, RunStats, WorkerOptions};
+use crate::stop::{Notice, StopHandle};
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-
-/// Counts of what a run did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RunStats {
-    /// Tasks the handler ran.
-    pub handled: u64,
-    /// SUCCESS outcomes.
-    pub succeeded: u64,
-    /// Tasks sent to `error/` (FAILURE, INVALID, exceptions, retries exhausted, corrupt files).
-    pub failed: u64,
-    /// RETRY outcomes that went back to `inbox/` or `delayed/`.
-    pub retried: u64,
-    /// Tasks of dead workers put back in `inbox/`.
-    pub recovered: u64,
-}
-
-impl RunStats {
-    fn add(&mut self, o: RunStats) {
-        self.handled += o.handled;
-        self.succeeded += o.succeeded;
-        self.failed += o.failed;
-        self.retried += o.retried;
-        self.recovered += o.recovered;
-    }
-}
 
 /// Processes every task due in `queue` once, in ascending sequence order, then returns (the
 /// original `AbstractHandler::handle()`). Tasks are claimed by rename, so concurrent callers on
@@ -97,43 +74,6 @@ pub fn handle_once(queue: &mut Queue, handler: &mut dyn Handler) -> Result<RunSt
     Ok(stats)
 }
 
-/// Passes a line to the handler's logger if `level` is within `verbosity`.
-pub(crate) fn log(handler: &mut dyn Handler, verbosity: Level, level: Level, msg: &str) {
-    if level <= verbosity {
-        handler.log(level, msg);
-    }
-}
-
-/// Logs a FAILURE or INVALID outcome (shared by the file and PostgreSQL workers).
-pub(crate) fn log_outcome(
-    handler: &mut dyn Handler,
-    verbosity: Level,
-    seq: u64,
-    outcome: &Outcome,
-) {
-    match outcome {
-        Outcome::Failure { reason, class } => log(
-            handler,
-            verbosity,
-            Level::Warning,
-            &format!(
-                "Task {seq} failed: {reason}{}",
-                class
-                    .as_ref()
-                    .map(|c| format!(" ({c})"))
-                    .unwrap_or_default()
-            ),
-        ),
-        Outcome::Invalid { reason } => log(
-            handler,
-            verbosity,
-            Level::Warning,
-            &format!("Task {seq} invalid: {reason}"),
-        ),
-        _ => {}
-    }
-}
-
 /// Runs one claimed entry and settles it. `hold_back`: in watch mode, a corrupt file modified
 /// less than this long ago may still be being written by a legacy writer: it is put back.
 fn run_claim(
@@ -181,15 +121,12 @@ fn run_claim(
             crate::fault::point("worker-after-claim");
             queue.start(&mut task)?;
             crate::fault::point("worker-after-start");
-            let outcome = handler.handle_task(&task);
-            stats.handled += 1;
-            let max = handler.max_attempts();
-            let backoff = match &outcome {
-                Outcome::Retry { delay: None } => handler.retry_delay(task.attempt()),
-                _ => None,
-            };
             let seq = task.sequence();
-            log_outcome(handler, verbosity, seq, &outcome);
+            let Ran {
+                outcome,
+                max_attempts: max,
+                backoff,
+            } = run_task(handler, verbosity, &task, &mut stats);
             let result = queue.settle(task, &outcome, max, backoff)?;
             settled = Some(result.clone());
             match result {
@@ -215,121 +152,6 @@ fn run_claim(
     Ok((stats, settled))
 }
 
-/// Limits and timers of a long-running [`Worker`].
-#[derive(Clone, Debug)]
-pub struct WorkerOptions {
-    /// Return after this many tasks.
-    pub max_jobs: Option<u64>,
-    /// Return after this long (checked between tasks and while idle).
-    pub max_time: Option<Duration>,
-    /// Return when the memory probe reports more than this many bytes (checked between tasks).
-    pub memory_limit: Option<u64>,
-    /// Return as soon as nothing is due (delayed tasks not yet due do not count).
-    pub stop_when_empty: bool,
-    /// Interval of the safety rescan (and dead-worker recovery) while idle.
-    pub rescan_interval: Duration,
-    /// A corrupt inbox file modified less than this long ago is held back (a legacy writer may
-    /// still be writing it in place) before it is judged corrupt.
-    pub hold_back: Duration,
-    /// PostgreSQL backend: settle each claimed batch in one statement at its end instead of one
-    /// per task (see [`crate::pg::PgWorker::set_group_commit`]: about twice the throughput;
-    /// if the worker dies mid-batch, the batch's finished tasks run again). Ignored on a
-    /// directory, where each outcome is one rename anyway.
-    pub group_commit: bool,
-}
-
-impl Default for WorkerOptions {
-    fn default() -> Self {
-        WorkerOptions {
-            max_jobs: None,
-            max_time: None,
-            memory_limit: None,
-            stop_when_empty: false,
-            rescan_interval: Duration::from_secs(30),
-            hold_back: Duration::from_secs(2),
-            group_commit: false,
-        }
-    }
-}
-
-/// Stops a running [`Worker`] from any thread: the current task finishes, nothing stays claimed,
-/// and `run` returns.
-#[derive(Clone, Debug)]
-pub struct StopHandle {
-    flag: Arc<AtomicBool>,
-    waker: Waker,
-    signals: Arc<SignalNotes>,
-}
-
-/// Signals the signal thread acted on, for the worker to log from its own thread (a PHP logger
-/// may only be called there), and the signal that asked it to stop.
-#[derive(Debug, Default)]
-struct SignalNotes {
-    lines: std::sync::Mutex<Vec<String>>,
-    stopped_by: std::sync::atomic::AtomicI32,
-}
-
-impl StopHandle {
-    fn with_waker(waker: Waker) -> StopHandle {
-        StopHandle {
-            flag: Arc::new(AtomicBool::new(false)),
-            waker,
-            signals: Arc::default(),
-        }
-    }
-
-    /// A handle not tied to a file-backend [`Worker`]'s wake channel: for workers that poll
-    /// [`StopHandle::is_stopped`] (the PostgreSQL worker) and for signal forwarding to them.
-    pub fn detached() -> StopHandle {
-        let (tx, _rx) = mpsc::channel();
-        StopHandle::with_waker(Waker(tx))
-    }
-
-    /// Records that signal `sig` was taken (`line` says what it did), for the worker to log.
-    pub fn note_signal(&self, sig: i32, line: String) {
-        if matches!(sig, libc::SIGTERM | libc::SIGINT) {
-            self.signals.stopped_by.store(sig, Ordering::SeqCst);
-        }
-        if let Ok(mut l) = self.signals.lines.lock() {
-            l.push(line);
-        }
-    }
-
-    /// Takes the lines of [`StopHandle::note_signal`] not logged yet, oldest first.
-    pub fn take_signal_notes(&self) -> Vec<String> {
-        match self.signals.lines.lock() {
-            Ok(mut l) => std::mem::take(&mut *l),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// True when [`StopHandle::take_signal_notes`] has something.
-    pub fn has_signal_notes(&self) -> bool {
-        self.signals.lines.lock().is_ok_and(|l| !l.is_empty())
-    }
-
-    /// The signal (SIGTERM or SIGINT) that asked the worker to stop, if one did.
-    pub fn stopped_by_signal(&self) -> Option<i32> {
-        Some(self.signals.stopped_by.load(Ordering::SeqCst)).filter(|&s| s != 0)
-    }
-
-    /// Asks the worker to stop after the current task.
-    pub fn stop(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        self.waker.wake(Wake::Stop);
-    }
-
-    /// True once [`StopHandle::stop`] was called.
-    pub fn is_stopped(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-
-    /// The worker's waker (for signal forwarding: rescans, verbosity).
-    pub fn waker(&self) -> &Waker {
-        &self.waker
-    }
-}
-
 struct Entry<'h> {
     queue: Queue,
     handler: Box<dyn Handler + 'h>,
@@ -342,29 +164,71 @@ struct Entry<'h> {
     held: HashMap<u64, Option<SystemTime>>,
 }
 
+impl Entry<'_> {
+    /// A retried task is due again at once (or at its backoff time): tracks it directly rather
+    /// than wait for its inotify event, so `stop_when_empty` cannot return while it is due.
+    fn track(&mut self, settled: Option<Settled>) {
+        match settled {
+            Some(Settled::Requeued(p)) => {
+                if let Some(s) = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(parse_task_file_name)
+                {
+                    self.pending.insert(s);
+                }
+            }
+            Some(Settled::Delayed(p, _)) => {
+                if let Some(k) = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(parse_delayed_file_name)
+                {
+                    self.delayed.push(Reverse(k));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Holds task `seq` back (a file that may still be being written): looks again when the
+    /// writer is done or the grace `hold_back` ends.
+    fn hold(&mut self, seq: u64, hold_back: Duration) {
+        self.recheck
+            .push(Reverse((Instant::now() + hold_back, seq)));
+        let inbox = self.queue.listener().inbox_file(seq);
+        let mtime = std::fs::symlink_metadata(&inbox)
+            .and_then(|m| m.modified())
+            .ok();
+        self.held.insert(seq, mtime);
+    }
+}
+
 /// A long-running worker serving one or more listeners in one thread: it handles what is due,
 /// then sleeps on its wake source (inotify by default) and on the next delayed due time.
 pub struct Worker<'h> {
     entries: Vec<Entry<'h>>,
     rx: Receiver<Wake>,
+    tx: mpsc::Sender<Wake>,
     stop: StopHandle,
     verbosity: Arc<AtomicU8>,
     memory_probe: Box<dyn FnMut() -> u64 + 'h>,
     next: usize,
 }
 
-/// Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
-pub fn resident_memory() -> u64 {
-    let page = 4096u64;
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map(|pages| pages * page)
-        .unwrap_or(0)
+/// The notifier a [`Worker`] installs in its [`StopHandle`]: notices become wake messages.
+fn notifier(waker: Waker) -> crate::stop::Notifier {
+    let waker = std::sync::Mutex::new(waker);
+    Arc::new(move |n: Notice| {
+        let wake = match n {
+            Notice::Stop => Wake::Stop,
+            Notice::Rescan => Wake::Rescan,
+            Notice::Verbosity => Wake::Verbosity,
+        };
+        if let Ok(w) = waker.lock() {
+            w.wake(wake);
+        }
+    })
 }
 
 impl Default for Worker<'_> {
@@ -381,9 +245,10 @@ impl<'h> Worker<'h> {
         Worker {
             entries: Vec::new(),
             rx,
-            stop: StopHandle::with_waker(Waker(tx)),
+            tx: tx.clone(),
+            stop: StopHandle::with_notifier(notifier(Waker(tx))),
             verbosity: Arc::new(AtomicU8::new(verbosity as u8)),
-            memory_probe: Box::new(resident_memory),
+            memory_probe: Box::new(crate::run::resident_memory),
             next: 0,
         }
     }
@@ -400,6 +265,11 @@ impl<'h> Worker<'h> {
             held: HashMap::new(),
         });
         self
+    }
+
+    /// A waker on this worker's channel, for its wake sources.
+    fn waker(&self) -> Waker {
+        Waker(self.tx.clone())
     }
 
     /// A handle that stops this worker from another thread or a signal forwarder.
@@ -425,10 +295,10 @@ impl<'h> Worker<'h> {
     /// `HURAH_WAKE=notify` to use [`NotifyWake`] (the `notify` crate) instead.
     pub fn run(&mut self, options: &WorkerOptions) -> Result<RunStats> {
         if std::env::var("HURAH_WAKE").is_ok_and(|v| v == "notify") {
-            let mut source = NotifyWake::new(self.stop.waker.clone())?;
+            let mut source = NotifyWake::new(self.waker())?;
             return self.run_with(options, &mut source);
         }
-        let mut source = crate::InotifyWake::new(self.stop.waker.clone())?;
+        let mut source = crate::InotifyWake::new(self.waker())?;
         self.run_with(options, &mut source)
     }
 
@@ -538,7 +408,6 @@ impl<'h> Worker<'h> {
         }
         self.rescan_all(&mut stats)?;
         let mut last_rescan = Instant::now();
-        let n = self.entries.len();
         loop {
             self.log_signal_notes();
             if self.entries.iter_mut().any(|e| e.handler.stop_requested()) {
@@ -551,89 +420,8 @@ impl<'h> Worker<'h> {
                 break;
             }
             let next_due = self.promote_due()?;
-            // Round-robin: one task from the next listener that has one.
-            let mut ran = false;
             let handled_before = stats.handled;
-            for k in 0..n {
-                let i = (self.next + k) % n;
-                let e = &mut self.entries[i];
-                let next = match e.promoted.pop_front() {
-                    Some(s) => {
-                        e.pending.remove(&s);
-                        Some(s)
-                    }
-                    None => e.pending.pop_first(),
-                };
-                let Some(seq) = next else {
-                    continue;
-                };
-                let level = self.level();
-                let e = &mut self.entries[i];
-                if let Some(held_mtime) = e.held.get(&seq) {
-                    // Held back: only look again once the writer touched it (or the grace ends).
-                    let inbox = e.queue.listener().inbox_file(seq);
-                    let now_mtime = std::fs::symlink_metadata(&inbox)
-                        .and_then(|m| m.modified())
-                        .ok();
-                    if now_mtime.is_some() && now_mtime == *held_mtime {
-                        continue;
-                    }
-                    e.held.remove(&seq);
-                }
-                let Some(claim) = e.queue.claim(seq)? else {
-                    // Another worker won it, or it is already done (a late event): look again.
-                    ran = true;
-                    break;
-                };
-                let (s, settled) = run_claim(
-                    &mut e.queue,
-                    e.handler.as_mut(),
-                    claim,
-                    level,
-                    Some(options.hold_back),
-                )?;
-                // A retried task is due again at once (or at its backoff time): track it
-                // directly rather than wait for its inotify event, so `stop_when_empty` cannot
-                // return while it is due.
-                match settled {
-                    Some(Settled::Requeued(p)) => {
-                        if let Some(s) = p
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .and_then(parse_task_file_name)
-                        {
-                            e.pending.insert(s);
-                        }
-                    }
-                    Some(Settled::Delayed(p, _)) => {
-                        if let Some(k) = p
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .and_then(parse_delayed_file_name)
-                        {
-                            e.delayed.push(Reverse(k));
-                        }
-                    }
-                    _ => {}
-                }
-                if s == RunStats::default() {
-                    // Held back: look again when the writer is done or the grace ends.
-                    e.recheck
-                        .push(Reverse((Instant::now() + options.hold_back, seq)));
-                    let inbox = e.queue.listener().inbox_file(seq);
-                    let mtime = std::fs::symlink_metadata(&inbox)
-                        .and_then(|m| m.modified())
-                        .ok();
-                    e.held.insert(seq, mtime);
-                }
-                stats.add(s);
-                if e.handler.stop_requested() {
-                    self.stop.stop();
-                }
-                self.next = (i + 1) % n;
-                ran = true;
-                break;
-            }
+            let ran = self.run_next(options, &mut stats)?;
             if ran {
                 if stats.handled == handled_before {
                     continue;
@@ -655,34 +443,105 @@ impl<'h> Worker<'h> {
             if options.stop_when_empty {
                 break;
             }
-            // Idle: sleep until an event, the next due time, the rescan or the deadline.
-            let now = Instant::now();
-            let mut wake_at = last_rescan + options.rescan_interval;
-            if let Some(d) = next_due {
-                wake_at = wake_at.min(d);
-            }
-            if let Some(d) = deadline {
-                wake_at = wake_at.min(d);
-            }
-            let timeout = wake_at.saturating_duration_since(now);
-            match self.rx.recv_timeout(timeout) {
-                Ok(w) => {
-                    self.on_wake(w, &mut stats)?;
-                    while let Ok(w) = self.rx.try_recv() {
-                        self.on_wake(w, &mut stats)?;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if Instant::now() >= last_rescan + options.rescan_interval {
-                        self.rescan_all(&mut stats)?;
-                        last_rescan = Instant::now();
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
+            let woken = self.idle(options, next_due, deadline, &mut last_rescan, &mut stats)?;
+            if !woken {
+                break;
             }
         }
         self.log_signal_notes();
         Ok(stats)
+    }
+
+    /// Round-robin: runs one task from the next listener that has one. True if it ran one, or
+    /// looked at one that another worker had taken already (look again at once).
+    fn run_next(&mut self, options: &WorkerOptions, stats: &mut RunStats) -> Result<bool> {
+        let n = self.entries.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let e = &mut self.entries[i];
+            let next = match e.promoted.pop_front() {
+                Some(s) => {
+                    e.pending.remove(&s);
+                    Some(s)
+                }
+                None => e.pending.pop_first(),
+            };
+            let Some(seq) = next else {
+                continue;
+            };
+            let level = self.level();
+            let e = &mut self.entries[i];
+            if let Some(held_mtime) = e.held.get(&seq) {
+                // Held back: only look again once the writer touched it (or the grace ends).
+                let inbox = e.queue.listener().inbox_file(seq);
+                let now_mtime = std::fs::symlink_metadata(&inbox)
+                    .and_then(|m| m.modified())
+                    .ok();
+                if now_mtime.is_some() && now_mtime == *held_mtime {
+                    continue;
+                }
+                e.held.remove(&seq);
+            }
+            let Some(claim) = e.queue.claim(seq)? else {
+                // Another worker won it, or it is already done (a late event): look again.
+                return Ok(true);
+            };
+            let (s, settled) = run_claim(
+                &mut e.queue,
+                e.handler.as_mut(),
+                claim,
+                level,
+                Some(options.hold_back),
+            )?;
+            e.track(settled);
+            if s == RunStats::default() {
+                e.hold(seq, options.hold_back);
+            }
+            stats.add(s);
+            if e.handler.stop_requested() {
+                self.stop.stop();
+            }
+            self.next = (i + 1) % n;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Sleeps until an event, the next due time, the rescan or the deadline, and takes in what
+    /// woke it. False when the wake channel is gone.
+    fn idle(
+        &mut self,
+        options: &WorkerOptions,
+        next_due: Option<Instant>,
+        deadline: Option<Instant>,
+        last_rescan: &mut Instant,
+        stats: &mut RunStats,
+    ) -> Result<bool> {
+        let now = Instant::now();
+        let mut wake_at = *last_rescan + options.rescan_interval;
+        if let Some(d) = next_due {
+            wake_at = wake_at.min(d);
+        }
+        if let Some(d) = deadline {
+            wake_at = wake_at.min(d);
+        }
+        let timeout = wake_at.saturating_duration_since(now);
+        match self.rx.recv_timeout(timeout) {
+            Ok(w) => {
+                self.on_wake(w, stats)?;
+                while let Ok(w) = self.rx.try_recv() {
+                    self.on_wake(w, stats)?;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if Instant::now() >= *last_rescan + options.rescan_interval {
+                    self.rescan_all(stats)?;
+                    *last_rescan = Instant::now();
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// Logs the signals taken since the last call (through the first handler, whatever the
@@ -723,50 +582,4 @@ impl<'h> Worker<'h> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Dispatcher, EventType, FsyncPolicy, HandlerName, Layout};
-
-    #[test]
-    fn a_failed_settle_leaves_the_task_claimed_and_the_same_queue_recovers_it_next_call() {
-        // Regression: after handle_once failed while settling (ENOSPC, ...), the task sat in
-        // the queue's own claim directory, which recovery skipped as "ours" for as long as the
-        // Queue lived.
-        let d = tempfile::tempdir().unwrap();
-        let l = Layout::new(d.path()).listener(
-            &EventType::parse("a").unwrap(),
-            &HandlerName::new("h").unwrap(),
-        );
-        let mut q = Queue::open(l.clone(), FsyncPolicy::Never).unwrap();
-        let disp = Dispatcher::new(d.path(), FsyncPolicy::Never).unwrap();
-        for k in ["1", "2"] {
-            disp.dispatch(&EventType::parse("a").unwrap(), k).unwrap();
-        }
-        // FAILURE rewrites the file through tmp/: the first run removes tmp/, so settling fails.
-        struct H(std::path::PathBuf, Vec<(u64, u64)>);
-        impl Handler for H {
-            fn handle_task(&mut self, t: &crate::Task) -> Outcome {
-                if self.1.is_empty() {
-                    std::fs::remove_dir_all(&self.0).unwrap();
-                }
-                self.1.push((t.payload().as_u64().unwrap(), t.attempt()));
-                Outcome::failure("planned")
-            }
-            fn max_attempts(&mut self) -> u64 {
-                3
-            }
-            fn log(&mut self, _: Level, _: &str) {}
-        }
-        let tmp = l.tmp_dir();
-        let mut h = H(tmp.clone(), Vec::new());
-        assert!(handle_once(&mut q, &mut h).is_err());
-        std::fs::create_dir(&tmp).unwrap();
-        let s = handle_once(&mut q, &mut h).unwrap();
-        assert_eq!((s.recovered, s.failed), (1, 2), "{s:?}");
-        assert_eq!(h.1, [(1, 1), (1, 2), (2, 1)]);
-        let claimed = std::fs::read_dir(l.state_dir(State::Claimed))
-            .unwrap()
-            .count();
-        assert_eq!(claimed, 0);
-    }
-}
+mod tests;

@@ -23,8 +23,9 @@
 //! assert!(delayed::entries(&l).unwrap().is_empty());
 //! ```
 
+use crate::backend::Cancelled;
 use crate::error::{Error, Result};
-use crate::layout::{parse_delayed_file_name, Layout, Listener, State};
+use crate::file::layout::{parse_delayed_file_name, Layout, Listener, State};
 use crate::task::TaskDoc;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,8 +45,8 @@ impl DelayedEntry {
     /// The task file, parsed (`None` if it is gone or unreadable).
     /// A file that is not a regular file (a symbolic link, a FIFO, ...) is not read: `None`.
     pub fn load(&self) -> Option<TaskDoc> {
-        match crate::durability::read_regular(&self.path).ok()? {
-            crate::durability::Read::Bytes(bytes) => TaskDoc::parse(&bytes, &self.path).ok(),
+        match crate::file::durability::read_regular(&self.path).ok()? {
+            crate::file::durability::Read::Bytes(bytes) => TaskDoc::parse(&bytes, &self.path).ok(),
             _ => None,
         }
     }
@@ -88,15 +89,6 @@ pub fn cancel(path: &Path) -> Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::io("remove", path, e)),
     }
-}
-
-/// What [`cancel_id`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Cancelled {
-    /// Delayed copies removed.
-    pub cancelled: u64,
-    /// Copies that matched but left `delayed/` before they could be removed.
-    pub too_late: u64,
 }
 
 /// Cancels every delayed copy of dispatch `id` in `listeners`.

@@ -13,9 +13,9 @@
 //!   tmp/                       staging for atomic writes
 //! ```
 
-use crate::durability::{join_parts, make_dir};
 use crate::error::{IoContext, Result};
 use crate::event_type::EventType;
+use crate::file::durability::{join_parts, make_dir};
 use crate::handler_name::HandlerName;
 use crate::task::push_u64;
 use std::fs;
@@ -197,6 +197,11 @@ impl Listener {
     /// The handler name.
     pub fn name(&self) -> &HandlerName {
         &self.name
+    }
+
+    /// The listener as the seam names it: event type and handler name.
+    pub fn id(&self) -> crate::backend::ListenerId {
+        crate::backend::ListenerId::new(self.event_type.clone(), self.name.clone())
     }
 
     /// `tracking.json`.
@@ -497,7 +502,7 @@ mod tests {
                             .join(delayed_file_name(1_700_000_000_000, seq))
                     );
                 }
-                let tmp = crate::durability::unique_tmp_path(&dir, "d", 1);
+                let tmp = crate::file::durability::unique_tmp_path(&dir, "d", 1);
                 assert_eq!(tmp.parent().unwrap(), dir.join("tmp"));
             }
         }

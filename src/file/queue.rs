@@ -1,19 +1,20 @@
 //! One listener's queue seen by a worker: claim by rename, settle outcomes, recover the claims
-//! of dead workers. See DESIGN.md §2 rules 2–4.
+//! of dead workers. See docs/ARCHITECTURE.md, "The on-disk protocol" (claims, outcomes, recovery).
 
+use crate::backend::Recovery;
 use crate::clock;
-use crate::durability::{
+use crate::error::{Error, IoContext, Result};
+use crate::file::durability::{
     make_dir, read_regular, rename_noreplace, rename_replace, unique_tmp_name, write_exclusive,
     FsyncPolicy, Read, Renamed,
 };
-use crate::error::{Error, IoContext, Result};
-use crate::layout::{
+use crate::file::layout::{
     describe_file_type, file_type_word, parse_delayed_file_name, parse_task_file_name, Listener,
     State,
 };
+use crate::file::tracking::{flock, TrackingLock};
 use crate::outcome::Outcome;
 use crate::task::{keys, Task, TaskDoc};
-use crate::tracking::{flock, TrackingLock};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -65,15 +66,6 @@ pub enum Claim {
     },
 }
 
-/// What one dead-worker recovery pass did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Recovery {
-    /// Tasks put back in `inbox/`.
-    pub requeued: usize,
-    /// Tasks moved to `error/` because they used up their attempts.
-    pub failed: usize,
-}
-
 /// A worker's handle on one listener's queue.
 #[derive(Debug)]
 pub struct Queue {
@@ -103,12 +95,12 @@ pub(crate) fn inbox_sequences(listener: &Listener) -> Result<Vec<u64>> {
 impl Queue {
     /// Opens the queue, creating the listener's directories if needed (this registers it).
     pub fn open(listener: Listener, fsync: FsyncPolicy) -> Result<Self> {
-        if listener.dir().to_str().is_some_and(crate::pg::is_dsn) {
+        if listener.dir().to_str().is_some_and(crate::url::is_dsn) {
             // Never create a directory tree named after a database URL.
             return Err(Error::InvalidOption {
                 name: "root".into(),
-                reason: "a postgresql:// root needs the PostgreSQL backend (hurah::backend::open \
-                         or hurah::pg::PgQueue); this queue only runs on a directory"
+                reason: "a postgresql:// root needs the PostgreSQL backend (open it with \
+                         hurah::backend::open); this queue only runs on a directory"
                     .into(),
             });
         }
@@ -162,7 +154,9 @@ impl Queue {
             Renamed::SourceGone => Ok(None),
             Renamed::Exists => {
                 // The inbox name is taken: claim it privately, renumber, then publish.
-                let to = self.claim_dir()?.join(crate::layout::task_file_name(seq));
+                let to = self
+                    .claim_dir()?
+                    .join(crate::file::layout::task_file_name(seq));
                 if rename_noreplace(&from, &to)? != Renamed::Done {
                     return Ok(None);
                 }
@@ -212,7 +206,9 @@ impl Queue {
     /// another worker got it first (exactly one rename succeeds).
     pub fn claim(&mut self, seq: u64) -> Result<Option<Claim>> {
         let from = self.listener.inbox_file(seq);
-        let to = self.claim_dir()?.join(crate::layout::task_file_name(seq));
+        let to = self
+            .claim_dir()?
+            .join(crate::file::layout::task_file_name(seq));
         match rename_noreplace(&from, &to)? {
             Renamed::Done => {}
             Renamed::SourceGone => return Ok(None),
@@ -255,7 +251,7 @@ impl Queue {
         let Some(dir) = task.path.parent() else {
             return Err(vanished(&task.path));
         };
-        let running = dir.join(crate::layout::running_file_name(task.seq));
+        let running = dir.join(crate::file::layout::running_file_name(task.seq));
         rename_replace(&task.path, &running)?;
         task.path = running;
         Ok(())
@@ -532,7 +528,7 @@ impl Queue {
                 let Some((seq, started)) = f
                     .file_name()
                     .to_str()
-                    .and_then(crate::layout::parse_claimed_file_name)
+                    .and_then(crate::file::layout::parse_claimed_file_name)
                 else {
                     let _ = fs::remove_file(&path);
                     continue;

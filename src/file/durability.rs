@@ -1,6 +1,7 @@
 //! Durability policy and the atomic file-system steps every state change is made of:
 //! write into `tmp/`, sync, publish with a rename that never replaces an existing file.
 
+pub(crate) use crate::backend::FsyncPolicy;
 use crate::error::{Error, IoContext, Result};
 use crate::task::push_u64;
 use std::ffi::{CStr, CString, OsString};
@@ -11,48 +12,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// When task data is forced to stable storage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum FsyncPolicy {
-    /// `fdatasync` every task file and `fsync` its directory before a call returns (default).
-    #[default]
-    Always,
-    /// Leave it to the kernel: for tmpfs, tests and throughput. Files are still never torn.
-    Never,
-}
-
 impl FsyncPolicy {
-    /// Parses `always` or `never`.
-    pub fn parse(value: &str) -> Result<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "always" => Ok(FsyncPolicy::Always),
-            "never" => Ok(FsyncPolicy::Never),
-            _ => Err(Error::InvalidOption {
-                name: "fsync".into(),
-                reason: format!("{value:?} is not one of: always, never"),
-            }),
-        }
-    }
-
-    /// The policy named by `HURAH_FSYNC`, or the default when unset.
-    pub fn from_env() -> Result<Self> {
-        match std::env::var("HURAH_FSYNC") {
-            Ok(v) if !v.is_empty() => Self::parse(&v).map_err(|_| Error::InvalidOption {
-                name: "HURAH_FSYNC".into(),
-                reason: format!("{v:?} is not one of: always, never"),
-            }),
-            _ => Ok(FsyncPolicy::default()),
-        }
-    }
-
-    /// The name of the policy.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FsyncPolicy::Always => "always",
-            FsyncPolicy::Never => "never",
-        }
-    }
-
     pub(crate) fn sync_file(self, f: &File, path: &Path) -> Result<()> {
         if self == FsyncPolicy::Always {
             f.sync_data().ctx("fdatasync", path)?;

@@ -25,14 +25,16 @@
 //! ```
 
 use crate::clock;
-use crate::durability::{
+use crate::error::{Error, IoContext, Result};
+use crate::file::durability::{
     make_dir, open_regular, read_regular, rename_noreplace, rename_replace, unique_tmp_name,
     write_exclusive, Entry, FsyncPolicy, Read, Renamed,
 };
-use crate::error::{Error, IoContext, Result};
-use crate::layout::{describe_file_type, parse_final_file_name, task_file_name, Listener, State};
+use crate::file::layout::{
+    describe_file_type, parse_final_file_name, task_file_name, Listener, State,
+};
+use crate::file::tracking::{flock, TrackingLock};
 use crate::task::{keys, TaskDoc};
-use crate::tracking::{flock, TrackingLock};
 use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -250,7 +252,7 @@ pub fn recover_interrupted(listener: &Listener, fsync: FsyncPolicy) -> Result<us
             continue;
         }
         let dir = entry.path();
-        let Ok(lock) = crate::queue::open_dir_nofollow(&dir) else {
+        let Ok(lock) = crate::file::queue::open_dir_nofollow(&dir) else {
             continue;
         };
         if flock(&lock, libc::LOCK_EX | libc::LOCK_NB).is_err() {

@@ -1,12 +1,15 @@
 //! Dispatch: deliver one event to every listener at its level, its ancestors and the root.
 
+use crate::backend::{Delivery, DispatchOptions, Receipt};
 use crate::clock;
-use crate::durability::{rename_noreplace, unique_tmp_path, write_exclusive, FsyncPolicy, Renamed};
 use crate::error::{Error, Result};
 use crate::event_type::EventType;
-use crate::layout::{Layout, Listener};
+use crate::file::durability::{
+    rename_noreplace, unique_tmp_path, write_exclusive, FsyncPolicy, Renamed,
+};
+use crate::file::layout::{Layout, Listener};
+use crate::file::tracking::TrackingLock;
 use crate::task::NewTask;
-use crate::tracking::TrackingLock;
 use serde_json::value::RawValue;
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -84,33 +87,6 @@ const CACHE_MAX_ENTRIES: usize = 4096;
 /// taken (file time stamps are coarse: a change in the same tick would not move the mtime).
 const CACHE_SETTLE_NS: i128 = 100_000_000;
 
-/// When a dispatched task becomes due.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DispatchOptions {
-    /// Not before this time (ms since the epoch). `None` or a time in the past: due at once.
-    pub not_before_ms: Option<u64>,
-}
-
-/// Where one dispatch went.
-#[derive(Clone, Debug)]
-pub struct Receipt {
-    /// The dispatch id stored in every copy (`"id"`).
-    pub id: String,
-    /// One entry per listener reached.
-    pub deliveries: Vec<Delivery>,
-}
-
-/// One listener's copy of a dispatched task.
-#[derive(Clone, Debug)]
-pub struct Delivery {
-    /// The listener.
-    pub listener: Listener,
-    /// Its sequence in that listener.
-    pub sequence: u64,
-    /// The published file (`inbox/<seq>.json` or `delayed/<due>-<seq>.json`).
-    pub path: PathBuf,
-}
-
 /// Writes tasks into listeners' queues. Cheap to create; safe to use from many processes at once.
 ///
 /// ```
@@ -141,13 +117,13 @@ impl Dispatcher {
     /// which serves both kinds of root.
     pub fn new(root: impl Into<PathBuf>, fsync: FsyncPolicy) -> Result<Self> {
         let root = root.into();
-        if root.to_str().is_some_and(crate::pg::is_dsn) {
+        if root.to_str().is_some_and(crate::url::is_dsn) {
             return Err(Error::InvalidOption {
                 name: "root".into(),
                 reason: format!(
                     "{} is a PostgreSQL URL: open it with hurah::backend::open (Dispatcher \
                      writes to a directory)",
-                    crate::pg::redact(&root.to_string_lossy())
+                    crate::url::redact(&root.to_string_lossy())
                 ),
             });
         }
@@ -185,6 +161,8 @@ impl Dispatcher {
     /// The listings of every level `event_type` reaches, each revalidated by one `stat` of its
     /// directory and listed again when it changed (or had not settled yet). (tests/c/
     /// valgrind.supp names this function: the cache it fills lives until exit by design.)
+    /// Kept in one piece (~90 lines): the revalidation and the relisting share the per-level
+    /// `stat` results and the cache lock.
     fn listeners_at_cached(&self, event_type: &EventType) -> Result<Arc<Levels>> {
         let root = self.layout.root();
         let key = cache_key(root, event_type);
@@ -296,7 +274,23 @@ impl Dispatcher {
         payload: &str,
         options: DispatchOptions,
     ) -> Result<Receipt> {
-        let payload: &RawValue = validate_payload(payload)?;
+        let payload = crate::json::validate_payload(payload)?;
+        self.dispatch_valid(event_type, payload, options)
+    }
+
+    /// [`Dispatcher::dispatch_with`] for a payload already validated (by
+    /// [`crate::json::validate_payload`]): a batch validates all its payloads once, first.
+    ///
+    /// Kept in one piece (~170 lines) on purpose: its three phases (stage every copy, write
+    /// every counter back, publish) must read in their crash-safe order, and the staging
+    /// closure, reused when a taken name forces a new number, shares the dispatch's buffer,
+    /// times and id; split, each helper would take most of them as arguments.
+    pub(crate) fn dispatch_valid(
+        &self,
+        event_type: &EventType,
+        payload: &RawValue,
+        options: DispatchOptions,
+    ) -> Result<Receipt> {
         let id = crate::id::new_task_id();
         let levels = self.listeners_at_cached(event_type)?;
         let mut listeners: Vec<&Listener> = levels
@@ -382,6 +376,7 @@ impl Dispatcher {
         crate::fault::point("dispatch-between-sequence-and-publish");
 
         let mut deliveries = Vec::with_capacity(slots.len());
+        let mut published: Vec<PathBuf> = Vec::with_capacity(slots.len());
         let mut first_error = None;
         for slot in slots.iter_mut() {
             let l = slot.listener;
@@ -400,10 +395,11 @@ impl Dispatcher {
                 match rename_noreplace(&tmp, &dest) {
                     Ok(Renamed::Done) => {
                         deliveries.push(Delivery {
-                            listener: l.clone(),
+                            listener: l.id(),
                             sequence: seq,
-                            path: dest,
+                            location: dest.to_string_lossy().into_owned(),
                         });
+                        published.push(dest);
                         break;
                     }
                     Ok(Renamed::Exists) => {
@@ -463,8 +459,8 @@ impl Dispatcher {
                 }
             }
         }
-        for d in &deliveries {
-            if let Some(parent) = d.path.parent() {
+        for dest in &published {
+            if let Some(parent) = dest.parent() {
                 self.fsync.sync_dir(parent)?;
             }
         }
@@ -522,73 +518,6 @@ impl TimeText {
     }
 }
 
-/// True when serde_json reads `text` into a `Value` exactly when it reads it as a `RawValue`:
-/// no backslash (a `\\u` escape with a lone surrogate fails only the former), no number with
-/// an exponent or 300 digits in a row (one out of the f64 range fails only the former), and at
-/// most [`MAX_PAYLOAD_DEPTH`] `[`/`{` (neither the recursion limit nor the depth check can
-/// apply). Strings are skipped (they hold no backslash, so a quote always ends them).
-fn plain_json(text: &str) -> bool {
-    let mut in_string = false;
-    let mut openers = 0;
-    let mut digits = 0;
-    for &b in text.as_bytes() {
-        if in_string {
-            match b {
-                b'"' => in_string = false,
-                b'\\' => return false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'\\' => return false,
-            b'[' | b'{' => {
-                openers += 1;
-                if openers > MAX_PAYLOAD_DEPTH {
-                    return false;
-                }
-            }
-            b'e' | b'E' if digits > 0 => return false,
-            _ => {}
-        }
-        if b.is_ascii_digit() {
-            digits += 1;
-            if digits >= 300 {
-                return false;
-            }
-        } else {
-            digits = 0;
-        }
-    }
-    true
-}
-
-/// Deepest payload nesting accepted: PHP's `json_encode` default depth (see [`crate::json`]).
-const MAX_PAYLOAD_DEPTH: usize = crate::json::MAX_PAYLOAD_DEPTH;
-
-/// Checks that `payload` is JSON text the worker can read back, as dispatch does on every
-/// backend: the syntax, numbers in range (1e400 is refused: the reader would fail on it) and
-/// at most [`MAX_PAYLOAD_DEPTH`] levels of nesting (the error names the depth). Returns it as a
-/// [`RawValue`] (its text kept as given).
-pub(crate) fn validate_payload(payload: &str) -> Result<&RawValue> {
-    // Parse as the worker will (TaskDoc::parse, into a serde_json Value): a RawValue only
-    // checks the syntax, so a number out of range (1e400) would be accepted and the task
-    // unreadable. A payload without escapes, exponents, very long numbers or deep nesting
-    // cannot tell the two apart, so for it the RawValue parse alone decides; anything else
-    // (and any error, so that its message is the Value parser's) takes the Value parse.
-    let invalid = |e: crate::json::ParseError| Error::InvalidPayload {
-        reason: e.to_string(),
-    };
-    if plain_json(payload) {
-        if let Ok(raw) = serde_json::from_str::<&RawValue>(payload) {
-            return Ok(raw);
-        }
-    }
-    crate::json::from_str(payload, MAX_PAYLOAD_DEPTH).map_err(invalid)?;
-    crate::json::raw_from_str(payload, MAX_PAYLOAD_DEPTH).map_err(invalid)
-}
-
 #[cfg(test)]
 fn depth(v: &serde_json::Value) -> usize {
     match v {
@@ -623,100 +552,4 @@ pub(crate) fn check_writable(root: &std::path::Path) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{HandlerName, TaskDoc};
-
-    #[test]
-    fn plain_json_shortcut_accepts_only_what_a_value_accepts() {
-        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-        let cases = [
-            r#"{"product_id":1,"name":"benchmark"}"#.to_string(),
-            "1e400".into(),
-            "1E400".into(),
-            "[-1e999]".into(),
-            "1.5e3".into(),
-            "{\"a\":\"\\ud800\"}".into(),
-            "\"\\ud83d\\ude00\"".into(),
-            "\"e1\"".into(),
-            "[true,false,null]".into(),
-            "9".repeat(299),
-            "9".repeat(309),
-            format!("{}.5", "9".repeat(400)),
-            format!("0.{}", "9".repeat(400)),
-            nested(126),
-            nested(127),
-            nested(200),
-            nested(512),
-            nested(513),
-            "01".into(),
-            "1.".into(),
-            "\"a\u{1}\"".into(),
-            "{\"a\":1,}".into(),
-            " {} ".into(),
-            "{} x".into(),
-            "".into(),
-        ];
-        for c in &cases {
-            let value = crate::json::from_str(c, MAX_PAYLOAD_DEPTH);
-            let ok = value.as_ref().is_ok_and(|v| depth(v) <= MAX_PAYLOAD_DEPTH);
-            if plain_json(c) && serde_json::from_str::<&RawValue>(c).is_ok() {
-                assert!(ok, "shortcut accepted {c:?}: {value:?}");
-            }
-        }
-        assert!(plain_json(
-            r#"{"product_id":1,"name":"benchmark","e":[1,2.5,-3]}"#
-        ));
-    }
-
-    #[test]
-    fn payload_the_worker_could_not_read_is_rejected_at_dispatch() {
-        // Regression (found by fuzzing): a RawValue accepts 1e400, but the worker's parser
-        // rejects it, so the task ended in error/ as corrupt instead of the dispatch failing.
-        let d = tempfile::tempdir().unwrap();
-        let l = Layout::new(d.path()).listener(
-            &EventType::parse("a").unwrap(),
-            &HandlerName::new("h").unwrap(),
-        );
-        l.ensure().unwrap();
-        let disp = Dispatcher::new(d.path(), FsyncPolicy::Never).unwrap();
-        let ty = EventType::parse("a").unwrap();
-        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-        for bad in [
-            "1e400".to_string(),
-            "[-1e999]".into(),
-            "{\"a\":\"\\ud800\"}".into(),
-            nested(513),
-        ] {
-            let bad = bad.as_str();
-            match disp.dispatch(&ty, bad) {
-                Err(Error::InvalidPayload { reason }) => {
-                    assert!(
-                        reason.contains("JSON") || reason.contains("nested"),
-                        "{reason}"
-                    )
-                }
-                other => panic!("{bad}: {other:?}"),
-            }
-        }
-        assert_eq!(
-            fs::read_dir(l.state_dir(crate::State::Inbox))
-                .unwrap()
-                .count(),
-            0
-        );
-        for good in [
-            "1e300".to_string(),
-            "123456789012345678901234567890".into(),
-            "\"\\ud83d\\ude00\"".into(),
-            nested(126),
-            nested(512),
-            format!("[{}]", "{}".repeat(200).replace("}{", "},{")),
-        ] {
-            let good = good.as_str();
-            let r = disp.dispatch(&ty, good).unwrap();
-            let p = &r.deliveries[0].path;
-            TaskDoc::parse(&fs::read(p).unwrap(), p).unwrap();
-        }
-    }
-}
+mod tests;

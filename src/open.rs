@@ -1,34 +1,57 @@
-//! Recognising PostgreSQL URLs: needs no database client, so it is compiled with or without
-//! the PostgreSQL backend (cargo feature `pg`). Without it, this file alone is `crate::pg`, and
-//! a `postgresql://` root is refused clearly instead of being taken for a directory.
+//! Picking a backend from a root (docs/ARCHITECTURE.md, "The seam"): the only place that knows
+//! both backends. A `postgresql://`/`postgres://` URL is the database; anything else is a
+//! directory.
 
-/// True if `root` is a PostgreSQL connection URL (`postgresql://` or `postgres://`) rather
-/// than a directory.
-pub fn is_dsn(root: &str) -> bool {
-    root.starts_with("postgresql://") || root.starts_with("postgres://")
+use crate::backend::Backend;
+use crate::backend::FsyncPolicy;
+use crate::error::{Error, Result};
+use crate::file::FileBackend;
+
+/// True if `root` names a PostgreSQL database (`postgresql://` or `postgres://`) rather than
+/// a directory.
+pub fn is_database_url(root: &str) -> bool {
+    crate::url::is_dsn(root)
 }
 
-/// The DSN with any password replaced by `***` (for messages).
-pub fn redact(dsn: &str) -> String {
-    if let Some(rest) = dsn.split_once("://").map(|(_, r)| r) {
-        if let Some((auth, _)) = rest.split_once('@') {
-            if let Some((user, _)) = auth.split_once(':') {
-                return dsn.replacen(auth, &format!("{user}:***"), 1);
-            }
-        }
+/// The backend a root names: a `postgresql://`/`postgres://` URL opens `pg::PgBackend`
+/// (connecting, creating or upgrading the schema if needed; `fsync` does not apply: the server's
+/// `synchronous_commit` does); anything else is a directory for [`FileBackend`] (created if
+/// missing; must be writable).
+pub fn open(root: &str, fsync: FsyncPolicy) -> Result<Box<dyn Backend>> {
+    if is_database_url(root) {
+        #[cfg(feature = "pg")]
+        return Ok(Box::new(crate::pg::PgBackend::open(root)?));
+        #[cfg(not(feature = "pg"))]
+        return Err(unsupported(root));
     }
-    dsn.to_string()
+    if root.is_empty() {
+        return Err(Error::InvalidOption {
+            name: "root".into(),
+            reason: "must not be empty".into(),
+        });
+    }
+    Ok(Box::new(FileBackend::open(root, fsync)?))
+}
+
+/// As [`open`], for tools that look before they touch: a directory root must exist already
+/// ([`Error::Io`], not found, otherwise) and is neither created nor required to be writable
+/// (operations that write fail when they do).
+pub fn open_existing(root: &str, fsync: FsyncPolicy) -> Result<Box<dyn Backend>> {
+    if is_database_url(root) || root.is_empty() {
+        return open(root, fsync);
+    }
+    Ok(Box::new(FileBackend::open_existing(root, fsync)?))
 }
 
 /// The error for a PostgreSQL URL given to a build without the PostgreSQL backend.
 #[cfg(not(feature = "pg"))]
-pub(crate) fn unsupported(root: &str) -> crate::Error {
-    crate::Error::InvalidOption {
+fn unsupported(root: &str) -> Error {
+    Error::InvalidOption {
         name: "root".into(),
         reason: format!(
             "{} is a PostgreSQL URL, and this hurah was built without PostgreSQL support \
              (cargo feature \"pg\")",
-            redact(root)
+            crate::url::redact(root)
         ),
     }
 }

@@ -8,7 +8,7 @@
 //! [`crate::NotifyWake`] remains available (`HURAH_WAKE=notify`).
 
 use crate::error::{Error, Result};
-use crate::watch::{Wake, WakeSource, Waker};
+use crate::file::watch::{Wake, WakeSource, Waker};
 use ::inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 use std::collections::HashMap;
 use std::os::unix::io::AsRawFd;
