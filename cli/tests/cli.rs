@@ -841,11 +841,16 @@ fn dispatch_prints_id_and_deliveries_and_status_counts_them(q: &Q) {
 /// worker recovers it, and the killed run counts as an attempt.
 fn kill_9_mid_task_is_recovered_by_the_next_worker(q: &Q) {
     q.register("a", "h");
-    let mut w = q.spawn_worker("sleep 5", &[]);
+    // Killed once the command runs: a kill between the claim and the handler's start spends
+    // no attempt (a different case, killed_between_claim_and_handler_spends_no_attempt).
+    let marks = tempfile::tempdir().unwrap();
+    let started = marks.path().join("started");
+    let mut w = q.spawn_worker(&format!("touch '{}'; sleep 5", started.display()), &[]);
     q.dispatch("a", r#"{"poison":false}"#);
-    wait_until("the task to be claimed", Duration::from_secs(10), || {
-        q.count("claimed") > 0
+    wait_until("the command to start", Duration::from_secs(10), || {
+        started.exists()
     });
+    assert_eq!(q.count("claimed"), 1);
     signal(&w, libc::SIGKILL);
     w.wait().unwrap();
     // (PostgreSQL notices the closed session asynchronously.)
