@@ -281,10 +281,9 @@ impl Dispatcher {
     /// [`Dispatcher::dispatch_with`] for a payload already validated (by
     /// [`crate::json::validate_payload`]): a batch validates all its payloads once, first.
     ///
-    /// Kept in one piece (~170 lines) on purpose: its three phases (stage every copy, write
-    /// every counter back, publish) must read in their crash-safe order, and the staging
-    /// closure, reused when a taken name forces a new number, shares the dispatch's buffer,
-    /// times and id; split, each helper would take most of them as arguments.
+    /// Three phases, in their crash-safe order: stage every copy in `tmp/` with a freshly
+    /// allocated number, write every counter back to tracking.json, then publish (a crash in
+    /// between skips numbers, it never hands one out twice).
     pub(crate) fn dispatch_valid(
         &self,
         event_type: &EventType,
@@ -309,9 +308,16 @@ impl Dispatcher {
         }
         let now = clock::now_ms();
         let delivery = delivery_time(now);
-        let delivery = delivery.as_str();
-        let not_before = options.not_before_ms.filter(|&t| t > now);
-
+        let mut stager = Stager {
+            content: String::new(),
+            payload,
+            delivery: delivery.as_str(),
+            event_type,
+            id: &id,
+            not_before: options.not_before_ms.filter(|&t| t > now),
+            now,
+            fsync: self.fsync,
+        };
         let mut slots: Vec<Slot<'_>> = Vec::with_capacity(listeners.len());
         for l in &listeners {
             slots.push(Slot {
@@ -321,142 +327,27 @@ impl Dispatcher {
                 seq: 0,
             });
         }
-        let mut content = String::new();
-        let mut stage = |l: &Listener, seq: u64| -> Result<PathBuf> {
-            content.clear();
-            NewTask {
-                payload,
-                sequence: seq,
-                delivery,
-                event: event_type,
-                id: &id,
-                not_before,
-            }
-            .write_json(&mut content);
-            let tmp = unique_tmp_path(l.dir(), "d", now);
-            match write_exclusive(&tmp, content.as_bytes(), self.fsync) {
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                    // A listener made by hand or by the original library: no tmp/ yet.
-                    l.ensure()?;
-                    write_exclusive(&tmp, content.as_bytes(), self.fsync)?;
-                }
-                other => other?,
-            }
-            Ok(tmp)
-        };
-        // Numbers are allocated and written back to tracking.json before any file is
-        // published: a crash in between skips numbers, it never hands one out twice.
-        let delayed = not_before.is_some();
-        for i in 0..slots.len() {
-            let staged = slots[i]
-                .lock
-                .allocate(delayed)
-                .and_then(|seq| Ok((seq, stage(slots[i].listener, seq)?)));
-            match staged {
-                Ok((seq, tmp)) => {
-                    slots[i].tmp = tmp;
-                    slots[i].seq = seq;
-                }
-                Err(e) => {
-                    for s in &slots[..i] {
-                        let _ = std::fs::remove_file(&s.tmp);
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        for i in 0..slots.len() {
-            if let Err(e) = slots[i].lock.commit(delivery) {
-                for s in &slots {
-                    let _ = std::fs::remove_file(&s.tmp);
-                }
-                return Err(e);
-            }
-        }
+        stage_all(&mut slots, &mut stager)?;
         crate::fault::point("dispatch-between-sequence-and-publish");
 
         let mut deliveries = Vec::with_capacity(slots.len());
         let mut published: Vec<PathBuf> = Vec::with_capacity(slots.len());
         let mut first_error = None;
         for slot in slots.iter_mut() {
-            let l = slot.listener;
-            let mut tmp = std::mem::take(&mut slot.tmp);
-            let mut seq = slot.seq;
             if first_error.is_some() {
-                let _ = std::fs::remove_file(&tmp);
+                let _ = std::fs::remove_file(&slot.tmp);
                 continue;
             }
-            let mut ensured = false;
-            loop {
-                let dest = match not_before {
-                    Some(due) => l.delayed_file(due, seq),
-                    None => l.inbox_file(seq),
-                };
-                match rename_noreplace(&tmp, &dest) {
-                    Ok(Renamed::Done) => {
-                        deliveries.push(Delivery {
-                            listener: l.id(),
-                            sequence: seq,
-                            location: dest.to_string_lossy().into_owned(),
-                        });
-                        published.push(dest);
-                        break;
-                    }
-                    Ok(Renamed::Exists) => {
-                        // The number is taken: a legacy writer used it without updating
-                        // tracking.json, or the counter is behind the files. Move the counter
-                        // past every number on disk, write it back, then publish under the
-                        // new number; never overwrite.
-                        let _ = std::fs::remove_file(&tmp);
-                        let renumbered = slot
-                            .lock
-                            .catch_up()
-                            .and_then(|()| slot.lock.allocate(delayed))
-                            .and_then(|s| {
-                                slot.lock.commit(delivery)?;
-                                Ok((s, stage(l, s)?))
-                            });
-                        match renumbered {
-                            Ok((s, t)) => {
-                                seq = s;
-                                tmp = t;
-                            }
-                            Err(e) => {
-                                first_error = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                    Ok(Renamed::SourceGone) => {
-                        first_error = Some(Error::io(
-                            "publish",
-                            &tmp,
-                            std::io::Error::new(
-                                std::io::ErrorKind::NotFound,
-                                "staged task file vanished",
-                            ),
-                        ));
-                        break;
-                    }
-                    Err(Error::Io { ref source, .. })
-                        if source.kind() == std::io::ErrorKind::NotFound && !ensured =>
-                    {
-                        // A listener made by hand or by the original library (tmp/ made by
-                        // tracking.json's creation, no inbox/ or delayed/ yet): make its
-                        // directories, then publish again.
-                        ensured = true;
-                        if let Err(e) = l.ensure() {
-                            let _ = std::fs::remove_file(&tmp);
-                            first_error = Some(e);
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&tmp);
-                        first_error = Some(e);
-                        break;
-                    }
+            match publish(slot, &mut stager) {
+                Ok((seq, dest)) => {
+                    deliveries.push(Delivery {
+                        listener: slot.listener.id(),
+                        sequence: seq,
+                        location: dest.to_string_lossy().into_owned(),
+                    });
+                    published.push(dest);
                 }
+                Err(e) => first_error = Some(e),
             }
         }
         for dest in &published {
@@ -467,6 +358,132 @@ impl Dispatcher {
         match first_error {
             Some(e) => Err(e),
             None => Ok(Receipt { id, deliveries }),
+        }
+    }
+}
+
+/// What every copy of one dispatch shares: it writes a listener's copy into its `tmp/`.
+struct Stager<'a> {
+    /// Reused for every copy (one allocation per dispatch).
+    content: String,
+    payload: &'a RawValue,
+    delivery: &'a str,
+    event_type: &'a EventType,
+    id: &'a str,
+    not_before: Option<u64>,
+    now: u64,
+    fsync: FsyncPolicy,
+}
+
+impl Stager<'_> {
+    /// Writes the copy numbered `seq` for `l` into its `tmp/`; returns the staged file.
+    fn stage(&mut self, l: &Listener, seq: u64) -> Result<PathBuf> {
+        self.content.clear();
+        NewTask {
+            payload: self.payload,
+            sequence: seq,
+            delivery: self.delivery,
+            event: self.event_type,
+            id: self.id,
+            not_before: self.not_before,
+        }
+        .write_json(&mut self.content);
+        let tmp = unique_tmp_path(l.dir(), "d", self.now);
+        match write_exclusive(&tmp, self.content.as_bytes(), self.fsync) {
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                // A listener made by hand or by the original library: no tmp/ yet.
+                l.ensure()?;
+                write_exclusive(&tmp, self.content.as_bytes(), self.fsync)?;
+            }
+            other => other?,
+        }
+        Ok(tmp)
+    }
+
+    /// Where the copy numbered `seq` of `l` is published.
+    fn destination(&self, l: &Listener, seq: u64) -> PathBuf {
+        match self.not_before {
+            Some(due) => l.delayed_file(due, seq),
+            None => l.inbox_file(seq),
+        }
+    }
+}
+
+/// Phases 1 and 2: allocates a number and stages a copy for every listener, then writes every
+/// counter back. On an error nothing is published and every staged file is removed.
+fn stage_all(slots: &mut [Slot<'_>], stager: &mut Stager<'_>) -> Result<()> {
+    let delayed = stager.not_before.is_some();
+    for i in 0..slots.len() {
+        let staged = slots[i]
+            .lock
+            .allocate(delayed)
+            .and_then(|seq| Ok((seq, stager.stage(slots[i].listener, seq)?)));
+        match staged {
+            Ok((seq, tmp)) => {
+                slots[i].tmp = tmp;
+                slots[i].seq = seq;
+            }
+            Err(e) => {
+                for s in &slots[..i] {
+                    let _ = std::fs::remove_file(&s.tmp);
+                }
+                return Err(e);
+            }
+        }
+    }
+    for i in 0..slots.len() {
+        if let Err(e) = slots[i].lock.commit(stager.delivery) {
+            for s in slots.iter() {
+                let _ = std::fs::remove_file(&s.tmp);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Phase 3 for one listener: renames its staged copy into `inbox/` (or `delayed/`) without
+/// ever replacing a file; returns the number and path it was published under. A taken number
+/// (a legacy writer used it, or the counter is behind the files) moves the counter past every
+/// number on disk and publishes under a new one; a listener made by hand gets its directories.
+fn publish(slot: &mut Slot<'_>, stager: &mut Stager<'_>) -> Result<(u64, PathBuf)> {
+    let l = slot.listener;
+    let mut tmp = std::mem::take(&mut slot.tmp);
+    let mut seq = slot.seq;
+    let mut ensured = false;
+    loop {
+        let dest = stager.destination(l, seq);
+        match rename_noreplace(&tmp, &dest) {
+            Ok(Renamed::Done) => return Ok((seq, dest)),
+            Ok(Renamed::Exists) => {
+                let _ = std::fs::remove_file(&tmp);
+                slot.lock.catch_up()?;
+                seq = slot.lock.allocate(stager.not_before.is_some())?;
+                slot.lock.commit(stager.delivery)?;
+                tmp = stager.stage(l, seq)?;
+            }
+            Ok(Renamed::SourceGone) => {
+                return Err(Error::io(
+                    "publish",
+                    &tmp,
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "staged task file vanished"),
+                ));
+            }
+            Err(Error::Io { ref source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && !ensured =>
+            {
+                // tmp/ made by tracking.json's creation, no inbox/ or delayed/ yet: make the
+                // listener's directories, then publish again.
+                ensured = true;
+                if let Err(e) = l.ensure() {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
         }
     }
 }
