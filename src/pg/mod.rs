@@ -48,14 +48,6 @@ pub use queue::{PgStatusRow, Queue, Settled};
 pub use schema::{migrate, migrate_to, schema_version, MIGRATIONS};
 pub use worker::{handle_once, Worker};
 
-// The names these had before the backends shared one seam, kept for callers not moved yet.
-#[doc(hidden)]
-pub use queue::Queue as PgQueue;
-#[doc(hidden)]
-pub use worker::handle_once as pg_handle_once;
-#[doc(hidden)]
-pub use worker::Worker as PgWorker;
-
 use crate::error::Error;
 use postgres::Config;
 use std::time::Duration;
