@@ -407,18 +407,8 @@ impl Bytes {
     }
 
     fn put_u64(&mut self, n: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut n = n;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.put(&digits[i..]);
+        let mut buf = [0u8; 20];
+        self.put(decimal(n, &mut buf));
     }
 
     fn as_slice(&self) -> &[u8] {
@@ -430,21 +420,24 @@ impl Bytes {
     }
 }
 
+/// `n` in decimal, written into the end of `buf` (20 bytes hold any u64) without allocating.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 /// True if `archive/<seq>.json` or `error/<seq>.json` (and, when `inbox` is set,
 /// `inbox/<seq>.json`) exists in any form (looked up without following anything).
 fn number_taken(listener: &Listener, seq: u64, inbox: bool) -> bool {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = seq;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let digits = &digits[i..];
+    let mut buf = [0u8; 20];
+    let digits = decimal(seq, &mut buf);
     let dir = listener.dir().as_os_str().as_bytes();
     let states: &[&[u8]] = if inbox {
         &[b"/archive/", b"/error/", b"/inbox/"]
