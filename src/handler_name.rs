@@ -6,6 +6,10 @@ use std::fmt;
 /// Longest accepted handler name, in bytes.
 pub const MAX_HANDLER_NAME_LEN: usize = 200;
 
+/// Suffix that marks a listener directory (`<name>_listener`, as hurah/events named them): a
+/// name plus this suffix must fit in one file name (255 bytes).
+pub const LISTENER_SUFFIX: &str = "_listener";
+
 /// A validated handler name: `^[A-Za-z0-9][A-Za-z0-9_.-]*$`, at most 200 bytes.
 ///
 /// The original library's regex was unanchored and let `../evil` through; this one is anchored.
@@ -54,7 +58,7 @@ impl HandlerName {
         if value.contains('/') || value.contains('\0') {
             return Err(bad("must not contain / or NUL"));
         }
-        if value.len() + crate::file::layout::LISTENER_SUFFIX.len() > 255 {
+        if value.len() + LISTENER_SUFFIX.len() > 255 {
             return Err(bad("is too long for a directory name"));
         }
         Ok(HandlerName(value.to_string()))

@@ -21,8 +21,7 @@ use crate::task::push_u64;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Suffix that marks a listener directory.
-pub const LISTENER_SUFFIX: &str = "_listener";
+pub use crate::handler_name::LISTENER_SUFFIX;
 
 /// A queue root directory.
 #[derive(Clone, Debug)]
